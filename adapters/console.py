@@ -1,0 +1,116 @@
+"""The console adapter: chat with the bot on stdin/stdout, interactively or piped.
+
+Piped, it reads lines until end of input, prints each reply and exits; interactively it shows a
+prompt. Buttons are numbered choices: typing the number presses the button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import IO
+
+from bot import adapters
+from bot.config import Config
+from bot.core import Core
+from bot.events import Button, ButtonPress, Chat, ChatKind, Event, Reply, User, parse_text
+from bot.plaintext import buttons_of, render
+
+PLATFORM = "console"
+QUIT = {"/quit", "/exit"}
+
+
+class ConsoleAdapter:
+    name = PLATFORM
+
+    def __init__(
+        self,
+        user_id: str = "local",
+        language: str | None = None,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.user = User(PLATFORM, user_id, language)
+        self.chat = Chat(f"console:{user_id}", ChatKind.PRIVATE)
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.interactive = self.stdin.isatty() if interactive is None else interactive
+        self._choices: list[Button] = []
+
+    def _write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def event_for(self, line: str) -> Event:
+        stripped = line.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(self._choices):
+            return Event(self.user, self.chat, ButtonPress(self._choices[int(stripped) - 1].action))
+        return Event(self.user, self.chat, parse_text(stripped))
+
+    async def handle_line(self, core: Core, line: str) -> list[Reply]:
+        """The replies to one typed line; their buttons become the numbered choices."""
+        replies = await core.handle(self.event_for(line))
+        choices = [button for reply in replies for button in buttons_of(reply)]
+        if choices:
+            self._choices = choices
+        return replies
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        lines = _LineReader(self.stdin)
+        if self.interactive:
+            self._write("advocacy-bot: type a question, /help for commands, /quit to leave.\n")
+        while not stop.is_set():
+            if self.interactive:
+                self._write("> ")
+            line = await lines.next(stop)
+            if line is None or line.strip() in QUIT:
+                break
+            if not line.strip():
+                continue
+            for reply in await self.handle_line(core, line):
+                self._write(render(reply) + "\n\n")
+
+
+class _LineReader:
+    """Lines from a blocking stream, read on a daemon thread so a signal can stop the wait."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def put(item: str | None) -> bool:
+            try:
+                loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            except RuntimeError:  # the loop has closed: the chat is over
+                return False
+            return True
+
+        def pump() -> None:
+            try:
+                for line in stream:
+                    if not put(line):
+                        return
+            except (OSError, ValueError, UnicodeDecodeError):
+                pass
+            put(None)
+
+        # A daemon thread: a blocked read must not keep the process alive after a signal.
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+
+    async def next(self, stop: asyncio.Event) -> str | None:
+        getter = asyncio.ensure_future(self._queue.get())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, pending = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return getter.result() if getter in done else None
+
+
+def create(config: Config) -> ConsoleAdapter:
+    return ConsoleAdapter(config.console.user_id, config.console.language)
+
+
+def register() -> None:
+    adapters.register(PLATFORM, create)

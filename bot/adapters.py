@@ -1,0 +1,52 @@
+"""The adapter contract and registry: adapters register by name; the core runs the enabled ones."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.core import Core
+
+
+class Adapter(Protocol):
+    name: str
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set (or, for the console, until its input ends)."""
+
+
+AdapterFactory = Callable[["Config"], Adapter]
+
+# Built-in adapters are imported only when enabled: the core never imports a platform library.
+_BUILTIN = {name: f"adapters.{name}" for name in ("console", "telegram", "discord")}
+_REGISTRY: dict[str, AdapterFactory] = {}
+
+
+class AdapterError(Exception):
+    pass
+
+
+def register(name: str, factory: AdapterFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def create(name: str, config: Config) -> Adapter:
+    if name not in _REGISTRY and name in _BUILTIN:
+        try:
+            module = importlib.import_module(_BUILTIN[name])
+        except ImportError as exc:
+            raise AdapterError(
+                f"the {name} adapter is enabled but cannot be loaded ({exc}); "
+                f"install it with: pip install 'advocacy-bot[{name}]'"
+            ) from exc
+        module.register()
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise AdapterError(
+            f"no adapter named {name!r} (known: {', '.join(sorted(set(_BUILTIN) | set(_REGISTRY)))})"
+        )
+    return factory(config)

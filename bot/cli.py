@@ -1,0 +1,216 @@
+"""The ``advocacy-bot`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__, adapters
+from bot.config import Config, ConfigError, load_config
+from bot.content import BUNDLED_CONTENT, LANGUAGES, ContentError, check
+from bot.plaintext import render
+
+log = logging.getLogger("bot")
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="configuration file (default: $ADVOCACY_BOT_CONFIG)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="advocacy-bot",
+        description="Harm-reduction and drug-policy chat bot. With no command: run the enabled adapters.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"advocacy-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", parents=[common], help="run every adapter enabled in the configuration")
+
+    console = sub.add_parser("console", parents=[common], help="chat with the bot in this terminal")
+    console.add_argument("--user-id", help="act as this user id (to try organiser features)")
+    console.add_argument("--lang", choices=LANGUAGES, help="act as a user whose client speaks this language")
+
+    ask = sub.add_parser(
+        "ask", parents=[common], help="answer one question (or '-' for one per line on stdin)"
+    )
+    ask.add_argument("--lang", choices=LANGUAGES, help="the asker's language")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("question", nargs="+", help="the question, or - to read questions from stdin")
+
+    kb = sub.add_parser("kb", parents=[common], help="knowledge-base tools")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
+    evaluate = kb_sub.add_parser("eval", parents=[common], help="top-1 accuracy on a YAML file of cases")
+    evaluate.add_argument("file", nargs="?", type=Path, help="cases (default: kb-tests.yaml in the content)")
+    evaluate.add_argument("--lang", choices=LANGUAGES, help="the askers' language (default: configured)")
+
+    content = sub.add_parser("content", parents=[common], help="content tools")
+    content_sub = content.add_subparsers(dest="content_command", metavar="CONTENT_COMMAND", required=True)
+    checker = content_sub.add_parser("check", parents=[common], help="validate a content folder")
+    checker.add_argument(
+        "path", nargs="?", type=Path, help="content folder (default: the configured content)"
+    )
+    return parser
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _services(config: Config):  # type: ignore[no-untyped-def]
+    from bot.core import build_services
+
+    return build_services(config)
+
+
+def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespace | None = None) -> int:
+    from bot.app import serve
+
+    try:
+        chosen = []
+        for name in names:
+            adapter = adapters.create(name, config)
+            if console_args is not None and name == "console":
+                from adapters.console import ConsoleAdapter
+
+                adapter = ConsoleAdapter(
+                    console_args.user_id or config.console.user_id,
+                    console_args.lang or config.console.language,
+                )
+            chosen.append(adapter)
+    except adapters.AdapterError as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    if not chosen:
+        _notice(
+            "advocacy-bot: no adapter is enabled in the configuration (console.enabled, telegram.enabled, ...)"
+        )
+        return EXIT_PROBLEMS
+    asyncio.run(serve(config, chosen, notice=_notice))
+    return EXIT_OK
+
+
+def cmd_ask(config: Config, args: argparse.Namespace) -> int:
+    services = _services(config)
+    answerer = services.answerer
+    lang = args.lang or config.default_language
+    questions: Sequence[str]
+    if args.question == ["-"]:
+        questions = (line.rstrip("\n") for line in sys.stdin if line.strip())  # type: ignore[assignment]
+        as_json = True
+    else:
+        questions = [" ".join(args.question)]
+        as_json = args.json
+    for question in questions:
+        answer = answerer.answer(question, lang)
+        text = "\n\n".join(render(reply) for reply in answerer.replies(answer, lang))
+        if as_json:
+            record = {
+                "question": question,
+                "kind": answer.kind.value,
+                "entry": answer.entry,
+                "candidates": list(answer.candidates),
+                "lang": answer.lang,
+                "score": round(answer.score, 4),
+                "text": text,
+            }
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            print(text, flush=True)
+    return EXIT_OK
+
+
+def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate, load_cases, summarise
+
+    services = _services(config)
+    path = args.file or config.content_path / "kb-tests.yaml"
+    cases = load_cases(path, set(services.content.kb.entries))
+    report, ok = summarise(evaluate(services.answerer, cases, args.lang or config.default_language))
+    print(report)
+    return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
+    from bot.evaluation import load_cases
+
+    root: Path = args.path or config.content_path
+    problems = check(root)
+    cases = 0
+    tests = root / "kb-tests.yaml"
+    if tests.exists():
+        from bot.content.schema import load_kb
+
+        ids = set(load_kb(root, []).entries)
+        try:
+            cases = len(load_cases(tests, ids))
+        except ContentError as exc:
+            problems.extend(exc.problems)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {root}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    from bot.content import load
+
+    content = load(root)
+    print(
+        f"ok: {len(content.kb.entries)} entries in {len(content.kb.groups)} groups, "
+        f"{len(content.emergency.texts)} emergency languages, {len(content.refusals)} refusal rules, "
+        f"{len(content.locales)} locales, {cases} eval cases ({root})"
+    )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        _notice(f"advocacy-bot: invalid configuration: {exc}")
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command != "content":
+        # Every other command needs usable content; say what is wrong rather than fail later.
+        problems = check(config.content_path)
+        if problems:
+            for problem in problems:
+                _notice(str(problem))
+            _notice(f"advocacy-bot: the content in {config.content_path} has problems (see above)")
+            return EXIT_PROBLEMS
+    try:
+        if args.command == "ask":
+            return cmd_ask(config, args)
+        if args.command == "kb":
+            return cmd_kb_eval(config, args)
+        if args.command == "content":
+            return cmd_content_check(config, args)
+        if args.command == "console":
+            return cmd_run(config, ["console"], args)
+        enabled = [name for name in ("console", "telegram", "discord") if getattr(config, name).enabled]
+        return cmd_run(config, enabled)
+    except ContentError as exc:
+        _notice(str(exc))
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+__all__ = ["BUNDLED_CONTENT", "main"]

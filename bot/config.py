@@ -1,0 +1,229 @@
+"""Configuration: a YAML file (optional) validated into frozen dataclasses.
+
+Every option is documented in ``config.example.yaml``. Secrets never live here: they come from
+environment variables. An invalid file fails at start with the option's name and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from bot.content import BUNDLED_CONTENT, LANGUAGES
+from bot.content.yamlio import ContentError, Node, load_yaml
+
+CONFIG_ENV = "ADVOCACY_BOT_CONFIG"
+PLATFORMS = ("console", "telegram", "discord")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    # Folder of curated YAML; None means the bundled content.
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    # SQLite file; None means advocacy-bot.sqlite3 in the per-user data directory.
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class AnsweringConfig:
+    # Confidence (0-1) at or above which the best entry is answered outright.
+    answer_threshold: float = 0.55
+    # Confidence at or above which the bot asks "Did you mean…" instead of falling back.
+    clarify_threshold: float = 0.45
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    enabled: bool = True
+    # Who the console user is, so that organiser features can be tried locally.
+    user_id: str = "local"
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    enabled: bool = False
+    base_url: str = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    enabled: bool = False
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    default_language: str = "en"
+    # People allowed to use organiser features, as "platform:user_id".
+    organisers: tuple[str, ...] = ()
+    # ISO 3166 alpha-2 code of the country this deployment serves: its emergency number goes first.
+    emergency_country: str | None = None
+    content: ContentConfig = field(default_factory=ContentConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    answering: AnsweringConfig = field(default_factory=AnsweringConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    # The folder the configuration file was read from: relative paths in it are resolved there.
+    base_dir: Path = field(default_factory=Path.cwd, compare=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store_path.parent
+
+    @property
+    def store_path(self) -> Path:
+        return self.storage.path or default_data_dir() / "advocacy-bot.sqlite3"
+
+    @property
+    def content_path(self) -> Path:
+        return self.content.path or BUNDLED_CONTENT
+
+    def is_organiser(self, platform: str, user_id: str) -> bool:
+        return f"{platform}:{user_id}" in self.organisers
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("advocacy-bot", appauthor=False))
+
+
+def _type_name(tp: Any) -> str:
+    names = {
+        bool: "true or false",
+        str: "text",
+        int: "a whole number",
+        float: "a number",
+        Path: "a file path",
+    }
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is tuple:
+        return "a list of text"
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(value: Any, tp: Any, name: str, base: Path, line: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(value, inner, name, base, line)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, name, base, line)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{line}{name}: expected {_type_name(tp)}, got {value!r}")
+        return tuple(str(v) for v in value)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is str and isinstance(value, str) and value.strip():
+        return value.strip()
+    if tp is Path and isinstance(value, str) and value.strip():
+        path = Path(os.path.expanduser(value.strip()))
+        return path if path.is_absolute() else base / path
+    raise ConfigError(f"{line}{name}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: Any, data: Any, prefix: str, base: Path, where: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}{prefix or 'the file'}: expected a mapping of options, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "base_dir"}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        line = f"line {data.line_of(key)}: " if isinstance(data, Node) else ""
+        if key not in known:
+            raise ConfigError(f"{line}{name}: unknown option (known here: {', '.join(sorted(known))})")
+        kwargs[key] = _convert(value, hints[key], name, base, line)
+    if cls is Config:
+        kwargs["base_dir"] = base
+    return cls(**kwargs)
+
+
+def _validate(config: Config) -> None:
+    if config.default_language not in LANGUAGES:
+        raise ConfigError(
+            f"default_language: {config.default_language!r} is not one of {', '.join(LANGUAGES)}"
+        )
+    if config.console.language is not None and config.console.language not in LANGUAGES:
+        raise ConfigError(
+            f"console.language: {config.console.language!r} is not one of {', '.join(LANGUAGES)}"
+        )
+    for organiser in config.organisers:
+        platform, _, user = organiser.partition(":")
+        if platform not in PLATFORMS or not user:
+            raise ConfigError(
+                f"organisers: {organiser!r} must be platform:user_id with platform one of {', '.join(PLATFORMS)}"
+            )
+    if config.emergency_country is not None and not re.fullmatch(r"[A-Z]{2}", config.emergency_country):
+        raise ConfigError(f"emergency_country: {config.emergency_country!r} is not an ISO 3166 alpha-2 code")
+    answering = config.answering
+    if not 0 <= answering.clarify_threshold <= answering.answer_threshold <= 1:
+        raise ConfigError("answering: need 0 <= clarify_threshold <= answer_threshold <= 1")
+    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):
+        section, option = name.split(".")
+        url = getattr(getattr(config, section), option)
+        if url is not None and not re.match(r"^(https?|wss?)://\S+$", url):
+            raise ConfigError(f"{name}: {url!r} is not an http(s) or ws(s) address")
+
+
+def from_mapping(data: Any, base: Path | None = None, where: str = "") -> Config:
+    config: Config = _build(Config, data, "", base or Path.cwd(), where)
+    _validate(config)
+    return config
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The configuration from ``path``, else from $ADVOCACY_BOT_CONFIG, else the defaults."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    if path is None:
+        return from_mapping({})
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = load_yaml(path)
+    except ContentError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        return from_mapping(data, path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

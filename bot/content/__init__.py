@@ -1,0 +1,39 @@
+"""Curated content: loading, validation and the typed model the core serves from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.content.model import LANGUAGES, Content, Entry, Group, KnowledgeBase, Source
+from bot.content.schema import load_content
+from bot.content.yamlio import ContentError, Problem
+
+# The content shipped with the project: the repository's top-level ``content/`` folder.
+BUNDLED_CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+__all__ = [
+    "BUNDLED_CONTENT",
+    "LANGUAGES",
+    "Content",
+    "ContentError",
+    "Entry",
+    "Group",
+    "KnowledgeBase",
+    "Problem",
+    "Source",
+    "check",
+    "load",
+]
+
+
+def load(root: Path) -> Content:
+    """Load the content under ``root``; any problem at all raises :class:`ContentError`."""
+    content, problems = load_content(root)
+    if problems:
+        raise ContentError(problems)
+    return content
+
+
+def check(root: Path) -> list[Problem]:
+    """Every problem in the content under ``root`` (an empty list when it is clean)."""
+    return load_content(root)[1]

@@ -1,0 +1,89 @@
+"""The typed content the bot serves, built from validated YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.markup import RichText
+
+# The languages the emergency answer and interface are written for, in order of preference.
+LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "uk", "fr")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    organisation: str
+    title: str
+    # None for an undated page: rendered "n.d.", as citation styles do.
+    year: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    group: str
+    title: str
+    questions: tuple[str, ...]
+    answer: RichText
+    sources: tuple[Source, ...]
+    tags: tuple[str, ...]
+    reviewed: date
+    related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    title: str
+    entry_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    groups: tuple[Group, ...]
+    entries: dict[str, Entry]
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyNumber:
+    number: str
+    where: dict[str, str]
+    countries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyContent:
+    texts: dict[str, RichText]
+    numbers: tuple[EmergencyNumber, ...]
+    # rule name ("strong", "weak", "stimulant", "general", "personal") -> language -> phrases
+    rules: dict[str, dict[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalRule:
+    id: str
+    entry: str
+    all_of: tuple[tuple[str, ...], ...]
+    none_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    # language -> variant (folded) -> canonical term
+    synonyms: dict[str, dict[str, str]]
+    stopwords: dict[str, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    kb: KnowledgeBase
+    emergency: EmergencyContent
+    refusals: tuple[RefusalRule, ...]
+    lexicon: Lexicon
+    # language -> key -> template (light markup, ``{placeholders}``)
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)

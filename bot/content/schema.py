@@ -1,0 +1,564 @@
+"""Validation of every content file, reporting each problem with its file and line.
+
+Validation never stops at the first problem: an author fixing a file wants the whole list.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot import markup
+from bot.content.model import (
+    LANGUAGES,
+    Content,
+    EmergencyContent,
+    EmergencyNumber,
+    Entry,
+    Group,
+    KnowledgeBase,
+    Lexicon,
+    RefusalRule,
+    Source,
+)
+from bot.content.yamlio import ContentError, Node, Problem, line_of, load_yaml
+
+MAX_ANSWER_CHARS = 1200
+MIN_QUESTIONS = 3
+ENTRY_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+GROUP_ID = re.compile(r"^[A-Z]$")
+LANG_CODE = re.compile(r"^[a-z]{2}$")
+EMERGENCY_RULES = ("strong", "weak", "stimulant", "general", "personal")
+TRANSLATION_STATUSES = ("reviewed", "unreviewed")
+
+
+class Checker:
+    """Collects problems for one file."""
+
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+
+    def fail(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message))
+
+    def mapping(self, value: Any, line: int, what: str) -> Node | None:
+        if not isinstance(value, dict):
+            self.fail(line, f"{what}: expected a mapping, got {_kind(value)}")
+            return None
+        return value if isinstance(value, Node) else _as_node(value, line)
+
+    def fields(self, node: Node, what: str, required: set[str], optional: set[str]) -> None:
+        for key in node:
+            if key not in required and key not in optional:
+                allowed = ", ".join(sorted(required | optional))
+                self.fail(node.line_of(key), f"{what}: unknown field {key!r} (allowed: {allowed})")
+        for key in sorted(required - node.keys()):
+            self.fail(node.line, f"{what}: missing field {key!r}")
+
+    def string(self, node: Node, key: str, what: str, *, required: bool = True) -> str | None:
+        value = node.get(key)
+        if value is None:
+            if required and key in node:
+                self.fail(node.line_of(key), f"{what}.{key}: must not be empty")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(node.line_of(key), f"{what}.{key}: expected text, got {_kind(value)}")
+            return None
+        text = str(value).strip()
+        if not text:
+            self.fail(node.line_of(key), f"{what}.{key}: must not be empty")
+            return None
+        return text
+
+    def strings(self, node: Node, key: str, what: str, *, minimum: int = 0) -> tuple[str, ...]:
+        value = node.get(key)
+        if value is None:
+            if key in node and minimum:
+                self.fail(node.line_of(key), f"{what}.{key}: must list at least {minimum}")
+            return ()
+        if not isinstance(value, list):
+            self.fail(node.line_of(key), f"{what}.{key}: expected a list, got {_kind(value)}")
+            return ()
+        out: list[str] = []
+        for index, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, str | int | float) or not str(item).strip():
+                self.fail(line_of(value, index, node.line_of(key)), f"{what}.{key}[{index}]: expected text")
+                continue
+            out.append(str(item).strip())
+        if len(out) < minimum:
+            self.fail(node.line_of(key), f"{what}.{key}: must list at least {minimum}, found {len(out)}")
+        return tuple(out)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def _as_node(value: dict[str, Any], line: int) -> Node:
+    node = Node(value)
+    node.line = line
+    node.key_lines = {}
+    return node
+
+
+def _load(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return load_yaml(path)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+# ---------------------------------------------------------------- knowledge base
+
+
+def _check_source(check: Checker, value: Any, line: int, what: str) -> Source | None:
+    node = check.mapping(value, line, what)
+    if node is None:
+        return None
+    check.fields(node, what, {"organisation", "title"}, {"year", "url"})
+    organisation = check.string(node, "organisation", what)
+    title = check.string(node, "title", what)
+    year = node.get("year")
+    if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2100):
+        check.fail(node.line_of("year"), f"{what}.year: expected a year such as 2023, got {_kind(year)}")
+        year = None
+    url = check.string(node, "url", what, required=False)
+    if url is not None and not re.match(r"^https?://\S+$", url):
+        check.fail(node.line_of("url"), f"{what}.url: not an http(s) address: {url!r}")
+        url = None
+    if organisation and title:
+        return Source(organisation, title, year if isinstance(year, int) else None, url)
+    return None
+
+
+def _check_answer(check: Checker, node: Node, key: str, what: str) -> markup.RichText | None:
+    answer = check.string(node, key, what)
+    if answer is None:
+        return None
+    if len(answer) > MAX_ANSWER_CHARS:
+        check.fail(
+            node.line_of(key),
+            f"{what}.{key}: {len(answer)} characters, over the limit of {MAX_ANSWER_CHARS}",
+        )
+    return markup.parse(answer)
+
+
+def _check_translations(check: Checker, value: Any, line: int, what: str) -> None:
+    node = check.mapping(value, line, f"{what}.translations")
+    if node is None:
+        return
+    for lang, translation in node.items():
+        where = f"{what}.translations.{lang}"
+        if not LANG_CODE.match(lang):
+            check.fail(node.line_of(lang), f"{where}: not a two-letter language code")
+        tnode = check.mapping(translation, node.line_of(lang), where)
+        if tnode is None:
+            continue
+        check.fields(tnode, where, {"title", "questions", "answer", "status"}, {"reviewed"})
+        check.string(tnode, "title", where)
+        check.strings(tnode, "questions", where, minimum=MIN_QUESTIONS)
+        _check_answer(check, tnode, "answer", where)
+        status = tnode.get("status")
+        if "status" in tnode and status not in TRANSLATION_STATUSES:
+            check.fail(
+                tnode.line_of("status"), f"{where}.status: must be one of {', '.join(TRANSLATION_STATUSES)}"
+            )
+
+
+def _check_entry(check: Checker, value: Any, line: int, group: str) -> Entry | None:
+    node = check.mapping(value, line, "entry")
+    if node is None:
+        return None
+    entry_id = check.string(node, "id", "entry")
+    what = f"entry {entry_id}" if entry_id else "entry"
+    if entry_id and not ENTRY_ID.match(entry_id):
+        check.fail(node.line_of("id"), f"{what}: id must be lowercase words joined by hyphens")
+    check.fields(
+        node,
+        what,
+        {"id", "title", "questions", "answer", "sources", "tags", "reviewed"},
+        {"related", "translations"},
+    )
+    title = check.string(node, "title", what)
+    questions = check.strings(node, "questions", what, minimum=MIN_QUESTIONS)
+    answer = _check_answer(check, node, "answer", what)
+    sources: list[Source] = []
+    raw_sources = node.get("sources")
+    if "sources" in node:
+        if not isinstance(raw_sources, list) or not raw_sources:
+            check.fail(node.line_of("sources"), f"{what}.sources: at least one source is required")
+        else:
+            for index, item in enumerate(raw_sources):
+                source = _check_source(
+                    check,
+                    item,
+                    line_of(raw_sources, index, node.line_of("sources")),
+                    f"{what}.sources[{index}]",
+                )
+                if source:
+                    sources.append(source)
+    tags = check.strings(node, "tags", what, minimum=1)
+    for tag in tags:
+        if tag != tag.lower():
+            check.fail(node.line_of("tags"), f"{what}.tags: {tag!r} must be lowercase")
+    reviewed = _check_date(check, node, "reviewed", what)
+    related = check.strings(node, "related", what)
+    if "translations" in node and node["translations"] is not None:
+        _check_translations(check, node["translations"], node.line_of("translations"), what)
+    if entry_id and title and questions and answer and sources and tags and reviewed:
+        return Entry(entry_id, group, title, questions, answer, tuple(sources), tags, reviewed, related)
+    return None
+
+
+def _check_date(check: Checker, node: Node, key: str, what: str) -> date | None:
+    value = node.get(key)
+    if key not in node:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        check.fail(node.line_of(key), f"{what}.{key}: expected a date as YYYY-MM-DD, got {_kind(value)}")
+        return None
+
+
+def load_kb(root: Path, problems: list[Problem]) -> KnowledgeBase:
+    kb_dir = root / "kb"
+    files = sorted(kb_dir.glob("*.yaml")) if kb_dir.is_dir() else []
+    if not files:
+        problems.append(Problem(kb_dir, 0, "no knowledge-base files (kb/*.yaml) found"))
+    groups: list[Group] = []
+    entries: dict[str, Entry] = {}
+    entry_where: dict[str, tuple[Path, int]] = {}
+    group_where: dict[str, Path] = {}
+    related_refs: list[tuple[Checker, int, str, str]] = []
+    for path in files:
+        check = Checker(path, problems)
+        data = _load(path, problems)
+        if data is None:
+            continue
+        doc = check.mapping(data, 1, "file")
+        if doc is None:
+            continue
+        check.fields(doc, "file", {"group", "entries"}, set())
+        gnode = check.mapping(doc.get("group"), doc.line_of("group"), "group") if "group" in doc else None
+        group_id = ""
+        group_title = ""
+        if gnode is not None:
+            check.fields(gnode, "group", {"id", "title"}, set())
+            group_id = check.string(gnode, "id", "group") or ""
+            group_title = check.string(gnode, "title", "group") or ""
+            if group_id and not GROUP_ID.match(group_id):
+                check.fail(gnode.line_of("id"), f"group.id: must be one capital letter, got {group_id!r}")
+            if group_id in group_where:
+                check.fail(
+                    gnode.line_of("id"), f"duplicate group id {group_id!r} (also in {group_where[group_id]})"
+                )
+            group_where.setdefault(group_id, path)
+        raw_entries = doc.get("entries")
+        if "entries" in doc and not isinstance(raw_entries, list):
+            check.fail(doc.line_of("entries"), f"entries: expected a list, got {_kind(raw_entries)}")
+            continue
+        ids: list[str] = []
+        for index, raw in enumerate(raw_entries or []):
+            line = line_of(raw_entries, index, doc.line_of("entries"))
+            entry = _check_entry(check, raw, line, group_id)
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(raw_id, str) and raw_id in entry_where:
+                first_path, first_line = entry_where[raw_id]
+                check.fail(line, f"duplicate entry id {raw_id!r} (first at {first_path}:{first_line})")
+                continue
+            if isinstance(raw_id, str):
+                entry_where[raw_id] = (path, line)
+            if isinstance(raw, Node):
+                for rel in raw.get("related") or []:
+                    related_refs.append((check, raw.line_of("related"), str(raw_id), str(rel)))
+            if entry:
+                entries[entry.id] = entry
+                ids.append(entry.id)
+        if group_id and group_title:
+            groups.append(Group(group_id, group_title, tuple(ids)))
+    for check, line, entry_id, rel in related_refs:
+        if rel not in entry_where:
+            check.fail(line, f"entry {entry_id}.related: no entry with id {rel!r}")
+        elif rel == entry_id:
+            check.fail(line, f"entry {entry_id}.related: an entry cannot be related to itself")
+    return KnowledgeBase(tuple(groups), entries)
+
+
+# ---------------------------------------------------------------- emergency, safety, lexicon
+
+
+def _check_phrase_lists(check: Checker, value: Any, line: int, what: str) -> dict[str, tuple[str, ...]]:
+    node = check.mapping(value, line, what)
+    if node is None:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for lang in node:
+        if lang not in LANGUAGES:
+            check.fail(
+                node.line_of(lang), f"{what}: unsupported language {lang!r} (use {', '.join(LANGUAGES)})"
+            )
+            continue
+        out[lang] = _check_phrases(check, node, lang, f"{what}.{lang}")
+    return out
+
+
+def _check_phrases(check: Checker, node: Node, key: str, what: str) -> tuple[str, ...]:
+    phrases = check.strings(node, key, what.rsplit(".", 1)[0], minimum=1)
+    for phrase in phrases:
+        words = phrase.split()
+        if any(w == "*" or "*" in w[:-1] for w in words):
+            check.fail(node.line_of(key), f"{what}: {phrase!r}: '*' may only end a word")
+    return phrases
+
+
+def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:
+    path = root / "emergency.yaml"
+    check = Checker(path, problems)
+    empty = EmergencyContent({}, (), {})
+    data = _load(path, problems) if path.exists() else None
+    if not path.exists():
+        check.fail(0, "missing: the emergency answer is required")
+    if data is None:
+        return empty
+    doc = check.mapping(data, 1, "file")
+    if doc is None:
+        return empty
+    check.fields(doc, "file", {"texts", "numbers", "rules"}, {"reviewed"})
+    texts: dict[str, markup.RichText] = {}
+    tnode = check.mapping(doc.get("texts"), doc.line_of("texts"), "texts") if "texts" in doc else None
+    if tnode is not None:
+        for lang in LANGUAGES:
+            if lang not in tnode:
+                check.fail(tnode.line, f"texts: the emergency answer in {lang!r} is missing")
+        for lang in tnode:
+            if lang not in LANGUAGES:
+                check.fail(tnode.line_of(lang), f"texts: unsupported language {lang!r}")
+                continue
+            text = check.string(tnode, lang, "texts")
+            if text:
+                texts[lang] = markup.parse(text)
+    numbers: list[EmergencyNumber] = []
+    raw_numbers = doc.get("numbers")
+    if "numbers" in doc and not isinstance(raw_numbers, list):
+        check.fail(doc.line_of("numbers"), "numbers: expected a list")
+    for index, raw in enumerate(raw_numbers if isinstance(raw_numbers, list) else []):
+        what = f"numbers[{index}]"
+        node = check.mapping(raw, line_of(raw_numbers, index), what)
+        if node is None:
+            continue
+        check.fields(node, what, {"number", "where"}, {"countries"})
+        number = check.string(node, "number", what)
+        where = node.get("where")
+        wnode = check.mapping(where, node.line_of("where"), f"{what}.where") if "where" in node else None
+        where_texts = {str(k): str(v) for k, v in (wnode or {}).items()}
+        if wnode is not None and "en" not in where_texts:
+            check.fail(wnode.line, f"{what}.where: an English description is required")
+        countries = check.strings(node, "countries", what)
+        for code in countries:
+            if not re.match(r"^[A-Z]{2}$", code):
+                check.fail(
+                    node.line_of("countries"), f"{what}.countries: {code!r} is not an ISO 3166 alpha-2 code"
+                )
+        if number and where_texts:
+            numbers.append(EmergencyNumber(number, where_texts, countries))
+    rules: dict[str, dict[str, tuple[str, ...]]] = {}
+    rnode = check.mapping(doc.get("rules"), doc.line_of("rules"), "rules") if "rules" in doc else None
+    if rnode is not None:
+        check.fields(rnode, "rules", set(EMERGENCY_RULES), set())
+        for name in EMERGENCY_RULES:
+            if name in rnode:
+                rules[name] = _check_phrase_lists(check, rnode[name], rnode.line_of(name), f"rules.{name}")
+        for lang in LANGUAGES:
+            if "strong" in rules and lang not in rules["strong"]:
+                check.fail(rnode.line_of("strong"), f"rules.strong: no triggers for {lang!r}")
+    return EmergencyContent(texts, tuple(numbers), rules)
+
+
+def load_refusals(root: Path, entry_ids: set[str], problems: list[Problem]) -> tuple[RefusalRule, ...]:
+    path = root / "safety.yaml"
+    check = Checker(path, problems)
+    if not path.exists():
+        check.fail(0, "missing: the refusal rules are required")
+        return ()
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return ()
+    check.fields(doc, "file", {"refusals"}, set())
+    raw_rules = doc.get("refusals")
+    if "refusals" in doc and not isinstance(raw_rules, list):
+        check.fail(doc.line_of("refusals"), "refusals: expected a list")
+        return ()
+    rules: list[RefusalRule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_rules or []):
+        node = check.mapping(raw, line_of(raw_rules, index), f"refusals[{index}]")
+        if node is None:
+            continue
+        rule_id = check.string(node, "id", f"refusals[{index}]") or ""
+        what = f"refusal {rule_id or index}"
+        check.fields(node, what, {"id", "entry", "all_of"}, {"none_of"})
+        if rule_id in seen:
+            check.fail(node.line_of("id"), f"{what}: duplicate id")
+        seen.add(rule_id)
+        entry = check.string(node, "entry", what) or ""
+        if entry and entry_ids and entry not in entry_ids:
+            check.fail(node.line_of("entry"), f"{what}.entry: no entry with id {entry!r}")
+        groups: list[tuple[str, ...]] = []
+        raw_groups = node.get("all_of")
+        if not isinstance(raw_groups, list) or not raw_groups:
+            check.fail(node.line_of("all_of"), f"{what}.all_of: expected a non-empty list of phrase lists")
+        else:
+            for gindex, group in enumerate(raw_groups):
+                holder = _as_node({"g": group}, line_of(raw_groups, gindex, node.line_of("all_of")))
+                holder.key_lines = {"g": holder.line}
+                phrases = _check_phrases(check, holder, "g", f"{what}.all_of[{gindex}]")
+                if phrases:
+                    groups.append(phrases)
+        none_of = check.strings(node, "none_of", what)
+        if rule_id and entry and groups:
+            rules.append(RefusalRule(rule_id, entry, tuple(groups), none_of))
+    return tuple(rules)
+
+
+def load_lexicon(root: Path, problems: list[Problem]) -> Lexicon:
+    path = root / "lexicon.yaml"
+    check = Checker(path, problems)
+    if not path.exists():
+        check.fail(0, "missing: the synonym lexicon is required")
+        return Lexicon({}, {})
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return Lexicon({}, {})
+    check.fields(doc, "file", {"synonyms", "stopwords"}, set())
+    synonyms: dict[str, dict[str, str]] = {}
+    snode = (
+        check.mapping(doc.get("synonyms"), doc.line_of("synonyms"), "synonyms") if "synonyms" in doc else None
+    )
+    for lang, table in (snode or {}).items():
+        what = f"synonyms.{lang}"
+        if lang not in LANGUAGES:
+            check.fail(snode.line_of(lang) if snode else 0, f"{what}: unsupported language")
+            continue
+        tnode = check.mapping(table, snode.line_of(lang) if snode else 0, what)
+        if tnode is None:
+            continue
+        mapping: dict[str, str] = {}
+        for canonical in tnode:
+            for variant in check.strings(tnode, canonical, what, minimum=1):
+                previous = mapping.get(variant.lower())
+                if previous is not None and previous != canonical:
+                    check.fail(
+                        tnode.line_of(canonical),
+                        f"{what}.{canonical}: {variant!r} is already a variant of {previous!r}",
+                    )
+                mapping[variant.lower()] = str(canonical).lower()
+        synonyms[lang] = mapping
+    stopwords: dict[str, frozenset[str]] = {}
+    wnode = (
+        check.mapping(doc.get("stopwords"), doc.line_of("stopwords"), "stopwords")
+        if "stopwords" in doc
+        else None
+    )
+    for lang in wnode or {}:
+        if lang not in LANGUAGES:
+            check.fail(wnode.line_of(lang) if wnode else 0, f"stopwords.{lang}: unsupported language")
+            continue
+        if wnode is not None:
+            stopwords[lang] = frozenset(w.lower() for w in check.strings(wnode, lang, "stopwords"))
+    return Lexicon(synonyms, stopwords)
+
+
+# ---------------------------------------------------------------- locales
+
+_FORMATTER = string.Formatter()
+
+
+def placeholders(template: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
+    except ValueError:
+        return {"<invalid>"}
+
+
+def load_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
+    loc_dir = root / "locales"
+    locales: dict[str, dict[str, str]] = {}
+    lines: dict[str, dict[str, int]] = {}
+    for path in sorted(loc_dir.glob("*.yaml")) if loc_dir.is_dir() else []:
+        check = Checker(path, problems)
+        lang = path.stem
+        if lang not in LANGUAGES:
+            check.fail(0, f"unsupported language {lang!r} (use {', '.join(LANGUAGES)})")
+            continue
+        data = _load(path, problems)
+        doc = check.mapping(data, 1, "file") if data is not None else None
+        if doc is None:
+            continue
+        strings: dict[str, str] = {}
+        for key in doc:
+            value = check.string(doc, key, "locale")
+            if value is None:
+                continue
+            if "<invalid>" in placeholders(value):
+                check.fail(doc.line_of(key), f"{key}: unbalanced braces in the template")
+                continue
+            strings[key] = value
+        locales[lang] = strings
+        lines[lang] = dict(doc.key_lines)
+    if "en" not in locales:
+        problems.append(Problem(loc_dir / "en.yaml", 0, "the English interface strings are required"))
+        return locales
+    english = locales["en"]
+    for lang, strings in locales.items():
+        if lang == "en":
+            continue
+        path = loc_dir / f"{lang}.yaml"
+        for key, value in strings.items():
+            if key not in english:
+                problems.append(Problem(path, lines[lang].get(key, 0), f"{key}: not a key of en.yaml"))
+            elif placeholders(value) != placeholders(english[key]):
+                problems.append(
+                    Problem(
+                        path,
+                        lines[lang].get(key, 0),
+                        f"{key}: placeholders {sorted(placeholders(value))} differ from English "
+                        f"{sorted(placeholders(english[key]))}",
+                    )
+                )
+    return locales
+
+
+# ---------------------------------------------------------------- everything
+
+
+def load_content(root: Path) -> tuple[Content, list[Problem]]:
+    """Load and validate every content file under ``root``; returns what loaded and every problem."""
+    problems: list[Problem] = []
+    if not root.is_dir():
+        problems.append(Problem(root, 0, "content folder not found"))
+    kb = load_kb(root, problems)
+    emergency = load_emergency(root, problems)
+    refusals = load_refusals(root, set(kb.entries), problems)
+    lexicon = load_lexicon(root, problems)
+    locales = load_locales(root, problems)
+    return Content(kb, emergency, refusals, lexicon, locales), problems

@@ -1,0 +1,108 @@
+"""The core: content, store and router shared by every adapter in the process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import content as content_pkg
+from bot.answering import Answerer, Thresholds
+from bot.config import Config
+from bot.content.model import LANGUAGES, Content
+from bot.events import ChatKind, Event, Reply, ReplyKind, Text
+from bot.i18n import Locales
+from bot.router import Context, Router
+from bot.secret_key import Pseudonymizer, load_key
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def language_code(tag: str | None) -> str | None:
+    """A supported two-letter language from a platform's tag ("pt-BR" -> "pt"), or None."""
+    if not tag:
+        return None
+    code = tag.replace("_", "-").split("-")[0].lower()
+    return code if code in LANGUAGES else None
+
+
+@dataclass
+class Services:
+    """What the core is made of; separate so tests and tools can build one without a store."""
+
+    config: Config
+    content: Content
+    locales: Locales
+    answerer: Answerer
+
+
+def build_services(config: Config, content: Content | None = None) -> Services:
+    loaded = content or content_pkg.load(config.content_path)
+    locales = Locales(loaded.locales, config.default_language)
+    thresholds = Thresholds(config.answering.answer_threshold, config.answering.clarify_threshold)
+    answerer = Answerer(loaded, locales, thresholds, config.emergency_country)
+    return Services(config, loaded, locales, answerer)
+
+
+class Core:
+    def __init__(
+        self, services: Services, store: Store, pseudonymizer: Pseudonymizer, router: Router
+    ) -> None:
+        self.services = services
+        self.config = services.config
+        self.content = services.content
+        self.locales = services.locales
+        self.answerer = services.answerer
+        self.store = store
+        self.pseudonymizer = pseudonymizer
+        self.router = router
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        *,
+        create_key: bool = True,
+        notice: Callable[[str], None] | None = None,
+        services: Services | None = None,
+    ) -> Core:
+        from bot.handlers import build_router
+
+        services = services or build_services(config)
+        key = load_key(config.data_dir, create=create_key, notice=notice)
+        store = await Store.open(config.store_path)
+        return cls(services, store, Pseudonymizer(key), build_router())
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def language_for(self, event: Event, user_key: str) -> str:
+        chosen = await self.store.user_language(user_key)
+        return chosen or language_code(event.user.language) or self.config.default_language
+
+    async def handle(self, event: Event) -> list[Reply]:
+        """Every reply to one event. Never raises: a failure is logged and the user told."""
+        user_key = self.pseudonymizer.user_id(event.user.platform, event.user.id)
+        lang = self.config.default_language
+        try:
+            lang = await self.language_for(event, user_key)
+            ctx = Context(self, event, user_key, lang)
+            if event.chat.kind is ChatKind.GROUP and not event.addressed:
+                return self._unaddressed(ctx)
+            return await self.router.dispatch(ctx)
+        except Exception:
+            # Logged without the message text: that may be personal.
+            log.exception(
+                "failed to handle a %s event on %s", type(event.content).__name__, event.user.platform
+            )
+            return [Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)]
+
+    def _unaddressed(self, ctx: Context) -> list[Reply]:
+        """In a group, text not meant for the bot gets an answer only if it describes an emergency."""
+        content = ctx.event.content
+        if isinstance(content, Text):
+            match = self.answerer.detector.detect(content.text)
+            if match is not None:
+                return self.answerer.replies(self.answerer.answer(content.text, ctx.lang), ctx.lang)
+        return []

@@ -1,0 +1,98 @@
+"""The event model: what adapters hand to the core, and the replies the core hands back."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.markup import RichText
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Who wrote: the platform's own id for them, and the language their client reports."""
+
+    platform: str
+    id: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """Where they wrote."""
+
+    id: str
+    kind: ChatKind = ChatKind.PRIVATE
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    action: str
+
+
+Content = Text | Command | ButtonPress
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    user: User
+    chat: Chat
+    content: Content
+    # In a group: whether the bot was addressed (mentioned, replied to, or sent a command).
+    addressed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"
+    EMERGENCY = "emergency"
+    CLARIFY = "clarify"
+    FALLBACK = "fallback"
+    REFUSAL = "refusal"
+    INFO = "info"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: RichText
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    # Send in a private chat with the user rather than where the event came from.
+    private: bool = False
+    kind: ReplyKind = ReplyKind.INFO
+    # The knowledge-base entry the reply is about, if any.
+    entry: str | None = None
+    extras: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_]{0,31})(?:@\S+)?(?:\s+(?P<args>.*))?$", re.DOTALL)
+
+
+def parse_text(text: str) -> Text | Command:
+    """A typed line as a command ("/ask how?", "/start@bot") or free text."""
+    match = _COMMAND.match(text.strip())
+    if match:
+        return Command(match.group("name").lower(), (match.group("args") or "").strip())
+    return Text(text)

@@ -1,0 +1,13 @@
+"""Command, button and free-text handlers, grouped by feature."""
+
+from __future__ import annotations
+
+from bot.handlers import general, knowledge
+from bot.router import Router
+
+
+def build_router() -> Router:
+    router = Router()
+    for module in (general, knowledge):
+        module.register(router)
+    return router

@@ -1,0 +1,53 @@
+"""Questions and the knowledge base: free text, /ask, /topics and /sources."""
+
+from __future__ import annotations
+
+from rapidfuzz import process
+
+from bot import markup
+from bot.events import Button, Reply, ReplyKind
+from bot.router import Context, Router
+
+
+def register(router: Router) -> None:
+    async def ask(ctx: Context, question: str) -> list[Reply]:
+        if not question.strip():
+            return [ctx.reply("ask.usage")]
+        answerer = ctx.core.answerer
+        return answerer.replies(answerer.answer(question, ctx.lang), ctx.lang)
+
+    router.command("ask", "command.ask")(ask)
+    router.text(ask)
+
+    async def topics(ctx: Context, group_id: str) -> list[Reply]:
+        kb = ctx.core.content.kb
+        group = kb.group(group_id.strip().upper()) if group_id.strip() else None
+        if group is None:
+            buttons = tuple((Button(g.title, f"topics:{g.id}"),) for g in kb.groups)
+            return [Reply(ctx.t("topics.intro"), buttons)]
+        buttons = tuple((Button(kb.entries[i].title, f"kb:{i}"),) for i in group.entry_ids)
+        back = ((Button(ctx.text("button.back"), "topics:"),),)
+        return [Reply(markup.join((markup.Bold(group.title),), ctx.t("topics.pick")), buttons + back)]
+
+    router.command("topics", "command.topics")(topics)
+    router.action("topics")(topics)
+
+    @router.action("kb")
+    async def entry(ctx: Context, entry_id: str) -> list[Reply]:
+        if entry_id not in ctx.core.content.kb.entries:
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+        return [ctx.core.answerer.entry_reply(entry_id, ctx.lang)]
+
+    @router.command("sources", "command.sources")
+    async def sources(ctx: Context, args: str) -> list[Reply]:
+        entries = ctx.core.content.kb.entries
+        entry_id = args.strip().lower()
+        if not entry_id:
+            return [ctx.reply("sources.usage")]
+        if entry_id not in entries:
+            close = [match for match, _, _ in process.extract(entry_id, list(entries), limit=3)]
+            buttons = tuple((Button(entries[i].title, f"kb:{i}"),) for i in close)
+            return [Reply(ctx.t("sources.unknown", id=entry_id), buttons, kind=ReplyKind.ERROR)]
+        found = entries[entry_id]
+        text = markup.join((markup.Bold(found.title),), ctx.core.answerer.sources_text(found, ctx.lang))
+        return [Reply(text, entry=found.id)]

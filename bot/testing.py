@@ -1,0 +1,67 @@
+"""A test bot in the manner of errbot's: push a message through the console adapter, pop the reply.
+
+async with TestBot.started(config) as bot:
+    bot.push("/start")
+    assert "harm reduction" in await bot.pop()
+"""
+
+from __future__ import annotations
+
+import io
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from adapters.console import ConsoleAdapter
+from bot.config import Config
+from bot.core import Core, Services
+from bot.events import Reply
+from bot.plaintext import render
+
+
+class TestBot:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, core: Core, user_id: str = "tester", language: str | None = None) -> None:
+        self.core = core
+        self.adapter = ConsoleAdapter(
+            user_id, language, stdin=io.StringIO(), stdout=io.StringIO(), interactive=False
+        )
+        self._pending: deque[str] = deque()
+        self.replies: deque[Reply] = deque()
+
+    @classmethod
+    @asynccontextmanager
+    async def started(
+        cls,
+        config: Config,
+        services: Services | None = None,
+        user_id: str = "tester",
+        language: str | None = None,
+    ) -> AsyncIterator[TestBot]:
+        core = await Core.open(config, services=services)
+        try:
+            yield cls(core, user_id, language)
+        finally:
+            await core.close()
+
+    def push(self, line: str) -> None:
+        self._pending.append(line)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            self.replies.extend(await self.adapter.handle_line(self.core, self._pending.popleft()))
+
+    async def pop_reply(self) -> Reply:
+        await self._drain()
+        if not self.replies:
+            raise AssertionError("the bot did not reply")
+        return self.replies.popleft()
+
+    async def pop(self) -> str:
+        """The next reply as the console shows it."""
+        return render(await self.pop_reply())
+
+    async def ask(self, line: str) -> str:
+        self.push(line)
+        return await self.pop()

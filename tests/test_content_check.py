@@ -1,0 +1,179 @@
+"""`advocacy-bot content check`: every problem with file and line; the bundled content is clean."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.content import BUNDLED_CONTENT, check
+from bot.content.yamlio import ContentError, load_yaml
+
+ENTRY = """\
+group:
+  id: A
+  title: Overdose
+entries:
+  - id: first-entry
+    title: First
+    questions: [one question, another question, a third question]
+    answer: |
+      **Key line.**
+    sources:
+      - organisation: WHO
+        title: A document
+        year: 2023
+    tags: [overdose]
+    reviewed: 2026-11-21
+    related: [second-entry]
+  - id: second-entry
+    title: Second
+    questions: [one question, another question, a third question]
+    answer: Fine.
+    sources:
+      - organisation: WHO
+        title: A document
+        year: 2014
+        url: https://www.who.int/
+    tags: [overdose]
+    reviewed: 2026-11-21
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(BUNDLED_CONTENT, root)
+    for path in (root / "kb").glob("*.yaml"):
+        path.unlink()
+    (root / "kb" / "a.yaml").write_text(ENTRY)
+    return root
+
+
+def _problems(root: Path) -> list[str]:
+    return [str(p) for p in check(root)]
+
+
+def test_bundled_content_is_clean() -> None:
+    assert _problems(BUNDLED_CONTENT) == []
+
+
+def test_bundled_content_cli_prints_one_line_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["content", "check"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ok: ")
+
+
+def test_minimal_tree_is_clean(tree: Path) -> None:
+    assert _problems(tree) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            "    related: [second-entry]\n",
+            "    related: [second-entry]\n    colour: red\n",
+            18,
+            "unknown field 'colour'",
+        ),
+        ("    related: [second-entry]", "    related: [nowhere]", 17, "no entry with id 'nowhere'"),
+        ("  - id: second-entry", "  - id: first-entry", 18, "duplicate entry id 'first-entry'"),
+        ("    answer: Fine.", "    answer: ''", 21, "must not be empty"),
+        ("    answer: Fine.", "    answer: " + "x" * 1201, 21, "over the limit of 1200"),
+        ("        year: 2014", "        year: next year", 26, "expected a year"),
+        (
+            "    tags: [overdose]\n    reviewed: 2026-11-21\n",
+            "    tags: overdose\n    reviewed: 2026-11-21\n",
+            13,
+            "expected a list",
+        ),
+        ("    reviewed: 2026-11-21\n    related", "    reviewed: soon\n    related", 14, "expected a date"),
+        (
+            "    questions: [one question, another question, a third question]\n    answer: |",
+            "    questions: [one question]\n    answer: |",
+            7,
+            "at least 3",
+        ),
+    ],
+)
+def test_each_problem_is_reported_with_file_and_line(
+    tree: Path, old: str, new: str, line: int, message: str
+) -> None:
+    path = tree / "kb" / "a.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    problems = _problems(tree)
+    assert any(message in p for p in problems), problems
+    assert any(p.startswith(f"{path}:{line}:") and message in p for p in problems), problems
+
+
+def test_missing_sources_are_reported(tree: Path) -> None:
+    path = tree / "kb" / "a.yaml"
+    text = path.read_text()
+    start = text.index(
+        "    sources:\n      - organisation: WHO\n        title: A document\n        year: 2023\n"
+    )
+    path.write_text(
+        text[:start]
+        + text[start:].replace(
+            "    sources:\n      - organisation: WHO\n        title: A document\n        year: 2023\n",
+            "    sources: []\n",
+            1,
+        )
+    )
+    assert any("at least one source" in p for p in _problems(tree))
+
+
+def test_bad_indentation_is_a_yaml_error_with_a_line(tree: Path) -> None:
+    path = tree / "kb" / "a.yaml"
+    path.write_text(ENTRY.replace("    title: First", "      title: First"))
+    problems = _problems(tree)
+    assert any(p.startswith(f"{path}:") and "invalid YAML" in p for p in problems), problems
+
+
+def test_duplicate_keys_are_errors_not_silently_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("a: 1\nb: 2\na: 3\n")
+    with pytest.raises(ContentError) as caught:
+        load_yaml(path)
+    assert "dup.yaml:3: duplicate key 'a' (first at line 1)" in str(caught.value)
+
+
+def test_every_problem_is_reported_not_just_the_first(tree: Path) -> None:
+    path = tree / "kb" / "a.yaml"
+    text = path.read_text().replace("    related: [second-entry]", "    related: [nowhere]")
+    path.write_text(text.replace("    answer: Fine.", "    answer: ''"))
+    assert len(_problems(tree)) >= 2
+
+
+def test_emergency_languages_are_all_required(tree: Path) -> None:
+    path = tree / "emergency.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if l.startswith("  fr:"))
+    end = next(
+        i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ") and lines[i].strip()
+    )
+    path.write_text("".join(lines[:start] + lines[end:]))
+    assert any("emergency answer in 'fr' is missing" in p for p in _problems(tree))
+
+
+def test_locale_placeholders_must_match_english(tree: Path) -> None:
+    (tree / "locales" / "es.yaml").write_text("language.name: Español\nlanguage.set: 'Idioma: {nombre}'\n")
+    problems = _problems(tree)
+    assert any("es.yaml:2: language.set: placeholders" in p for p in problems), problems
+
+
+def test_cli_reports_problems_and_exits_1(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tree / "kb" / "a.yaml"
+    path.write_text(path.read_text().replace("    related: [second-entry]", "    related: [nowhere]"))
+    assert main(["content", "check", str(tree)]) == 1
+    assert f"{path}:17:" in capsys.readouterr().out
+
+
+def test_kb_tests_with_an_unknown_id_fail_the_check(tree: Path) -> None:
+    (tree / "kb-tests.yaml").write_text("cases:\n  - q: hello\n    expect: no-such-entry\n")
+    assert main(["content", "check", str(tree)]) == 1
