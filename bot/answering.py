@@ -18,6 +18,9 @@ from bot.safety import EmergencyDetector, EmergencyMatch, RefusalRules
 
 KB_LANGUAGE = "en"
 MAX_CHOICES = 3
+# Below this share of its information known to the knowledge base, a question is out of scope:
+# "best pizza in porto" shares a word with the Portugal entries but is not about them.
+MIN_COVERAGE = 0.55
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class Answerer:
         ranking = self.retriever.rank(question)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = ranking.confidence
+        if ranking.coverage < MIN_COVERAGE:
+            return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
         if candidates and score >= self.thresholds.answer:
             return Answer(question, ReplyKind.ANSWER, candidates[0], candidates, KB_LANGUAGE, score)
         if candidates and score >= self.thresholds.clarify:

@@ -67,14 +67,17 @@ class Analyzer:
                 self.synonyms[key] = tuple(words(canonical))
 
     def canonical(self, tokens: list[str]) -> list[str]:
-        """Replace slang and variants by their canonical words, longest phrase first."""
+        """Add the canonical words of slang and variants, longest phrase first."""
         out: list[str] = []
         i = 0
         while i < len(tokens):
             for size in range(min(MAX_SYNONYM_WORDS, len(tokens) - i), 0, -1):
-                replacement = self.synonyms.get(tuple(tokens[i : i + size]))
+                variant = tuple(tokens[i : i + size])
+                replacement = self.synonyms.get(variant)
                 if replacement is not None:
+                    # The words as typed stay too: "overheats" must still meet "overheating".
                     out.extend(replacement)
+                    out.extend(w for w in variant if w not in replacement)
                     i += size
                     break
             else:
@@ -105,7 +108,9 @@ class Retriever:
             }
             for name, texts in fields.items():
                 for text in texts:
-                    surface.update(words(text))
+                    if name != "answer":
+                        # Typos are corrected towards words people ask with, not every word of an answer.
+                        surface.update(words(text))
                     for term in analyzer.terms(text):
                         bag[term] += WEIGHTS[name]
             self.ids.append(entry.id)
@@ -142,7 +147,8 @@ class Retriever:
         best = None
         if typos:
             found = process.extractOne(word, self._surface, scorer=Levenshtein.distance, score_cutoff=typos)
-            best = found[0] if found else None
+            # A typo rarely hits the first letter; requiring it keeps "maths" from becoming "bath".
+            best = found[0] if found and found[0][0] == word[0] else None
         if len(self._correction_cache) < 50000:
             self._correction_cache[word] = best
         return best

@@ -63,5 +63,14 @@ class TestBot:
         return render(await self.pop_reply())
 
     async def ask(self, line: str) -> str:
+        """Every reply to one line, as the console shows them; fails if earlier replies went unread."""
+        await self._drain()
+        if self.replies:
+            raise AssertionError(f"{len(self.replies)} earlier replies were not popped")
         self.push(line)
-        return await self.pop()
+        await self._drain()
+        if not self.replies:
+            raise AssertionError("the bot did not reply")
+        texts = [render(reply) for reply in self.replies]
+        self.replies.clear()
+        return "\n\n".join(texts)

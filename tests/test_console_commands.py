@@ -52,6 +52,14 @@ async def test_topics_with_a_group_letter(bot: TestBot) -> None:
     assert "Back" in reply
 
 
+async def test_emergency_answer_comes_before_the_entry_asked_about(bot: TestBot) -> None:
+    bot.push("will i get arrested if i call 911 for someone who ods")
+    first = await bot.pop_reply()
+    second = await bot.pop_reply()
+    assert first.kind is ReplyKind.EMERGENCY
+    assert second.entry == "good-samaritan-laws"
+
+
 async def test_ask_answers_with_sources(bot: TestBot) -> None:
     bot.push("/ask how does narcan work")
     reply = await bot.pop_reply()
@@ -75,6 +83,7 @@ async def test_emergency_comes_first_with_numbers(bot: TestBot) -> None:
     bot.push("my friend is not breathing and his lips are blue")
     reply = await bot.pop_reply()
     assert reply.kind is ReplyKind.EMERGENCY
+    bot.replies.clear()  # what may follow the emergency answer is tested below
     text = await bot.ask("he wont wake up")
     assert "112" in text and "911" in text
     assert "naloxone" in text.lower()

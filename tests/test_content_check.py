@@ -49,6 +49,10 @@ def tree(tmp_path: Path) -> Path:
     for path in (root / "kb").glob("*.yaml"):
         path.unlink()
     (root / "kb" / "a.yaml").write_text(ENTRY)
+    (root / "kb-tests.yaml").unlink()
+    (root / "safety.yaml").write_text(
+        "refusals:\n  - id: dosing\n    entry: first-entry\n    all_of:\n      - [how much]\n      - [take]\n"
+    )
     return root
 
 
@@ -76,21 +80,21 @@ def test_minimal_tree_is_clean(tree: Path) -> None:
         (
             "    related: [second-entry]\n",
             "    related: [second-entry]\n    colour: red\n",
-            18,
+            17,
             "unknown field 'colour'",
         ),
-        ("    related: [second-entry]", "    related: [nowhere]", 17, "no entry with id 'nowhere'"),
-        ("  - id: second-entry", "  - id: first-entry", 18, "duplicate entry id 'first-entry'"),
-        ("    answer: Fine.", "    answer: ''", 21, "must not be empty"),
-        ("    answer: Fine.", "    answer: " + "x" * 1201, 21, "over the limit of 1200"),
-        ("        year: 2014", "        year: next year", 26, "expected a year"),
+        ("    related: [second-entry]", "    related: [nowhere]", 16, "no entry with id 'nowhere'"),
+        ("  - id: second-entry", "  - id: first-entry", 17, "duplicate entry id 'first-entry'"),
+        ("    answer: Fine.", "    answer: ''", 20, "must not be empty"),
+        ("    answer: Fine.", "    answer: " + "x" * 1201, 20, "over the limit of 1200"),
+        ("        year: 2014", "        year: next year", 24, "expected a year"),
         (
             "    tags: [overdose]\n    reviewed: 2026-11-21\n",
             "    tags: overdose\n    reviewed: 2026-11-21\n",
-            13,
+            14,
             "expected a list",
         ),
-        ("    reviewed: 2026-11-21\n    related", "    reviewed: soon\n    related", 14, "expected a date"),
+        ("    reviewed: 2026-11-21\n    related", "    reviewed: soon\n    related", 15, "expected a date"),
         (
             "    questions: [one question, another question, a third question]\n    answer: |",
             "    questions: [one question]\n    answer: |",
@@ -171,7 +175,7 @@ def test_cli_reports_problems_and_exits_1(tree: Path, capsys: pytest.CaptureFixt
     path = tree / "kb" / "a.yaml"
     path.write_text(path.read_text().replace("    related: [second-entry]", "    related: [nowhere]"))
     assert main(["content", "check", str(tree)]) == 1
-    assert f"{path}:17:" in capsys.readouterr().out
+    assert f"{path}:16:" in capsys.readouterr().out
 
 
 def test_kb_tests_with_an_unknown_id_fail_the_check(tree: Path) -> None:

@@ -1,0 +1,305 @@
+"""Benchmark question answering: load time, latency, peak memory and accuracy against plain BM25.
+
+Run from the repository root:
+
+    .venv/bin/python bench/qa.py                       # bundled KB, 10x and 100x synthetic KBs
+    .venv/bin/python bench/qa.py --sizes 1,10 --passes 3
+
+Each KB size runs in a fresh subprocess (``bench/qa.py --child --size N``) that prints one JSON
+line, so the peak RSS is per size. Size 1 is the bundled KB; size N > 1 is the bundled KB plus
+N - 1 perturbed copies of every entry (questions and title get one or two made-up words from a
+seeded synthetic vocabulary), built in memory. For synthetic sizes "load" is the bundled YAML
+load (the copies are never written to YAML) and "index" is the Answerer construction over all
+entries. Latency is measured over every kb-tests question for ``--passes`` passes, the first
+pass included (typo corrections are cached after it, so the first pass is also shown as "cold").
+Peak RSS is taken before the baseline (and numpy, which it imports) is loaded.
+
+The baseline is rank_bm25.BM25Okapi over title + questions + tags + answer text per entry,
+tokenised by ``re.findall(r"\\w+")`` on lowercased text; its answer is the argmax entry. Cases
+expecting emergency or refusal are misses for it; fallback passes only when its best score is 0.
+Accuracy is reported for the bundled KB only, over all cases and over the cases expecting an entry
+(the fair comparison of ranking alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.answering import Answerer  # noqa: E402
+from bot.content import BUNDLED_CONTENT, load  # noqa: E402
+from bot.content.model import Content, Entry, Group, KnowledgeBase  # noqa: E402
+from bot.evaluation import Case, evaluate, load_cases  # noqa: E402
+from bot.i18n import Locales  # noqa: E402
+from bot.markup import plain  # noqa: E402
+
+TARGETS = {"load_index_s": 1.0, "p99_ms_bundled": 5.0, "p99_ms_100x": 25.0, "rss_mb": 120.0}
+SEED = 20240601
+VOCABULARY_SIZE = 4000
+_TOKEN = re.compile(r"\w+")
+
+
+# ---------------------------------------------------------------------- synthetic knowledge bases
+
+
+def made_up_words(count: int, rng: random.Random) -> list[str]:
+    """``count`` distinct pronounceable non-words, e.g. "brosidel"."""
+    onsets = ["b", "br", "d", "dr", "f", "g", "gl", "k", "kr", "l", "m", "n", "p", "pl", "r", "s", "st", "t",
+              "tr", "v", "z"]  # fmt: skip
+    vowels = ["a", "e", "i", "o", "u", "ae", "io", "ou"]
+    codas = ["", "", "l", "n", "r", "s", "x", "nd", "rk"]
+    found: set[str] = set()
+    while len(found) < count:
+        syllables = rng.randint(2, 4)
+        found.add(
+            "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syllables))
+        )
+    return sorted(found)
+
+
+def synthetic(content: Content, size: int) -> Content:
+    """The bundled content with ``size - 1`` perturbed copies of every entry added."""
+    if size <= 1:
+        return content
+    rng = random.Random(SEED)
+    vocabulary = made_up_words(VOCABULARY_SIZE, rng)
+
+    def perturb(text: str) -> str:
+        return " ".join([text, *rng.sample(vocabulary, rng.randint(1, 2))])
+
+    originals = list(content.kb.entries.values())
+    entries: dict[str, Entry] = dict(content.kb.entries)
+    members: dict[str, list[str]] = {g.id: list(g.entry_ids) for g in content.kb.groups}
+    for k in range(1, size):
+        for entry in originals:
+            copy_id = f"{entry.id}-syn{k}"
+            entries[copy_id] = dataclasses.replace(
+                entry,
+                id=copy_id,
+                title=perturb(entry.title),
+                questions=tuple(perturb(q) for q in entry.questions),
+                related=tuple(f"{r}-syn{k}" for r in entry.related),
+            )
+            members[entry.group].append(copy_id)
+    groups = tuple(Group(g.id, g.title, tuple(members[g.id])) for g in content.kb.groups)
+    return dataclasses.replace(content, kb=KnowledgeBase(groups, entries))
+
+
+# ---------------------------------------------------------------------- measuring
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples_ms, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+def time_passes(run: Callable[[str], object], questions: list[str], passes: int) -> list[list[float]]:
+    """Milliseconds per call, one list per pass over ``questions``."""
+    out = []
+    for _ in range(passes):
+        samples = []
+        for question in questions:
+            start = time.perf_counter_ns()
+            run(question)
+            samples.append((time.perf_counter_ns() - start) / 1e6)
+        out.append(samples)
+    return out
+
+
+def latency(per_pass: list[list[float]]) -> dict[str, float]:
+    p50, p99 = percentiles([ms for samples in per_pass for ms in samples])
+    return {"p50_ms": p50, "p99_ms": p99, "cold_p99_ms": percentiles(per_pass[0])[1]}
+
+
+def share(flags: list[bool]) -> float:
+    return sum(flags) / max(len(flags), 1)
+
+
+def baseline_top1(bm25: Any, ids: list[str], question: str) -> str:
+    """The baseline's answer: the best entry id, or "fallback" when nothing scores."""
+    scores = bm25.get_scores(tokens(question))
+    best = int(scores.argmax())
+    return ids[best] if scores[best] > 0 else "fallback"
+
+
+def baseline_passed(case: Case, got: str) -> bool:
+    if case.kind in ("emergency", "refusal"):
+        return False
+    return got == case.expect
+
+
+def child(size: int, passes: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    bundled = load(BUNDLED_CONTENT)
+    load_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    content = synthetic(bundled, size)
+    synth_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    answerer = Answerer(content, Locales(content.locales))
+    index_s = time.perf_counter() - start
+
+    cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(bundled.kb.entries))
+    questions = [case.question for case in cases]
+    bot_latency = latency(time_passes(lambda q: answerer.answer(q, "en"), questions, passes))
+    accuracy = answer_accuracy = None
+    if size == 1:
+        outcomes = evaluate(answerer, cases, "en")
+        accuracy = share([o.passed for o in outcomes])
+        answer_accuracy = share([o.passed for o in outcomes if o.case.kind == "answer"])
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # The baseline comes after the RSS reading: it imports numpy, which the bot never does.
+    from rank_bm25 import BM25Okapi
+
+    ids = list(content.kb.entries)
+    corpus = [
+        tokens(" ".join([e.title, *e.questions, *e.tags, plain(e.answer)]))
+        for e in content.kb.entries.values()
+    ]
+    start = time.perf_counter()
+    bm25 = BM25Okapi(corpus)
+    bm25_index_s = time.perf_counter() - start
+    bm25_latency = latency(time_passes(lambda q: baseline_top1(bm25, ids, q), questions, passes))
+    bm25_accuracy = bm25_answer_accuracy = None
+    if size == 1:
+        passed = [baseline_passed(c, baseline_top1(bm25, ids, c.question)) for c in cases]
+        bm25_accuracy = share(passed)
+        bm25_answer_accuracy = share([ok for ok, c in zip(passed, cases, strict=True) if c.kind == "answer"])
+
+    return {
+        "size": size,
+        "entries": len(content.kb.entries),
+        "cases": len(cases),
+        "passes": passes,
+        "load_s": load_s,
+        "synth_s": synth_s,
+        "index_s": index_s,
+        "rss_mb": rss_mb,
+        "accuracy": accuracy,
+        "answer_accuracy": answer_accuracy,
+        "bot": bot_latency,
+        "bm25_index_s": bm25_index_s,
+        "bm25": bm25_latency,
+        "bm25_accuracy": bm25_accuracy,
+        "bm25_answer_accuracy": bm25_answer_accuracy,
+    }
+
+
+# ---------------------------------------------------------------------- reporting
+
+
+def run_child(size: int, passes: int) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--size",
+        str(size),
+        "--passes",
+        str(passes),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def label(size: int) -> str:
+    return "bundled" if size == 1 else f"{size}x"
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print(f"{'KB':<8} {'entries':>7} {'load s':>7} {'index s':>8} {'RSS MB':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'cold p99':>8} {'top-1':>6}   {'BM25 p50':>8} {'BM25 p99':>8} {'BM25 top-1':>10}")  # fmt: skip
+    for r in results:
+        bot, bm25 = r["bot"], r["bm25"]
+        print(
+            f"{label(r['size']):<8} {r['entries']:>7} {r['load_s']:>7.3f} {r['index_s']:>8.3f} "
+            f"{r['rss_mb']:>7.1f} {bot['p50_ms']:>7.2f} {bot['p99_ms']:>7.2f} {bot['cold_p99_ms']:>8.2f} "
+            f"{pct(r['accuracy']):>6}   {bm25['p50_ms']:>8.2f} {bm25['p99_ms']:>8.2f} "
+            f"{pct(r['bm25_accuracy']):>10}"
+        )
+    first = results[0]
+    print(
+        f"\n{first['cases']} kb-tests questions x {first['passes']} passes per KB; "
+        "latency = Answerer.answer(q, 'en')."
+        "\nload = bundled YAML parse+validate (synthetic copies are built in memory, not loaded from YAML);"
+        "\nindex = Answerer construction; cold p99 = first pass only (before typo corrections are cached)."
+    )
+    for r in results:
+        if r["size"] > 1:
+            print(
+                f"{label(r['size'])}: building the synthetic copies took {r['synth_s']:.3f} s "
+                "(not in load/index)"
+            )
+
+    by_size = {r["size"]: r for r in results}
+    checks: list[tuple[str, str, float | None, float]] = []
+    if 1 in by_size:
+        b = by_size[1]
+        checks.append(("bundled load + index", "s", b["load_s"] + b["index_s"], TARGETS["load_index_s"]))
+        checks.append(("bundled answer p99", "ms", b["bot"]["p99_ms"], TARGETS["p99_ms_bundled"]))
+    if 100 in by_size:
+        checks.append(("100x answer p99", "ms", by_size[100]["bot"]["p99_ms"], TARGETS["p99_ms_100x"]))
+    for r in results:
+        checks.append((f"{label(r['size'])} peak RSS", "MB", r["rss_mb"], TARGETS["rss_mb"]))
+
+    print(f"\n{'target':<24} {'measured':>10} {'limit':>10}  met")
+    for name, unit, value, limit in checks:
+        met = "yes" if value is not None and value <= limit else "NO"
+        shown = "n/a" if value is None else f"{value:.2f} {unit}"
+        print(f"{name:<24} {shown:>10} {f'<= {limit:g} {unit}':>10}  {met}")
+    if 1 in by_size:
+        b = by_size[1]
+        print(f"\n{'top-1 accuracy':<24} {'bot':>10} {'BM25':>10}  bot above baseline")
+        for name, key in (("bundled, all cases", "accuracy"), ("bundled, answer cases", "answer_accuracy")):
+            ours, theirs = b[key], b[f"bm25_{key}"]
+            print(f"{name:<24} {pct(ours):>10} {pct(theirs):>10}  {'yes' if ours > theirs else 'NO'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1,10,100", help="KB sizes as multiples of the bundled KB")
+    parser.add_argument("--passes", type=int, default=5, help="passes over kb-tests per KB")
+    parser.add_argument("--size", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.size, args.passes)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results = []
+    for size in sizes:
+        print(f"running {label(size)} ...", file=sys.stderr, flush=True)
+        results.append(run_child(size, args.passes))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

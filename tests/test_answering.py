@@ -1,0 +1,125 @@
+"""Table-driven answering tests (a question in, the expected kind and entry out) and the eval bar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content import BUNDLED_CONTENT
+from bot.core import Services
+from bot.evaluation import TARGETS, evaluate, load_cases, summarise
+from bot.events import ReplyKind
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = [
+    # emergencies, with typos and in every language
+    ("my frend isnt breathng", "emergency", None),
+    ("he took fent and wont wake up", "emergency", None),
+    ("OD help", "emergency", None),
+    ("lips going blue after a shot", "emergency", None),
+    ("she is burning up on meth and having a seizure", "emergency", None),
+    ("mi amigo no respira", "emergency", None),
+    ("ele não acorda", "emergency", None),
+    ("он не дышит, передоз", "emergency", None),
+    ("вона не дихає", "emergency", None),
+    ("il ne respire plus", "emergency", None),
+    # general questions about overdose are answered from the knowledge base
+    ("what are the signs of an overdose", "answer", "overdose-signs"),
+    # slang and typos
+    ("does narcan work on tranq", "answer", "naloxone-xylazine-nitazenes"),
+    ("can i mix xanax with alcohol", "answer", "mixing-depressants"),
+    ("wat is prep", "answer", "prep"),
+    ("portugal decriminalisation results", "answer", "portugal-outcomes"),
+    ("fentanly test strips how", "answer", "fentanyl-test-strips"),
+    # refusals: never an amount, never a source
+    ("how many xans should i take", "refusal", "dosing-advice"),
+    ("where can i score some coke", "refusal", "about-this-bot"),
+    # legitimate questions that look like refusals
+    ("where can i get narcan", "answer", "naloxone"),
+    # out of scope
+    ("tell me a joke", "fallback", None),
+    ("what's the weather in lisbon", "fallback", None),
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "entry"), CASES)
+def test_answer_kind_and_entry(services: Services, question: str, kind: str, entry: str | None) -> None:
+    answer = services.answerer.answer(question, "en")
+    assert answer.kind.value == kind, answer
+    if entry is not None:
+        assert answer.entry == entry, answer
+
+
+def test_emergency_text_in_the_language_it_was_written_in(services: Services) -> None:
+    answer = services.answerer.answer("мой друг не дышит", "en")
+    assert answer.kind is ReplyKind.EMERGENCY and answer.lang == "ru"
+
+
+def test_refusals_carry_no_amount(services: Services) -> None:
+    answerer = services.answerer
+    for question in ("how much heroin should i take", "what's a safe dose of mdma"):
+        replies = answerer.replies(answerer.answer(question, "en"), "en")
+        text = " ".join(str(r.text) for r in replies)
+        assert not any(unit in text for unit in (" mg", " grams", " ml")), text
+
+
+def test_kb_eval_meets_every_target(services: Services) -> None:
+    cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
+    assert len(cases) >= 150
+    covered = {c.expect for c in cases}
+    assert set(services.content.kb.entries) <= covered, "every entry needs eval cases"
+    report, ok = summarise(evaluate(services.answerer, cases, "en"))
+    assert ok, f"targets {TARGETS} missed:\n{report}"
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_ask_json() -> None:
+    result = _cli("ask", "--json", "what", "is", "naloxone")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert set(record) == {"question", "kind", "entry", "candidates", "lang", "score", "text"}
+    assert record["kind"] == "answer" and record["entry"] == "naloxone" and record["lang"] == "en"
+    assert record["candidates"][0] == "naloxone"
+
+
+def test_ask_stdin_writes_one_json_object_per_line() -> None:
+    result = _cli("ask", "-", stdin="what is naloxone\nmy friend is not breathing\n\ntell me a joke\n")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["kind"] for r in records] == ["answer", "emergency", "fallback"]
+    assert "112" in records[1]["text"]
+
+
+def test_ask_plain_prints_the_reply() -> None:
+    result = _cli("ask", "--lang", "es", "mi", "amigo", "no", "respira")
+    assert result.returncode == 0 and "112" in result.stdout
+
+
+def test_kb_eval_cli_prints_accuracy_per_kind() -> None:
+    result = _cli("kb", "eval")
+    assert result.returncode == 0, result.stdout
+    for kind in ("answer", "emergency", "fallback", "refusal"):
+        assert kind in result.stdout
+
+
+def test_kb_eval_cli_fails_below_target(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("cases:\n  - q: tell me a joke\n    expect: naloxone\n")
+    result = _cli("kb", "eval", str(cases))
+    assert result.returncode == 1
+    assert "line 2" in result.stdout and "expected naloxone" in result.stdout
