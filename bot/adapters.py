@@ -46,7 +46,5 @@ def create(name: str, config: Config) -> Adapter:
         module.register()
     factory = _REGISTRY.get(name)
     if factory is None:
-        raise AdapterError(
-            f"no adapter named {name!r} (known: {', '.join(sorted(set(_BUILTIN) | set(_REGISTRY)))})"
-        )
+        raise AdapterError(f"no adapter named {name!r} (known: {', '.join(sorted(set(_BUILTIN) | set(_REGISTRY)))})")
     return factory(config)

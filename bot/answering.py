@@ -154,9 +154,7 @@ class Answerer:
         country = self.emergency_country
         local = [n for n in content.numbers if country and country in n.countries]
         if local:
-            lines.append(
-                self.locales.text(lang, "emergency.local_number", country=country, number=local[0].number)
-            )
+            lines.append(self.locales.text(lang, "emergency.local_number", country=country, number=local[0].number))
         listed = " · ".join(f"{n.number} ({n.where.get(lang) or n.where['en']})" for n in content.numbers)
         lines.append(self.locales.text(lang, "emergency.numbers", numbers=listed))
         text = markup.join(body, markup.text("\n".join(lines)))

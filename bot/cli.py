@@ -7,13 +7,17 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__, adapters
 from bot.config import Config, ConfigError, load_config
-from bot.content import BUNDLED_CONTENT, LANGUAGES, ContentError, check
+from bot.content import LANGUAGES, ContentError, check
 from bot.plaintext import render
+
+if TYPE_CHECKING:
+    from bot.core import Services
 
 log = logging.getLogger("bot")
 
@@ -44,9 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--user-id", help="act as this user id (to try organiser features)")
     console.add_argument("--lang", choices=LANGUAGES, help="act as a user whose client speaks this language")
 
-    ask = sub.add_parser(
-        "ask", parents=[common], help="answer one question (or '-' for one per line on stdin)"
-    )
+    ask = sub.add_parser("ask", parents=[common], help="answer one question (or '-' for one per line on stdin)")
     ask.add_argument("--lang", choices=LANGUAGES, help="the asker's language")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("question", nargs="+", help="the question, or - to read questions from stdin")
@@ -60,9 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     content = sub.add_parser("content", parents=[common], help="content tools")
     content_sub = content.add_subparsers(dest="content_command", metavar="CONTENT_COMMAND", required=True)
     checker = content_sub.add_parser("check", parents=[common], help="validate a content folder")
-    checker.add_argument(
-        "path", nargs="?", type=Path, help="content folder (default: the configured content)"
-    )
+    checker.add_argument("path", nargs="?", type=Path, help="content folder (default: the configured content)")
     return parser
 
 
@@ -70,7 +70,7 @@ def _notice(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _services(config: Config):  # type: ignore[no-untyped-def]
+def _services(config: Config) -> Services:
     from bot.core import build_services
 
     return build_services(config)
@@ -95,9 +95,7 @@ def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespa
         _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS
     if not chosen:
-        _notice(
-            "advocacy-bot: no adapter is enabled in the configuration (console.enabled, telegram.enabled, ...)"
-        )
+        _notice("advocacy-bot: no adapter is enabled in the configuration (console.enabled, telegram.enabled, ...)")
         return EXIT_PROBLEMS
     asyncio.run(serve(config, chosen, notice=_notice))
     return EXIT_OK
@@ -107,9 +105,9 @@ def cmd_ask(config: Config, args: argparse.Namespace) -> int:
     services = _services(config)
     answerer = services.answerer
     lang = args.lang or config.default_language
-    questions: Sequence[str]
+    questions: Iterable[str]
     if args.question == ["-"]:
-        questions = (line.rstrip("\n") for line in sys.stdin if line.strip())  # type: ignore[assignment]
+        questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
         as_json = True
     else:
         questions = [" ".join(args.question)]
@@ -211,6 +209,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
-
-
-__all__ = ["BUNDLED_CONTENT", "main"]

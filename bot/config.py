@@ -136,9 +136,7 @@ def _convert(value: Any, tp: Any, name: str, base: Path, line: str) -> Any:
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, name, base, line)
     if origin is tuple:
-        if not isinstance(value, list) or not all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in value
-        ):
+        if not isinstance(value, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{line}{name}: expected {_type_name(tp)}, got {value!r}")
         return tuple(str(v) for v in value)
     if tp is bool and isinstance(value, bool):
@@ -176,13 +174,9 @@ def _build(cls: Any, data: Any, prefix: str, base: Path, where: str) -> Any:
 
 def _validate(config: Config) -> None:
     if config.default_language not in LANGUAGES:
-        raise ConfigError(
-            f"default_language: {config.default_language!r} is not one of {', '.join(LANGUAGES)}"
-        )
+        raise ConfigError(f"default_language: {config.default_language!r} is not one of {', '.join(LANGUAGES)}")
     if config.console.language is not None and config.console.language not in LANGUAGES:
-        raise ConfigError(
-            f"console.language: {config.console.language!r} is not one of {', '.join(LANGUAGES)}"
-        )
+        raise ConfigError(f"console.language: {config.console.language!r} is not one of {', '.join(LANGUAGES)}")
     for organiser in config.organisers:
         platform, _, user = organiser.partition(":")
         if platform not in PLATFORMS or not user:
@@ -195,9 +189,7 @@ def _validate(config: Config) -> None:
     if not 0 <= answering.clarify_threshold <= answering.answer_threshold <= 1:
         raise ConfigError("answering: need 0 <= clarify_threshold <= answer_threshold <= 1")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(
-            f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL"
-        )
+        raise ConfigError(f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):
         section, option = name.split(".")
         url = getattr(getattr(config, section), option)

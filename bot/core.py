@@ -46,9 +46,7 @@ def build_services(config: Config, content: Content | None = None) -> Services:
 
 
 class Core:
-    def __init__(
-        self, services: Services, store: Store, pseudonymizer: Pseudonymizer, router: Router
-    ) -> None:
+    def __init__(self, services: Services, store: Store, pseudonymizer: Pseudonymizer, router: Router) -> None:
         self.services = services
         self.config = services.config
         self.content = services.content
@@ -93,9 +91,7 @@ class Core:
             return await self.router.dispatch(ctx)
         except Exception:
             # Logged without the message text: that may be personal.
-            log.exception(
-                "failed to handle a %s event on %s", type(event.content).__name__, event.user.platform
-            )
+            log.exception("failed to handle a %s event on %s", type(event.content).__name__, event.user.platform)
             return [Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)]
 
     def _unaddressed(self, ctx: Context) -> list[Reply]:

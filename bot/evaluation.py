@@ -51,11 +51,7 @@ def load_cases(path: Path, entry_ids: set[str]) -> list[Case]:
         raise ContentError([Problem(path, 1, "expected a mapping with a list under 'cases'")])
     for index, item in enumerate(raw):
         line = raw.line_of(index)
-        if (
-            not isinstance(item, Node)
-            or not isinstance(item.get("q"), str)
-            or not isinstance(item.get("expect"), str)
-        ):
+        if not isinstance(item, Node) or not isinstance(item.get("q"), str) or not isinstance(item.get("expect"), str):
             problems.append(Problem(path, line, "each case needs text fields 'q' and 'expect'"))
             continue
         unknown = set(item) - {"q", "expect", "lang"}

@@ -11,8 +11,7 @@ from bot.markup import RichText
 class Locales:
     def __init__(self, strings: dict[str, dict[str, str]], default: str = "en") -> None:
         self._parsed = {
-            lang: {key: markup.parse(value) for key, value in table.items()}
-            for lang, table in strings.items()
+            lang: {key: markup.parse(value) for key, value in table.items()} for lang, table in strings.items()
         }
         self.default = default
 

@@ -115,10 +115,6 @@ def _match_rest(phrase: Sequence[Word], index: int, pos: int, matched: Sequence[
     if index == len(phrase):
         return True
     for at in (pos, pos + 1):  # allow one filler word between phrase words
-        if (
-            at < len(matched)
-            and phrase[index] in matched[at]
-            and _match_rest(phrase, index + 1, at + 1, matched)
-        ):
+        if at < len(matched) and phrase[index] in matched[at] and _match_rest(phrase, index + 1, at + 1, matched):
             return True
     return False

@@ -55,9 +55,7 @@ class Router:
         self._actions: dict[str, Handler] = {}
         self._text: Handler | None = None
 
-    def command(
-        self, name: str, description: str, *, organiser_only: bool = False
-    ) -> Callable[[Handler], Handler]:
+    def command(self, name: str, description: str, *, organiser_only: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice")

@@ -47,8 +47,7 @@ class EmergencyDetector:
         rules = content.rules
         self._langs = sorted({lang for table in rules.values() for lang in table})
         self._sets = {
-            name: {lang: PhraseSet(phrases) for lang, phrases in table.items()}
-            for name, table in rules.items()
+            name: {lang: PhraseSet(phrases) for lang, phrases in table.items()} for name, table in rules.items()
         }
 
     def _find(self, rule: str, tokens: list[str]) -> tuple[str, str] | None:
@@ -65,11 +64,7 @@ class EmergencyDetector:
         strong = self._find("strong", tokens)
         if strong:
             stimulant = self._find("stimulant", tokens)
-            kind = (
-                EmergencyKind.STIMULANT
-                if stimulant and not self._find("weak", tokens)
-                else EmergencyKind.OPIOID
-            )
+            kind = EmergencyKind.STIMULANT if stimulant and not self._find("weak", tokens) else EmergencyKind.OPIOID
             return EmergencyMatch(kind, strong[0], strong[1])
         weak = self._find("weak", tokens)
         stimulant = self._find("stimulant", tokens)
@@ -91,9 +86,7 @@ class RefusalRules:
     """Requests for doses or for a source of supply: answered with a refusal, never with an amount."""
 
     def __init__(self, rules: tuple[RefusalRule, ...]) -> None:
-        self._rules = [
-            (rule, [PhraseSet(group) for group in rule.all_of], PhraseSet(rule.none_of)) for rule in rules
-        ]
+        self._rules = [(rule, [PhraseSet(group) for group in rule.all_of], PhraseSet(rule.none_of)) for rule in rules]
 
     def check(self, text: str) -> Refusal | None:
         tokens = words(text)

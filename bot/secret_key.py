@@ -30,9 +30,7 @@ def parse_key(value: str) -> bytes:
         raw = bytes.fromhex(value)
     except ValueError:
         try:
-            raw = base64.urlsafe_b64decode(
-                value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4)
-            )
+            raw = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4))
         except (binascii.Error, ValueError):
             raw = b""
     if len(raw) < KEY_BYTES:

@@ -101,8 +101,7 @@ class Store:
 
     async def ensure_user(self, user_id: str, platform: str) -> None:
         await self.db.execute(
-            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?)"
-            " ON CONFLICT(id) DO NOTHING",
+            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?) ON CONFLICT(id) DO NOTHING",
             (user_id, platform, utcnow()),
         )
 

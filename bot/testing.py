@@ -24,9 +24,7 @@ class TestBot:
 
     def __init__(self, core: Core, user_id: str = "tester", language: str | None = None) -> None:
         self.core = core
-        self.adapter = ConsoleAdapter(
-            user_id, language, stdin=io.StringIO(), stdout=io.StringIO(), interactive=False
-        )
+        self.adapter = ConsoleAdapter(user_id, language, stdin=io.StringIO(), stdout=io.StringIO(), interactive=False)
         self._pending: deque[str] = deque()
         self.replies: deque[Reply] = deque()
 

@@ -166,9 +166,7 @@ async def test_a_number_without_choices_is_just_text(bot: TestBot) -> None:
     assert reply  # answered (fallback), not a crash
 
 
-def _run_console(
-    lines: str, *args: str, env_extra: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def _run_console(lines: str, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

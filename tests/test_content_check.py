@@ -103,9 +103,7 @@ def test_minimal_tree_is_clean(tree: Path) -> None:
         ),
     ],
 )
-def test_each_problem_is_reported_with_file_and_line(
-    tree: Path, old: str, new: str, line: int, message: str
-) -> None:
+def test_each_problem_is_reported_with_file_and_line(tree: Path, old: str, new: str, line: int, message: str) -> None:
     path = tree / "kb" / "a.yaml"
     text = path.read_text()
     assert old in text
@@ -118,9 +116,7 @@ def test_each_problem_is_reported_with_file_and_line(
 def test_missing_sources_are_reported(tree: Path) -> None:
     path = tree / "kb" / "a.yaml"
     text = path.read_text()
-    start = text.index(
-        "    sources:\n      - organisation: WHO\n        title: A document\n        year: 2023\n"
-    )
+    start = text.index("    sources:\n      - organisation: WHO\n        title: A document\n        year: 2023\n")
     path.write_text(
         text[:start]
         + text[start:].replace(
@@ -157,10 +153,8 @@ def test_every_problem_is_reported_not_just_the_first(tree: Path) -> None:
 def test_emergency_languages_are_all_required(tree: Path) -> None:
     path = tree / "emergency.yaml"
     lines = path.read_text().splitlines(keepends=True)
-    start = next(i for i, l in enumerate(lines) if l.startswith("  fr:"))
-    end = next(
-        i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ") and lines[i].strip()
-    )
+    start = next(i for i, line in enumerate(lines) if line.startswith("  fr:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ") and lines[i].strip())
     path.write_text("".join(lines[:start] + lines[end:]))
     assert any("emergency answer in 'fr' is missing" in p for p in _problems(tree))
 

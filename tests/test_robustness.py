@@ -19,13 +19,9 @@ texts = st.one_of(
 )
 contents = st.one_of(
     texts.map(Text),
-    st.builds(
-        Command, st.sampled_from(["start", "help", "ask", "topics", "sources", "language", "nope"]), texts
-    ),
+    st.builds(Command, st.sampled_from(["start", "help", "ask", "topics", "sources", "language", "nope"]), texts),
     texts.map(ButtonPress),
-    st.builds(
-        lambda p, a: ButtonPress(f"{p}:{a}"), st.sampled_from(["kb", "topics", "language", "help"]), texts
-    ),
+    st.builds(lambda p, a: ButtonPress(f"{p}:{a}"), st.sampled_from(["kb", "topics", "language", "help"]), texts),
 )
 
 

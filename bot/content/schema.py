@@ -175,9 +175,7 @@ def _check_translations(check: Checker, value: Any, line: int, what: str) -> Non
         _check_answer(check, tnode, "answer", where)
         status = tnode.get("status")
         if "status" in tnode and status not in TRANSLATION_STATUSES:
-            check.fail(
-                tnode.line_of("status"), f"{where}.status: must be one of {', '.join(TRANSLATION_STATUSES)}"
-            )
+            check.fail(tnode.line_of("status"), f"{where}.status: must be one of {', '.join(TRANSLATION_STATUSES)}")
 
 
 def _check_entry(check: Checker, value: Any, line: int, group: str) -> Entry | None:
@@ -267,9 +265,7 @@ def load_kb(root: Path, problems: list[Problem]) -> KnowledgeBase:
             if group_id and not GROUP_ID.match(group_id):
                 check.fail(gnode.line_of("id"), f"group.id: must be one capital letter, got {group_id!r}")
             if group_id in group_where:
-                check.fail(
-                    gnode.line_of("id"), f"duplicate group id {group_id!r} (also in {group_where[group_id]})"
-                )
+                check.fail(gnode.line_of("id"), f"duplicate group id {group_id!r} (also in {group_where[group_id]})")
             group_where.setdefault(group_id, path)
         raw_entries = doc.get("entries")
         if "entries" in doc and not isinstance(raw_entries, list):
@@ -312,9 +308,7 @@ def _check_phrase_lists(check: Checker, value: Any, line: int, what: str) -> dic
     out: dict[str, tuple[str, ...]] = {}
     for lang in node:
         if lang not in LANGUAGES:
-            check.fail(
-                node.line_of(lang), f"{what}: unsupported language {lang!r} (use {', '.join(LANGUAGES)})"
-            )
+            check.fail(node.line_of(lang), f"{what}: unsupported language {lang!r} (use {', '.join(LANGUAGES)})")
             continue
         out[lang] = _check_phrases(check, node, lang, f"{what}.{lang}")
     return out
@@ -374,9 +368,7 @@ def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:
         countries = check.strings(node, "countries", what)
         for code in countries:
             if not re.match(r"^[A-Z]{2}$", code):
-                check.fail(
-                    node.line_of("countries"), f"{what}.countries: {code!r} is not an ISO 3166 alpha-2 code"
-                )
+                check.fail(node.line_of("countries"), f"{what}.countries: {code!r} is not an ISO 3166 alpha-2 code")
         if number and where_texts:
             numbers.append(EmergencyNumber(number, where_texts, countries))
     rules: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -451,9 +443,7 @@ def load_lexicon(root: Path, problems: list[Problem]) -> Lexicon:
         return Lexicon({}, {})
     check.fields(doc, "file", {"synonyms", "stopwords"}, set())
     synonyms: dict[str, dict[str, str]] = {}
-    snode = (
-        check.mapping(doc.get("synonyms"), doc.line_of("synonyms"), "synonyms") if "synonyms" in doc else None
-    )
+    snode = check.mapping(doc.get("synonyms"), doc.line_of("synonyms"), "synonyms") if "synonyms" in doc else None
     for lang, table in (snode or {}).items():
         what = f"synonyms.{lang}"
         if lang not in LANGUAGES:
@@ -474,11 +464,7 @@ def load_lexicon(root: Path, problems: list[Problem]) -> Lexicon:
                 mapping[variant.lower()] = str(canonical).lower()
         synonyms[lang] = mapping
     stopwords: dict[str, frozenset[str]] = {}
-    wnode = (
-        check.mapping(doc.get("stopwords"), doc.line_of("stopwords"), "stopwords")
-        if "stopwords" in doc
-        else None
-    )
+    wnode = check.mapping(doc.get("stopwords"), doc.line_of("stopwords"), "stopwords") if "stopwords" in doc else None
     for lang in wnode or {}:
         if lang not in LANGUAGES:
             check.fail(wnode.line_of(lang) if wnode else 0, f"stopwords.{lang}: unsupported language")

@@ -32,18 +32,13 @@ def register(router: Router) -> None:
         code = args.strip().lower()
         if not code:
             buttons = tuple(
-                (Button(ctx.core.locales.text(lang, "language.name"), f"language:{lang}"),)
-                for lang in LANGUAGES
+                (Button(ctx.core.locales.text(lang, "language.name"), f"language:{lang}"),) for lang in LANGUAGES
             )
             return [Reply(ctx.t("language.choose", current=ctx.text("language.name")), buttons)]
         if code not in LANGUAGES:
             return [ctx.reply("language.unknown", ReplyKind.ERROR, code=code, supported=", ".join(LANGUAGES))]
         await ctx.core.store.set_user_language(ctx.user_key, ctx.event.user.platform, code)
-        return [
-            Reply(
-                ctx.core.locales.rich(code, "language.set", name=ctx.core.locales.text(code, "language.name"))
-            )
-        ]
+        return [Reply(ctx.core.locales.rich(code, "language.set", name=ctx.core.locales.text(code, "language.name")))]
 
     router.command("language", "command.language")(language)
     router.action("language")(language)

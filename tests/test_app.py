@@ -1,0 +1,79 @@
+"""One process, several adapters, one core and one store; graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot import adapters
+from bot.app import serve
+from bot.config import Config
+from bot.core import Core
+from bot.events import Chat, Event, Text, User
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RecordingAdapter:
+    """An adapter that asks one question, then waits for the stop signal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.core: Core | None = None
+        self.answers: list[str | None] = []
+        self.answered = asyncio.Event()
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        self.core = core
+        replies = await core.handle(Event(User(self.name, "u1"), Chat("c1"), Text("what is naloxone")))
+        self.answers.append(replies[0].entry)
+        self.answered.set()
+        await stop.wait()
+
+
+async def test_adapters_share_one_core_and_stop_on_sigterm(config: Config) -> None:
+    first, second = RecordingAdapter("alpha"), RecordingAdapter("beta")
+    server = asyncio.create_task(serve(config, [first, second]))
+    await asyncio.wait_for(asyncio.gather(first.answered.wait(), second.answered.wait()), timeout=10)
+    assert first.core is second.core
+    assert first.answers == second.answers == ["naloxone"]
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(server, timeout=10)
+
+
+def test_adapters_register_by_name(config: Config) -> None:
+    adapters.register("recording", lambda cfg: RecordingAdapter("recording"))
+    assert adapters.create("recording", config).name == "recording"
+
+
+def test_sigint_stops_an_interactive_console_cleanly(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"storage:\n  path: {tmp_path / 'db.sqlite3'}\n")
+    env = {**os.environ, "ADVOCACY_BOT_SECRET_KEY": "44" * 32}
+    # stdin stays open (a pipe nobody writes to): the bot waits until the signal arrives.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        text=True,
+    )
+    try:
+        assert process.stdin is not None
+        process.stdin.write("/help\n")
+        process.stdin.flush()
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "/topics" in out
+    assert "Traceback" not in err
