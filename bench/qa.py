@@ -65,9 +65,7 @@ def made_up_words(count: int, rng: random.Random) -> list[str]:
     found: set[str] = set()
     while len(found) < count:
         syllables = rng.randint(2, 4)
-        found.add(
-            "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syllables))
-        )
+        found.add("".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syllables)))
     return sorted(found)
 
 
@@ -173,10 +171,7 @@ def child(size: int, passes: int) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
     ids = list(content.kb.entries)
-    corpus = [
-        tokens(" ".join([e.title, *e.questions, *e.tags, plain(e.answer)]))
-        for e in content.kb.entries.values()
-    ]
+    corpus = [tokens(" ".join([e.title, *e.questions, *e.tags, plain(e.answer)])) for e in content.kb.entries.values()]
     start = time.perf_counter()
     bm25 = BM25Okapi(corpus)
     bm25_index_s = time.perf_counter() - start
@@ -252,10 +247,7 @@ def report(results: list[dict[str, Any]]) -> None:
     )
     for r in results:
         if r["size"] > 1:
-            print(
-                f"{label(r['size'])}: building the synthetic copies took {r['synth_s']:.3f} s "
-                "(not in load/index)"
-            )
+            print(f"{label(r['size'])}: building the synthetic copies took {r['synth_s']:.3f} s (not in load/index)")
 
     by_size = {r["size"]: r for r in results}
     checks: list[tuple[str, str, float | None, float]] = []
@@ -282,9 +274,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,100", help="KB sizes as multiples of the bundled KB")
     parser.add_argument("--passes", type=int, default=5, help="passes over kb-tests per KB")
     parser.add_argument("--size", type=int, default=1, help=argparse.SUPPRESS)

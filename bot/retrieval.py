@@ -12,6 +12,7 @@ own vocabulary, and Snowball stemming, so "narcan wher to get", "where can I get
 from __future__ import annotations
 
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -132,11 +133,15 @@ class Retriever:
         self.idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (count - 0.5) / 1.5)
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Postings as parallel arrays (entry index, BM25 term weight): a tenth of the memory of
+        # tuples in lists, which matters at thousands of entries.
+        self._postings: dict[str, tuple[array[int], array[float]]] = {}
         for doc, (bag, length) in enumerate(zip(bags, lengths, strict=True)):
             norm = K1 * (1 - B + B * length / average)
             for term, tf in bag.items():
-                self._postings[term].append((doc, tf * (K1 + 1) / (tf + norm)))
+                docs, term_weights = self._postings.setdefault(term, (array("i"), array("d")))
+                docs.append(doc)
+                term_weights.append(tf * (K1 + 1) / (tf + norm))
         self._correction_cache: dict[str, str | None] = {}
 
     def _correct(self, word: str) -> str | None:
@@ -190,7 +195,8 @@ class Retriever:
         matched: dict[int, float] = defaultdict(float)
         for term in known_terms:
             idf = weights[term]
-            for doc, weight in self._postings[term]:
+            docs, term_weights = self._postings[term]
+            for doc, weight in zip(docs, term_weights, strict=True):
                 scores[doc] += idf * weight
                 matched[doc] += idf
         if not scores:
