@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_bot
 
 from bot.content import BUNDLED_CONTENT
 from bot.core import Services
 from bot.evaluation import TARGETS, evaluate, load_cases, summarise
 from bot.events import ReplyKind
-
-ROOT = Path(__file__).resolve().parents[1]
 
 CASES = [
     # emergencies, with typos and in every language
@@ -77,19 +74,8 @@ def test_kb_eval_meets_every_target(services: Services) -> None:
     assert ok, f"targets {TARGETS} missed:\n{report}"
 
 
-def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 def test_ask_json() -> None:
-    result = _cli("ask", "--json", "what", "is", "naloxone")
+    result = run_bot("ask", "--json", "what", "is", "naloxone")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert set(record) == {"question", "kind", "entry", "candidates", "lang", "score", "text"}
@@ -98,7 +84,7 @@ def test_ask_json() -> None:
 
 
 def test_ask_stdin_writes_one_json_object_per_line() -> None:
-    result = _cli("ask", "-", stdin="what is naloxone\nmy friend is not breathing\n\ntell me a joke\n")
+    result = run_bot("ask", "-", stdin="what is naloxone\nmy friend is not breathing\n\ntell me a joke\n")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["kind"] for r in records] == ["answer", "emergency", "fallback"]
@@ -106,12 +92,12 @@ def test_ask_stdin_writes_one_json_object_per_line() -> None:
 
 
 def test_ask_plain_prints_the_reply() -> None:
-    result = _cli("ask", "--lang", "es", "mi", "amigo", "no", "respira")
+    result = run_bot("ask", "--lang", "es", "mi", "amigo", "no", "respira")
     assert result.returncode == 0 and "112" in result.stdout
 
 
 def test_kb_eval_cli_prints_accuracy_per_kind() -> None:
-    result = _cli("kb", "eval")
+    result = run_bot("kb", "eval")
     assert result.returncode == 0, result.stdout
     for kind in ("answer", "emergency", "fallback", "refusal"):
         assert kind in result.stdout
@@ -120,6 +106,6 @@ def test_kb_eval_cli_prints_accuracy_per_kind() -> None:
 def test_kb_eval_cli_fails_below_target(tmp_path: Path) -> None:
     cases = tmp_path / "cases.yaml"
     cases.write_text("cases:\n  - q: tell me a joke\n    expect: naloxone\n")
-    result = _cli("kb", "eval", str(cases))
+    result = run_bot("kb", "eval", str(cases))
     assert result.returncode == 1
     assert "line 2" in result.stdout and "expected naloxone" in result.stdout

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_bot
 
 from bot.events import ReplyKind
 from bot.testing import TestBot
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_start_explains_the_bot_and_privacy(bot: TestBot) -> None:
@@ -166,29 +163,16 @@ async def test_a_number_without_choices_is_just_text(bot: TestBot) -> None:
     assert reply  # answered (fallback), not a crash
 
 
-def _run_console(lines: str, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=lines,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize("command", [[], ["console"], ["console", "--user-id", "org", "--lang", "ru"]])
 def test_piped_console_prints_each_reply_and_exits_0(tmp_path: Path, command: list[str]) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"storage:\n  path: {tmp_path / 'db.sqlite3'}\n")
-    result = _run_console(
-        "/start\nhow do i use fentanyl test strips\n/quit\nnot reached\n",
+    result = run_bot(
         "--config",
         str(config),
         *command,
-        env_extra={"ADVOCACY_BOT_SECRET_KEY": "22" * 32},
+        stdin="/start\nhow do i use fentanyl test strips\n/quit\nnot reached\n",
+        env={**os.environ, "ADVOCACY_BOT_SECRET_KEY": "22" * 32},
     )
     assert result.returncode == 0, result.stderr
     assert "harm reduction" in result.stdout
@@ -200,26 +184,10 @@ def test_console_without_a_key_creates_one_and_says_so_once(tmp_path: Path) -> N
     config = tmp_path / "config.yaml"
     config.write_text(f"storage:\n  path: {tmp_path / 'data' / 'db.sqlite3'}\n")
     env = {k: v for k, v in os.environ.items() if k != "ADVOCACY_BOT_SECRET_KEY"}
-    first = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config)],
-        input="/help\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    first = run_bot("--config", str(config), stdin="/help\n", env=env)
     assert first.returncode == 0, first.stderr
     assert "secret key" in first.stderr
     key = tmp_path / "data" / "secret.key"
     assert key.stat().st_mode & 0o777 == 0o600
-    second = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config)],
-        input="/help\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    second = run_bot("--config", str(config), stdin="/help\n", env=env)
     assert "secret key" not in second.stderr
