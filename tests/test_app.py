@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -67,13 +68,20 @@ def test_sigint_stops_an_interactive_console_cleanly(tmp_path: Path) -> None:
     )
     try:
         assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.write("/help\n")
         process.stdin.flush()
-        time.sleep(3)
+        # Signal only once the bot has answered: it is then serving, with its handlers installed.
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "/topics" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                seen += process.stdout.readline()
+        assert "/topics" in seen
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        _, err = process.communicate(timeout=20)
     finally:
         process.kill()
     assert process.returncode == 0, err
-    assert "/topics" in out
     assert "Traceback" not in err
