@@ -77,7 +77,8 @@ def test_sigint_stops_an_interactive_console_cleanly(tmp_path: Path) -> None:
         while "/topics" not in seen and time.monotonic() < deadline:
             ready, _, _ = select.select([process.stdout], [], [], 1)
             if ready:
-                seen += process.stdout.readline()
+                # Raw reads: a buffered readline() would hide data from the next select().
+                seen += os.read(process.stdout.fileno(), 65536).decode()
         assert "/topics" in seen
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
