@@ -39,6 +39,11 @@ class ConsoleAdapter:
         self.interactive = self.stdin.isatty() if interactive is None else interactive
         self._choices: list[Button] = []
 
+    @property
+    def choices(self) -> list[Button]:
+        """The buttons of the last replies that had any, in the order they are numbered."""
+        return list(self._choices)
+
     def _write(self, text: str) -> None:
         self.stdout.write(text)
         self.stdout.flush()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from bot import __version__, adapters
 from bot.config import Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
 from bot.plaintext import render
+from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
+from bot.store import StoreError
 
 if TYPE_CHECKING:
     from bot.core import Services
@@ -59,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", nargs="?", type=Path, help="cases (default: kb-tests.yaml in the content)")
     evaluate.add_argument("--lang", choices=LANGUAGES, help="the askers' language (default: configured)")
 
+    export = sub.add_parser("export", parents=[common], help="export campaign data (decrypted: handle with care)")
+    export_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    signatures = export_sub.add_parser("signatures", parents=[common], help="a petition's signatures")
+    signatures.add_argument("--petition", required=True, help="the petition's id")
+    signatures.add_argument("--format", choices=("csv", "json"), default="csv")
+    signatures.add_argument("--out", type=Path, help="write to this file (owner-only permissions); default stdout")
+    signatures.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+    sub.add_parser("stats", parents=[common], help="pledge and petition totals, sign-ups per day")
+
+    key = sub.add_parser("key", parents=[common], help="secret-key tools")
+    key_sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
+    key_sub.add_parser(
+        "rotate",
+        parents=[common],
+        help=f"re-wrap the database's keys with the key in ${NEW_KEY_ENV} (the data stays as it is)",
+    )
+
     content = sub.add_parser("content", parents=[common], help="content tools")
     content_sub = content.add_subparsers(dest="content_command", metavar="CONTENT_COMMAND", required=True)
     checker = content_sub.add_parser("check", parents=[common], help="validate a content folder")
@@ -74,6 +95,37 @@ def _services(config: Config) -> Services:
     from bot.core import build_services
 
     return build_services(config)
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    from bot.export import ExportError, export_signatures
+
+    try:
+        count = asyncio.run(export_signatures(config, args.petition, args.format, args.out, force=args.force))
+    except ExportError as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    if args.out is not None:
+        _notice(f"exported {count} signature(s) of {args.petition} to {args.out}")
+    return EXIT_OK
+
+
+def cmd_stats(config: Config) -> int:
+    from bot.export import stats_text
+
+    print(asyncio.run(stats_text(config)))
+    return EXIT_OK
+
+
+def cmd_key_rotate(config: Config) -> int:
+    from bot.export import rotate_key
+
+    new_value = os.environ.get(NEW_KEY_ENV)
+    if not new_value:
+        _notice(f"advocacy-bot: set {NEW_KEY_ENV} to the new key (the current one stays in {ENV_VAR} or the key file)")
+        return EXIT_USAGE
+    _notice(asyncio.run(rotate_key(config, new_value)))
+    return EXIT_OK
 
 
 def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespace | None = None) -> int:
@@ -97,7 +149,9 @@ def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespa
     if not chosen:
         _notice("advocacy-bot: no adapter is enabled in the configuration (console.enabled, telegram.enabled, ...)")
         return EXIT_PROBLEMS
-    asyncio.run(serve(config, chosen, notice=_notice))
+    # Only a console user, on their own machine, may get a key created for them: a server
+    # adapter without the key configured would lose every signature when the box is rebuilt.
+    asyncio.run(serve(config, chosen, notice=_notice, create_key=all(a.name == "console" for a in chosen)))
     return EXIT_OK
 
 
@@ -202,10 +256,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_content_check(config, args)
         if args.command == "console":
             return cmd_run(config, ["console"], args)
+        if args.command == "export":
+            return cmd_export(config, args)
+        if args.command == "stats":
+            return cmd_stats(config)
+        if args.command == "key":
+            return cmd_key_rotate(config)
         enabled = [name for name in ("console", "telegram", "discord") if getattr(config, name).enabled]
         return cmd_run(config, enabled)
     except ContentError as exc:
         _notice(str(exc))
+        return EXIT_PROBLEMS
+    except (SecretKeyError, StoreError) as exc:
+        _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130

@@ -49,6 +49,12 @@ class AnsweringConfig:
 
 
 @dataclass(frozen=True)
+class ConversationsConfig:
+    # Minutes of silence after which a half-finished form (a petition sign-up) is forgotten.
+    timeout_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -84,6 +90,7 @@ class Config:
     content: ContentConfig = field(default_factory=ContentConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     answering: AnsweringConfig = field(default_factory=AnsweringConfig)
+    conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
@@ -188,6 +195,8 @@ def _validate(config: Config) -> None:
     answering = config.answering
     if not 0 <= answering.clarify_threshold <= answering.answer_threshold <= 1:
         raise ConfigError("answering: need 0 <= clarify_threshold <= answer_threshold <= 1")
+    if not 1 <= config.conversations.timeout_minutes <= 24 * 60:
+        raise ConfigError("conversations.timeout_minutes: must be between 1 and 1440")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):

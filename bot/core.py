@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bot import content as content_pkg
 from bot.answering import Answerer, Thresholds
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
+from bot.crypto import Keyring
 from bot.events import ChatKind, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
+from bot.records import Records
 from bot.router import Context, Router
-from bot.secret_key import Pseudonymizer, load_key
+from bot.secret_key import load_key
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,16 +48,30 @@ def build_services(config: Config, content: Content | None = None) -> Services:
     return Services(config, loaded, locales, answerer)
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Core:
-    def __init__(self, services: Services, store: Store, pseudonymizer: Pseudonymizer, router: Router) -> None:
+    def __init__(
+        self,
+        services: Services,
+        store: Store,
+        keyring: Keyring,
+        router: Router,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.services = services
         self.config = services.config
         self.content = services.content
         self.locales = services.locales
         self.answerer = services.answerer
         self.store = store
-        self.pseudonymizer = pseudonymizer
+        self.keyring = keyring
+        self.records = Records(store, keyring)
         self.router = router
+        # Every "now" of the core comes from here, so tests can move time without sleeping.
+        self.clock = clock
 
     @classmethod
     async def open(
@@ -68,12 +85,29 @@ class Core:
         from bot.handlers import build_router
 
         services = services or build_services(config)
-        key = load_key(config.data_dir, create=create_key, notice=notice)
+        secret = load_key(config.data_dir, create=create_key, notice=notice)
         store = await Store.open(config.store_path)
-        return cls(services, store, Pseudonymizer(key), build_router())
+        try:
+            keyring = await Keyring.open(store, secret)
+            core = cls(services, store, keyring, build_router())
+            await core.maintain()
+        except BaseException:
+            await store.close()
+            raise
+        return core
 
     async def close(self) -> None:
         await self.store.close()
+
+    @property
+    def conversation_timeout(self) -> timedelta:
+        return timedelta(minutes=self.config.conversations.timeout_minutes)
+
+    async def maintain(self) -> None:
+        """Periodic housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
+        purged = await self.records.purge_conversations(self.clock(), self.conversation_timeout)
+        if purged:
+            log.info("forgot %d abandoned conversation(s)", purged)
 
     async def language_for(self, event: Event, user_key: str) -> str:
         chosen = await self.store.user_language(user_key)
@@ -81,7 +115,7 @@ class Core:
 
     async def handle(self, event: Event) -> list[Reply]:
         """Every reply to one event. Never raises: a failure is logged and the user told."""
-        user_key = self.pseudonymizer.user_id(event.user.platform, event.user.id)
+        user_key = self.keyring.user_id(event.user.platform, event.user.id)
         lang = self.config.default_language
         try:
             lang = await self.language_for(event, user_key)

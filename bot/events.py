@@ -84,8 +84,15 @@ class Reply:
     kind: ReplyKind = ReplyKind.INFO
     # The knowledge-base entry the reply is about, if any.
     entry: str | None = None
+    # Personal business asked for in a group: the command to continue with in a private chat,
+    # as a start payload ("sign-un-decriminalise" for /sign un-decriminalise). Adapters turn it
+    # into a link or button that opens the private chat and sends /start <payload>.
+    handoff: str | None = None
     extras: dict[str, object] = field(default_factory=dict, compare=False)
 
+
+# What a handoff payload may hold: Telegram's deep-link alphabet, at most 64 characters.
+HANDOFF = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_]{0,31})(?:@\S+)?(?:\s+(?P<args>.*))?$", re.DOTALL)
 

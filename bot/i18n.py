@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from babel import Locale, numbers
 
 from bot import markup
 from bot.markup import RichText
@@ -28,3 +31,25 @@ class Locales:
 
     def text(self, lang: str, key: str, **params: Any) -> str:
         return markup.plain(self.rich(lang, key, **params))
+
+    def plural(self, lang: str, key: str, count: int, **params: Any) -> RichText:
+        """``key.<category>`` for ``count`` by the language's CLDR plural rules, ``{count}`` filled."""
+        language = next((c for c in (lang, self.default, "en") if self.has(c, f"{key}.other")), "en")
+        # The rules of the language the string is in: Russian "21" is "one", English "21" is "other".
+        category = _locale(language).plural_form(count)
+        chosen = f"{key}.{category}" if self.has(language, f"{key}.{category}") else f"{key}.other"
+        return self.rich(language, chosen, count=number(lang, count), **params)
+
+
+def number(lang: str, value: int) -> str:
+    """A whole number as the language writes it: 12,122 (en), 12 122 (fr), 12.122 (pt)."""
+    return str(numbers.format_decimal(value, locale=_locale(lang)))
+
+
+def percent(lang: str, fraction: float) -> str:
+    return str(numbers.format_percent(fraction, locale=_locale(lang)))
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)

@@ -30,4 +30,70 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         ),
     ),
+    Migration(
+        2,
+        "campaigns",
+        (
+            """
+        CREATE TABLE keyring (
+            -- "fields", "user-ids", "index": random working keys, each AES-GCM-wrapped with the secret key.
+            purpose TEXT PRIMARY KEY,
+            wrapped BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+            """
+        CREATE TABLE pledges_taken (
+            pledge_id TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users (id),
+            taken_at TEXT NOT NULL,
+            PRIMARY KEY (pledge_id, user_id)
+        ) WITHOUT ROWID
+        """,
+            "CREATE INDEX pledges_taken_by_user ON pledges_taken (user_id)",
+            """
+        CREATE TABLE signatures (
+            id INTEGER PRIMARY KEY,
+            petition_id TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users (id),
+            -- Personal fields: AES-GCM ciphertexts, never the clear text.
+            name BLOB NOT NULL,
+            email BLOB,
+            country BLOB,
+            -- Keyed hash of the normalised e-mail, to refuse a second signature with it.
+            email_index TEXT,
+            consent_version INTEGER NOT NULL,
+            signed_at TEXT NOT NULL,
+            UNIQUE (petition_id, user_id),
+            UNIQUE (petition_id, email_index)
+        )
+        """,
+            "CREATE INDEX signatures_by_user ON signatures (user_id)",
+            "CREATE INDEX signatures_by_day ON signatures (petition_id, signed_at)",
+            """
+        CREATE TABLE subscriptions (
+            user_id TEXT NOT NULL REFERENCES users (id),
+            -- "action-days", "petitions", "news"
+            topic TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            -- Where to deliver (the platform's chat id), encrypted.
+            address BLOB NOT NULL,
+            language TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, topic)
+        ) WITHOUT ROWID
+        """,
+            "CREATE INDEX subscriptions_by_topic ON subscriptions (topic)",
+            """
+        CREATE TABLE conversations (
+            user_id TEXT PRIMARY KEY REFERENCES users (id),
+            flow TEXT NOT NULL,
+            -- The answers so far (a name, say): encrypted JSON.
+            state BLOB NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+            "CREATE INDEX conversations_by_age ON conversations (updated_at)",
+        ),
+    ),
 )

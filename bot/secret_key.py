@@ -1,7 +1,6 @@
-"""The installation's secret key and the pseudonymous user ids derived from it.
+"""The installation's secret key: from the environment, or a key file the console creates.
 
-Platform user ids are never stored: the store keys people by an HMAC of platform and id, so a
-copied database file cannot be joined back to accounts without the key.
+Nothing is encrypted with it directly: it wraps the store's working keys (see ``bot.crypto``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ENV_VAR = "ADVOCACY_BOT_SECRET_KEY"
+# Only while rotating: the key that replaces the current one.
+NEW_KEY_ENV = "ADVOCACY_BOT_NEW_SECRET_KEY"
 KEY_FILE = "secret.key"
 KEY_BYTES = 32
 
@@ -69,11 +70,3 @@ def derive(key: bytes, purpose: str) -> bytes:
     """A sub-key for one purpose, so that no two uses share key material."""
     return hmac.new(key, f"advocacy-bot/{purpose}".encode(), hashlib.sha256).digest()
 
-
-class Pseudonymizer:
-    def __init__(self, key: bytes) -> None:
-        self._key = derive(key, "user-id/v1")
-
-    def user_id(self, platform: str, platform_user_id: str) -> str:
-        message = f"{platform}:{platform_user_id}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,6 +16,10 @@ import aiosqlite
 from bot.migrations import MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
+
+
+# Units per shared transaction at most, so that a steady stream of writers still sees commits.
+MAX_BATCH = 256
 
 
 class StoreError(Exception):
@@ -27,6 +34,12 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path | str) -> None:
         self.db = db
         self.path = path
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        # The open shared transaction's commit, which its units await; None when none is open.
+        self._batch: asyncio.Future[None] | None = None
+        self._batch_units = 0
+        self._flushing: asyncio.Future[None] | None = None
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
@@ -49,18 +62,72 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
         await self.db.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """All writes inside commit together or not at all."""
-        await self.db.execute("BEGIN IMMEDIATE")
+        """All writes inside commit together or not at all, and are durable when this returns.
+
+        Group commit: units that arrive while another holds the connection run, one after the
+        other, each in its own savepoint of one shared transaction, which commits (one fsync) when
+        nobody else is waiting. A failing unit rolls back only its own savepoint. Every unit still
+        waits for the commit before it returns, so nothing is confirmed before it is on disk.
+        """
+        self._waiting += 1
         try:
-            yield self.db
+            await self._lock.acquire()
         except BaseException:
-            await self.db.execute("ROLLBACK")
+            self._waiting -= 1
+            if not self._waiting and self._batch is not None and not self._lock.locked():
+                # The holder left the batch open for us: close it, or its units would wait forever.
+                self._flushing = asyncio.ensure_future(self._flush())
             raise
-        await self.db.execute("COMMIT")
+        self._waiting -= 1
+        try:
+            if self._batch is None:
+                await self.db.execute("BEGIN IMMEDIATE")
+                self._batch = asyncio.get_running_loop().create_future()
+                self._batch_units = 0
+            batch = self._batch
+            self._batch_units += 1
+            await self.db.execute("SAVEPOINT unit")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK TO unit")
+                await self.db.execute("RELEASE unit")
+                raise
+            else:
+                await self.db.execute("RELEASE unit")
+            finally:
+                if not self._waiting or self._batch_units >= MAX_BATCH:
+                    await self._commit()
+        finally:
+            self._lock.release()
+        await asyncio.shield(batch)
+
+    async def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            await self.db.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                await self.db.execute("ROLLBACK")
+            batch.set_exception(StoreError(f"the transaction could not be committed: {exc!r}"))
+            # Each unit of the batch gets the failure; mark it seen so asyncio does not warn.
+            batch.exception()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        batch.set_result(None)
+
+    async def _flush(self) -> None:
+        async with self._lock:
+            await self._commit()
 
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cursor:
@@ -100,10 +167,12 @@ class Store:
     # ------------------------------------------------------------------ users
 
     async def ensure_user(self, user_id: str, platform: str) -> None:
-        await self.db.execute(
-            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?) ON CONFLICT(id) DO NOTHING",
-            (user_id, platform, utcnow()),
-        )
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?)"
+                " ON CONFLICT(id) DO NOTHING",
+                (user_id, platform, utcnow()),
+            )
 
     async def user_language(self, user_id: str) -> str | None:
         async with self.db.execute("SELECT language FROM users WHERE id = ?", (user_id,)) as cursor:
@@ -111,8 +180,9 @@ class Store:
         return row["language"] if row else None
 
     async def set_user_language(self, user_id: str, platform: str, language: str | None) -> None:
-        await self.db.execute(
-            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET language = excluded.language",
-            (user_id, platform, language, utcnow()),
-        )
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET language = excluded.language",
+                (user_id, platform, language, utcnow()),
+            )

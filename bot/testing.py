@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from adapters.console import ConsoleAdapter
 from bot.config import Config
 from bot.core import Core, Services
-from bot.events import Reply
+from bot.events import ButtonPress, Event, Reply
 from bot.plaintext import render
 
 
@@ -59,6 +59,21 @@ class TestBot:
     async def pop(self) -> str:
         """The next reply as the console shows it."""
         return render(await self.pop_reply())
+
+    async def press(self, label: str) -> str:
+        """Press the button whose label contains ``label`` (as a console user types its number)."""
+        await self._drain()
+        numbers = [n for n, button in enumerate(self.adapter.choices, 1) if label in button.label]
+        if len(numbers) != 1:
+            labels = [button.label for button in self.adapter.choices]
+            raise AssertionError(f"{len(numbers)} buttons match {label!r} among {labels}")
+        return await self.ask(str(numbers[0]))
+
+    async def act(self, action: str) -> str:
+        """Press a button by its action, as when someone presses an old button further up the chat."""
+        await self._drain()
+        replies = await self.core.handle(Event(self.adapter.user, self.adapter.chat, ButtonPress(action)))
+        return "\n\n".join(render(reply) for reply in replies)
 
     async def ask(self, line: str) -> str:
         """Every reply to one line, as the console shows them; fails if earlier replies went unread."""

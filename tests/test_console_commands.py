@@ -110,7 +110,7 @@ async def test_language_choice_is_remembered(bot: TestBot) -> None:
     choices = await bot.ask("/language")
     assert "Español" in choices and "Русский" in choices
     assert "Español" in await bot.ask("/language es")
-    assert await bot.core.store.user_language(bot.core.pseudonymizer.user_id("console", "tester")) == "es"
+    assert await bot.core.store.user_language(bot.core.keyring.user_id("console", "tester")) == "es"
     # The emergency answer now comes in Spanish.
     assert "112" in await bot.ask("overdose")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.content.loading import load_content
 from bot.content.model import LANGUAGES, Content, Entry, Group, KnowledgeBase, Source
-from bot.content.schema import load_content
 from bot.content.yamlio import ContentError, Problem
 
 # The content shipped with the project: the repository's top-level ``content/`` folder.

@@ -79,6 +79,56 @@ class Lexicon:
     stopwords: dict[str, frozenset[str]]
 
 
+# A text in several languages: language -> text. English is always present.
+Translations = dict[str, str]
+
+
+def localized(texts: Translations, lang: str) -> str:
+    return texts.get(lang) or texts["en"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    id: str
+    title: Translations
+    # Light markup, like the knowledge base.
+    text: Translations
+    open: bool = True
+    goal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionField:
+    # "name", "email" or "country"
+    name: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Petition:
+    id: str
+    title: Translations
+    addressee: Translations
+    text: Translations
+    goal: int
+    fields: tuple[PetitionField, ...]
+    consent_version: int
+    consent: Translations
+    privacy: Translations
+    open: bool = True
+    # The last day signatures are accepted (inclusive); None: until closed.
+    deadline: date | None = None
+
+    def accepts_on(self, day: date) -> bool:
+        return self.open and (self.deadline is None or day <= self.deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class Campaigns:
+    pledges: dict[str, Pledge] = field(default_factory=dict)
+    petitions: dict[str, Petition] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Content:
     kb: KnowledgeBase
@@ -87,3 +137,4 @@ class Content:
     lexicon: Lexicon
     # language -> key -> template (light markup, ``{placeholders}``)
     locales: dict[str, dict[str, str]] = field(default_factory=dict)
+    campaigns: Campaigns = field(default_factory=Campaigns)

@@ -14,7 +14,6 @@ from typing import Any
 from bot import markup
 from bot.content.model import (
     LANGUAGES,
-    Content,
     EmergencyContent,
     EmergencyNumber,
     Entry,
@@ -532,19 +531,3 @@ def load_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str
                     )
                 )
     return locales
-
-
-# ---------------------------------------------------------------- everything
-
-
-def load_content(root: Path) -> tuple[Content, list[Problem]]:
-    """Load and validate every content file under ``root``; returns what loaded and every problem."""
-    problems: list[Problem] = []
-    if not root.is_dir():
-        problems.append(Problem(root, 0, "content folder not found"))
-    kb = load_kb(root, problems)
-    emergency = load_emergency(root, problems)
-    refusals = load_refusals(root, set(kb.entries), problems)
-    lexicon = load_lexicon(root, problems)
-    locales = load_locales(root, problems)
-    return Content(kb, emergency, refusals, lexicon, locales), problems

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.handlers import general, knowledge
+from bot.handlers import general, knowledge, organisers, petitions, pledges, privacy
 from bot.router import Router
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (general, knowledge):
+    for module in (general, knowledge, pledges, petitions, privacy, organisers):
         module.register(router)
     return router

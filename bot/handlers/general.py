@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from bot import markup
 from bot.content.model import LANGUAGES
-from bot.events import Button, Reply, ReplyKind
+from bot.events import HANDOFF, Button, Reply, ReplyKind
 from bot.router import Context, Router
 
 
 def register(router: Router) -> None:
     @router.command("start", "command.start")
     async def start(ctx: Context, args: str) -> list[Reply]:
+        if HANDOFF.fullmatch(args):
+            # Arrived through a link from a group ("/start sign-un-decriminalise"): carry on.
+            command, _, argument = args.partition("-")
+            if command in router.commands and command != "start":
+                return await router.run_command(ctx, command, argument)
+        campaigns = ctx.core.content.campaigns
         buttons = (
             (Button(ctx.text("button.topics"), "topics:"), Button(ctx.text("button.help"), "help:")),
+            (
+                *((Button(ctx.text("button.sign"), "sign:"),) if campaigns.petitions else ()),
+                *((Button(ctx.text("button.pledges"), "pledge:"),) if campaigns.pledges else ()),
+            ),
             (Button(ctx.text("button.language"), "language:"),),
         )
         text = markup.join(ctx.t("start.welcome"), ctx.t("start.privacy"))

@@ -1,0 +1,176 @@
+"""Validation of ``pledges.yaml`` and ``petitions.yaml``, each problem with its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.content.model import LANGUAGES, Campaigns, Petition, PetitionField, Pledge, Translations
+from bot.content.schema import ENTRY_ID, Checker, _check_date, _kind, _load
+from bot.content.yamlio import Node, Problem, line_of
+
+PETITION_FIELDS = ("name", "email", "country")
+FIELD_RULES = ("required", "optional")
+MAX_TITLE_CHARS = 120
+MAX_TEXT_CHARS = 2000
+
+
+def _translations(check: Checker, node: Node, key: str, what: str, limit: int) -> Translations | None:
+    """A ``{language: text}`` mapping with English present."""
+    if key not in node:
+        return None
+    where = f"{what}.{key}"
+    tnode = check.mapping(node.get(key), node.line_of(key), where)
+    if tnode is None:
+        return None
+    texts: Translations = {}
+    for lang in tnode:
+        if lang not in LANGUAGES:
+            check.fail(tnode.line_of(lang), f"{where}: unsupported language {lang!r} (use {', '.join(LANGUAGES)})")
+            continue
+        text = check.string(tnode, lang, where)
+        if text is None:
+            continue
+        if len(text) > limit:
+            check.fail(tnode.line_of(lang), f"{where}.{lang}: {len(text)} characters, over the limit of {limit}")
+        texts[lang] = text
+    if "en" not in tnode:
+        check.fail(tnode.line, f"{where}: the English text is required")
+        return None
+    return texts
+
+
+def _flag(check: Checker, node: Node, key: str, what: str, default: bool) -> bool:
+    value = node.get(key, default)
+    if not isinstance(value, bool):
+        check.fail(node.line_of(key), f"{what}.{key}: expected true or false, got {_kind(value)}")
+        return default
+    return value
+
+
+def _count(check: Checker, node: Node, key: str, what: str) -> int | None:
+    value = node.get(key)
+    if key not in node or value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        check.fail(node.line_of(key), f"{what}.{key}: expected a whole number above 0, got {_kind(value)}")
+        return None
+    return value
+
+
+def _items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:
+    """The mappings listed under ``key``, each with its id checked (format and uniqueness)."""
+    node = check.mapping(doc, 1, "file")
+    if node is None:
+        return []
+    check.fields(node, "file", {key}, set())
+    items = node.get(key)
+    if not isinstance(items, list) or not items:
+        check.fail(node.line_of(key) if key in node else node.line, f"{key}: expected a list of at least one")
+        return []
+    found: list[tuple[Node, str]] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        item = check.mapping(raw, line_of(items, index, node.line_of(key)), f"{key}[{index}]")
+        if item is None:
+            continue
+        item_id = check.string(item, "id", f"{key}[{index}]")
+        if item_id is None:
+            continue
+        if not ENTRY_ID.match(item_id):
+            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} must be lowercase words joined by hyphens")
+        elif item_id in seen:
+            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} is already used on line {seen[item_id]}")
+        else:
+            seen[item_id] = item.line_of("id")
+            found.append((item, item_id))
+    return found
+
+
+def load_pledges(root: Path, problems: list[Problem]) -> dict[str, Pledge]:
+    path = root / "pledges.yaml"
+    if not path.exists():
+        return {}
+    check = Checker(path, problems)
+    pledges: dict[str, Pledge] = {}
+    for node, pledge_id in _items(check, _load(path, problems), "pledges"):
+        what = f"pledge {pledge_id}"
+        check.fields(node, what, {"id", "title", "text"}, {"goal", "open"})
+        title = _translations(check, node, "title", what, MAX_TITLE_CHARS)
+        text = _translations(check, node, "text", what, MAX_TEXT_CHARS)
+        goal = _count(check, node, "goal", what)
+        is_open = _flag(check, node, "open", what, True)
+        if title and text:
+            pledges[pledge_id] = Pledge(pledge_id, title, text, is_open, goal)
+    return pledges
+
+
+def _fields(check: Checker, node: Node, what: str) -> tuple[PetitionField, ...]:
+    fnode = check.mapping(node.get("fields"), node.line_of("fields"), f"{what}.fields") if "fields" in node else None
+    if fnode is None:
+        return ()
+    fields: list[PetitionField] = []
+    for name in fnode:
+        rule, line = fnode[name], fnode.line_of(name)
+        if name not in PETITION_FIELDS:
+            check.fail(line, f"{what}.fields: unknown field {name!r} (known: {', '.join(PETITION_FIELDS)})")
+        elif rule not in FIELD_RULES:
+            check.fail(line, f"{what}.fields.{name}: must be 'required' or 'optional', got {_kind(rule)}")
+        else:
+            fields.append(PetitionField(name, rule == "required"))
+    if not any(f.name == "name" and f.required for f in fields):
+        check.fail(fnode.line, f"{what}.fields: a signature needs the name, as 'required'")
+    # Asked in a fixed order, whatever the order in the file.
+    return tuple(sorted(fields, key=lambda f: PETITION_FIELDS.index(f.name)))
+
+
+def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
+    path = root / "petitions.yaml"
+    if not path.exists():
+        return {}
+    check = Checker(path, problems)
+    petitions: dict[str, Petition] = {}
+    for node, petition_id in _items(check, _load(path, problems), "petitions"):
+        what = f"petition {petition_id}"
+        check.fields(
+            node,
+            what,
+            {"id", "title", "addressee", "text", "goal", "fields", "consent", "privacy"},
+            {"deadline", "open"},
+        )
+        title = _translations(check, node, "title", what, MAX_TITLE_CHARS)
+        addressee = _translations(check, node, "addressee", what, MAX_TITLE_CHARS)
+        text = _translations(check, node, "text", what, MAX_TEXT_CHARS)
+        privacy = _translations(check, node, "privacy", what, MAX_TEXT_CHARS)
+        goal = _count(check, node, "goal", what)
+        fields = _fields(check, node, what)
+        deadline = _check_date(check, node, "deadline", what)
+        is_open = _flag(check, node, "open", what, True)
+        consent_version: int | None = None
+        consent: Translations | None = None
+        cnode = None
+        if "consent" in node:
+            cnode = check.mapping(node["consent"], node.line_of("consent"), f"{what}.consent")
+        if cnode is not None:
+            check.fields(cnode, f"{what}.consent", {"version", "text"}, set())
+            consent_version = _count(check, cnode, "version", f"{what}.consent")
+            consent = _translations(check, cnode, "text", f"{what}.consent", MAX_TEXT_CHARS)
+        if title and addressee and text and privacy and goal and fields and consent_version and consent:
+            petitions[petition_id] = Petition(
+                petition_id,
+                title,
+                addressee,
+                text,
+                goal,
+                fields,
+                consent_version,
+                consent,
+                privacy,
+                is_open,
+                deadline,
+            )
+    return petitions
+
+
+def load_campaigns(root: Path, problems: list[Problem]) -> Campaigns:
+    return Campaigns(load_pledges(root, problems), load_petitions(root, problems))

@@ -1,0 +1,24 @@
+"""Loading every content file under one folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.content.campaigns import load_campaigns
+from bot.content.model import Content
+from bot.content.schema import load_emergency, load_kb, load_lexicon, load_locales, load_refusals
+from bot.content.yamlio import Problem
+
+
+def load_content(root: Path) -> tuple[Content, list[Problem]]:
+    """Load and validate every content file under ``root``; returns what loaded and every problem."""
+    problems: list[Problem] = []
+    if not root.is_dir():
+        problems.append(Problem(root, 0, "content folder not found"))
+    kb = load_kb(root, problems)
+    emergency = load_emergency(root, problems)
+    refusals = load_refusals(root, set(kb.entries), problems)
+    lexicon = load_lexicon(root, problems)
+    locales = load_locales(root, problems)
+    campaigns = load_campaigns(root, problems)
+    return Content(kb, emergency, refusals, lexicon, locales, campaigns), problems

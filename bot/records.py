@@ -1,0 +1,348 @@
+"""Pledges, signatures, subscriptions and conversations in the store, personal fields encrypted.
+
+Every write is one transaction that also makes sure the person's row exists; counts returned by a
+write are read inside the same transaction, so they include it exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.crypto import Keyring
+from bot.store import Store
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    name: str
+    email: str | None
+    # ISO 3166 alpha-2
+    country: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The outcome of a signature attempt."""
+
+    count: int
+    # Set when this person had already signed: when they did. Nothing was written.
+    already: datetime | None = None
+    # The e-mail address had already signed this petition (from another account).
+    email_taken: bool = False
+
+    @property
+    def recorded(self) -> bool:
+        return self.already is None and not self.email_taken
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    petition_id: str
+    signer: Signer
+    consent_version: int
+    signed_at: datetime
+    wants_updates: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    topic: str
+    platform: str
+    language: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    flow: str
+    state: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalData:
+    """Everything stored about one person (for /mydata)."""
+
+    created_at: datetime | None
+    language: str | None
+    pledges: dict[str, datetime]
+    signatures: tuple[Signature, ...]
+    subscriptions: tuple[Subscription, ...]
+    conversation: Conversation | None
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    pledges: int
+    signatures: int
+    subscriptions: int
+    conversations: int
+    account: bool
+
+
+UPDATES_TOPIC = "petitions"
+
+
+class Records:
+    def __init__(self, store: Store, keyring: Keyring) -> None:
+        self.store = store
+        self.keys = keyring
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self.store.db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.store.db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    @staticmethod
+    async def _ensure_user(db: aiosqlite.Connection, user: str, platform: str, now: datetime) -> None:
+        await db.execute(
+            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?) ON CONFLICT(id) DO NOTHING",
+            (user, platform, stamp(now)),
+        )
+
+    @staticmethod
+    async def _count(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> int:
+        async with db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ pledges
+
+    async def pledge_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT pledge_id, COUNT(*) FROM pledges_taken GROUP BY pledge_id")
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def pledges_of(self, user: str) -> dict[str, datetime]:
+        rows = await self._all("SELECT pledge_id, taken_at FROM pledges_taken WHERE user_id = ?", (user,))
+        return {str(row[0]): datetime.fromisoformat(row[1]) for row in rows}
+
+    async def take_pledge(self, user: str, platform: str, pledge_id: str, now: datetime) -> tuple[bool, int]:
+        """Record the pledge once; returns whether it is new and the pledge's count."""
+        async with self.store.transaction() as db:
+            await self._ensure_user(db, user, platform, now)
+            cursor = await db.execute(
+                "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (pledge_id, user, stamp(now)),
+            )
+            new = cursor.rowcount == 1
+            count = await self._count(db, "SELECT COUNT(*) FROM pledges_taken WHERE pledge_id = ?", (pledge_id,))
+        return new, count
+
+    async def withdraw_pledge(self, user: str, pledge_id: str) -> tuple[bool, int]:
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM pledges_taken WHERE pledge_id = ? AND user_id = ?", (pledge_id, user)
+            )
+            removed = cursor.rowcount == 1
+            count = await self._count(db, "SELECT COUNT(*) FROM pledges_taken WHERE pledge_id = ?", (pledge_id,))
+        return removed, count
+
+    # ------------------------------------------------------------------ petitions
+
+    async def signature_count(self, petition_id: str) -> int:
+        row = await self._one("SELECT COUNT(*) FROM signatures WHERE petition_id = ?", (petition_id,))
+        return int(row[0]) if row else 0
+
+    async def signature_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT petition_id, COUNT(*) FROM signatures GROUP BY petition_id")
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def signed_at(self, petition_id: str, user: str) -> datetime | None:
+        row = await self._one(
+            "SELECT signed_at FROM signatures WHERE petition_id = ? AND user_id = ?", (petition_id, user)
+        )
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def _email_index(self, petition_id: str, email: str) -> str:
+        return self.keys.blind_index(f"email:{petition_id}", email.casefold())
+
+    async def email_signed(self, petition_id: str, email: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM signatures WHERE petition_id = ? AND email_index = ?",
+            (petition_id, self._email_index(petition_id, email)),
+        )
+        return row is not None
+
+    async def sign(
+        self,
+        petition_id: str,
+        user: str,
+        platform: str,
+        signer: Signer,
+        consent_version: int,
+        now: datetime,
+        *,
+        end_conversation: bool = True,
+    ) -> Signed:
+        """Record a signature once per person and per e-mail, ending the sign-up conversation."""
+        cipher = self.keys.cipher
+        email_index = self._email_index(petition_id, signer.email) if signer.email else None
+        async with self.store.transaction() as db:
+            async with db.execute(
+                "SELECT signed_at, user_id = ? FROM signatures WHERE petition_id = ?"
+                " AND (user_id = ? OR (email_index IS NOT NULL AND email_index = ?))",
+                (user, petition_id, user, email_index),
+            ) as cursor:
+                clashes = list(await cursor.fetchall())
+            if not clashes:
+                await self._ensure_user(db, user, platform, now)
+                await db.execute(
+                    "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
+                    " consent_version, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        petition_id,
+                        user,
+                        cipher.encrypt(signer.name, "signatures.name"),
+                        cipher.encrypt(signer.email, "signatures.email") if signer.email else None,
+                        cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
+                        email_index,
+                        consent_version,
+                        stamp(now),
+                    ),
+                )
+            if end_conversation:
+                await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
+            count = await self._count(db, "SELECT COUNT(*) FROM signatures WHERE petition_id = ?", (petition_id,))
+        mine = next((row for row in clashes if row[1]), None)
+        if mine is not None:
+            return Signed(count, already=datetime.fromisoformat(mine[0]))
+        return Signed(count, email_taken=bool(clashes))
+
+    def _signature(self, row: aiosqlite.Row, wants_updates: bool) -> Signature:
+        cipher = self.keys.cipher
+        signer = Signer(
+            cipher.decrypt(row["name"], "signatures.name"),
+            cipher.decrypt(row["email"], "signatures.email") if row["email"] is not None else None,
+            cipher.decrypt(row["country"], "signatures.country") if row["country"] is not None else None,
+        )
+        return Signature(
+            row["petition_id"], signer, row["consent_version"], datetime.fromisoformat(row["signed_at"]), wants_updates
+        )
+
+    async def signatures(self, petition_id: str) -> list[Signature]:
+        """Every signature of a petition, decrypted, oldest first (for organisers' exports)."""
+        rows = await self._all(
+            "SELECT s.*, EXISTS (SELECT 1 FROM subscriptions u WHERE u.user_id = s.user_id AND u.topic = ?)"
+            " AS wants_updates FROM signatures s WHERE petition_id = ? ORDER BY signed_at, id",
+            (UPDATES_TOPIC, petition_id),
+        )
+        return [self._signature(row, bool(row["wants_updates"])) for row in rows]
+
+    async def signups_per_day(self, since: date) -> dict[date, int]:
+        rows = await self._all(
+            "SELECT substr(signed_at, 1, 10) AS day, COUNT(*) FROM signatures WHERE signed_at >= ? GROUP BY day",
+            (since.isoformat(),),
+        )
+        return {date.fromisoformat(row[0]): int(row[1]) for row in rows}
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, user: str, platform: str, topic: str, address: str, language: str, now: datetime) -> bool:
+        """Subscribe to ``topic``, delivering to ``address`` (a chat id, stored encrypted); False if already."""
+        async with self.store.transaction() as db:
+            await self._ensure_user(db, user, platform, now)
+            cursor = await db.execute(
+                "INSERT INTO subscriptions (user_id, topic, platform, address, language, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    user,
+                    topic,
+                    platform,
+                    self.keys.cipher.encrypt(address, "subscriptions.address"),
+                    language,
+                    stamp(now),
+                ),
+            )
+        return cursor.rowcount == 1
+
+    async def unsubscribe(self, user: str, topics: Sequence[str] | None = None) -> int:
+        """Unsubscribe from ``topics`` (every topic when None); returns how many were removed."""
+        async with self.store.transaction() as db:
+            if topics is None:
+                cursor = await db.execute("DELETE FROM subscriptions WHERE user_id = ?", (user,))
+            else:
+                marks = ", ".join("?" * len(topics))
+                cursor = await db.execute(
+                    f"DELETE FROM subscriptions WHERE user_id = ? AND topic IN ({marks})", (user, *topics)
+                )
+        return cursor.rowcount
+
+    # ------------------------------------------------------------------ conversations
+
+    async def conversation(self, user: str) -> Conversation | None:
+        row = await self._one("SELECT flow, state, updated_at FROM conversations WHERE user_id = ?", (user,))
+        if row is None:
+            return None
+        state = json.loads(self.keys.cipher.decrypt(row["state"], "conversations.state"))
+        return Conversation(row["flow"], state, datetime.fromisoformat(row["updated_at"]))
+
+    async def save_conversation(
+        self, user: str, platform: str, flow: str, state: dict[str, Any], now: datetime
+    ) -> None:
+        sealed = self.keys.cipher.encrypt(json.dumps(state, ensure_ascii=False), "conversations.state")
+        async with self.store.transaction() as db:
+            await self._ensure_user(db, user, platform, now)
+            await db.execute(
+                "INSERT INTO conversations (user_id, flow, state, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET flow = excluded.flow, state = excluded.state,"
+                " updated_at = excluded.updated_at",
+                (user, flow, sealed, stamp(now)),
+            )
+
+    async def end_conversation(self, user: str) -> bool:
+        async with self.store.transaction() as db:
+            cursor = await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
+        return cursor.rowcount == 1
+
+    async def purge_conversations(self, now: datetime, silence: timedelta) -> int:
+        """Forget conversations silent for longer than ``silence`` (their half-typed answers too)."""
+        async with self.store.transaction() as db:
+            cursor = await db.execute("DELETE FROM conversations WHERE updated_at < ?", (stamp(now - silence),))
+        return cursor.rowcount
+
+    # ------------------------------------------------------------------ privacy
+
+    async def personal_data(self, user: str) -> PersonalData:
+        account = await self._one("SELECT language, created_at FROM users WHERE id = ?", (user,))
+        rows = await self._all(
+            "SELECT s.*, EXISTS (SELECT 1 FROM subscriptions u WHERE u.user_id = s.user_id AND u.topic = ?)"
+            " AS wants_updates FROM signatures s WHERE user_id = ? ORDER BY signed_at",
+            (UPDATES_TOPIC, user),
+        )
+        subscriptions = await self._all(
+            "SELECT topic, platform, language, created_at FROM subscriptions WHERE user_id = ? ORDER BY topic", (user,)
+        )
+        return PersonalData(
+            datetime.fromisoformat(account["created_at"]) if account else None,
+            account["language"] if account else None,
+            await self.pledges_of(user),
+            tuple(self._signature(row, bool(row["wants_updates"])) for row in rows),
+            tuple(
+                Subscription(r["topic"], r["platform"], r["language"], datetime.fromisoformat(r["created_at"]))
+                for r in subscriptions
+            ),
+            await self.conversation(user),
+        )
+
+    async def forget(self, user: str) -> Erased:
+        """Erase everything about one person, in one transaction."""
+        async with self.store.transaction() as db:
+            counts = []
+            for table in ("pledges_taken", "signatures", "subscriptions", "conversations", "users"):
+                column = "id" if table == "users" else "user_id"
+                cursor = await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (user,))
+                counts.append(cursor.rowcount)
+        return Erased(counts[0], counts[1], counts[2], counts[3], bool(counts[4]))
