@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ class Core:
     ) -> Core:
         from bot.handlers import build_router
 
-        services = services or build_services(config)
+        # Prebuilt services (tests, tools) carry the content and index; the configuration is this one.
+        services = dataclasses.replace(services, config=config) if services else build_services(config)
         secret = load_key(config.data_dir, create=create_key, notice=notice)
         store = await Store.open(config.store_path)
         try:
