@@ -222,7 +222,8 @@ def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
     print(
         f"ok: {len(content.kb.entries)} entries in {len(content.kb.groups)} groups, "
         f"{len(content.emergency.texts)} emergency languages, {len(content.refusals)} refusal rules, "
-        f"{len(content.locales)} locales, {cases} eval cases ({root})"
+        f"{len(content.locales)} locales, {len(content.campaigns.pledges)} pledges, "
+        f"{len(content.campaigns.petitions)} petitions, {cases} eval cases ({root})"
     )
     return EXIT_OK
 

@@ -94,8 +94,7 @@ class Keyring:
 async def rotate(store: Store, old_secret: bytes, new_secret: bytes) -> None:
     """Re-wrap the working keys with ``new_secret``, in one transaction: the data stays as it is."""
     async with store.transaction() as db:
-        async with db.execute("SELECT purpose, wrapped FROM keyring") as cursor:
-            rows = [(str(row[0]), bytes(row[1])) for row in await cursor.fetchall()]
+        rows = [(str(row[0]), bytes(row[1])) for row in await store.rows("SELECT purpose, wrapped FROM keyring")]
         if not rows:
             raise SecretKeyError("this database has no keyring yet: start the bot once before rotating")
         for purpose, blob in rows:
@@ -107,8 +106,7 @@ async def rotate(store: Store, old_secret: bytes, new_secret: bytes) -> None:
 
 
 async def _wrapped_keys(store: Store) -> dict[str, bytes]:
-    async with store.db.execute("SELECT purpose, wrapped FROM keyring") as cursor:
-        return {str(row[0]): bytes(row[1]) for row in await cursor.fetchall()}
+    return {str(row[0]): bytes(row[1]) for row in await store.rows("SELECT purpose, wrapped FROM keyring")}
 
 
 def _wrap(secret: bytes, purpose: str, key: bytes) -> bytes:

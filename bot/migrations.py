@@ -94,6 +94,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
             "CREATE INDEX conversations_by_age ON conversations (updated_at)",
+            """
+        CREATE TABLE tallies (
+            -- "pledge:<id>" or "petition:<id>": kept by the triggers below, so a count is one row
+            -- to read however many have signed, and can never drift from the rows it counts.
+            name TEXT PRIMARY KEY,
+            count INTEGER NOT NULL CHECK (count >= 0)
+        ) WITHOUT ROWID
+        """,
+            """
+        CREATE TRIGGER pledge_taken AFTER INSERT ON pledges_taken BEGIN
+            INSERT INTO tallies (name, count) VALUES ('pledge:' || NEW.pledge_id, 1)
+            ON CONFLICT (name) DO UPDATE SET count = count + 1;
+        END
+        """,
+            """
+        CREATE TRIGGER pledge_withdrawn AFTER DELETE ON pledges_taken BEGIN
+            UPDATE tallies SET count = count - 1 WHERE name = 'pledge:' || OLD.pledge_id;
+        END
+        """,
+            """
+        CREATE TRIGGER signature_added AFTER INSERT ON signatures BEGIN
+            INSERT INTO tallies (name, count) VALUES ('petition:' || NEW.petition_id, 1)
+            ON CONFLICT (name) DO UPDATE SET count = count + 1;
+        END
+        """,
+            """
+        CREATE TRIGGER signature_removed AFTER DELETE ON signatures BEGIN
+            UPDATE tallies SET count = count - 1 WHERE name = 'petition:' || OLD.petition_id;
+        END
+        """,
         ),
     ),
 )

@@ -99,12 +99,10 @@ class Records:
         self.keys = keyring
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self.store.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await self.store.row(sql, params)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.store.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await self.store.rows(sql, params)
 
     @staticmethod
     async def _ensure_user(db: aiosqlite.Connection, user: str, platform: str, now: datetime) -> None:
@@ -113,17 +111,18 @@ class Records:
             (user, platform, stamp(now)),
         )
 
-    @staticmethod
-    async def _count(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> int:
-        async with db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+    async def _tally(self, kind: str, item: str) -> int:
+        row = await self._one("SELECT count FROM tallies WHERE name = ?", (f"{kind}:{item}",))
         return int(row[0]) if row else 0
+
+    async def _tallies(self, kind: str) -> dict[str, int]:
+        rows = await self._all("SELECT name, count FROM tallies WHERE name LIKE ? AND count > 0", (f"{kind}:%",))
+        return {str(row[0]).split(":", 1)[1]: int(row[1]) for row in rows}
 
     # ------------------------------------------------------------------ pledges
 
     async def pledge_counts(self) -> dict[str, int]:
-        rows = await self._all("SELECT pledge_id, COUNT(*) FROM pledges_taken GROUP BY pledge_id")
-        return {str(row[0]): int(row[1]) for row in rows}
+        return await self._tallies("pledge")
 
     async def pledges_of(self, user: str) -> dict[str, datetime]:
         rows = await self._all("SELECT pledge_id, taken_at FROM pledges_taken WHERE user_id = ?", (user,))
@@ -138,7 +137,7 @@ class Records:
                 (pledge_id, user, stamp(now)),
             )
             new = cursor.rowcount == 1
-            count = await self._count(db, "SELECT COUNT(*) FROM pledges_taken WHERE pledge_id = ?", (pledge_id,))
+            count = await self._tally("pledge", pledge_id)
         return new, count
 
     async def withdraw_pledge(self, user: str, pledge_id: str) -> tuple[bool, int]:
@@ -147,18 +146,16 @@ class Records:
                 "DELETE FROM pledges_taken WHERE pledge_id = ? AND user_id = ?", (pledge_id, user)
             )
             removed = cursor.rowcount == 1
-            count = await self._count(db, "SELECT COUNT(*) FROM pledges_taken WHERE pledge_id = ?", (pledge_id,))
+            count = await self._tally("pledge", pledge_id)
         return removed, count
 
     # ------------------------------------------------------------------ petitions
 
     async def signature_count(self, petition_id: str) -> int:
-        row = await self._one("SELECT COUNT(*) FROM signatures WHERE petition_id = ?", (petition_id,))
-        return int(row[0]) if row else 0
+        return await self._tally("petition", petition_id)
 
     async def signature_counts(self) -> dict[str, int]:
-        rows = await self._all("SELECT petition_id, COUNT(*) FROM signatures GROUP BY petition_id")
-        return {str(row[0]): int(row[1]) for row in rows}
+        return await self._tallies("petition")
 
     async def signed_at(self, petition_id: str, user: str) -> datetime | None:
         row = await self._one(
@@ -191,31 +188,37 @@ class Records:
         cipher = self.keys.cipher
         email_index = self._email_index(petition_id, signer.email) if signer.email else None
         async with self.store.transaction() as db:
-            async with db.execute(
-                "SELECT signed_at, user_id = ? FROM signatures WHERE petition_id = ?"
-                " AND (user_id = ? OR (email_index IS NOT NULL AND email_index = ?))",
-                (user, petition_id, user, email_index),
-            ) as cursor:
-                clashes = list(await cursor.fetchall())
-            if not clashes:
-                await self._ensure_user(db, user, platform, now)
-                await db.execute(
-                    "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
-                    " consent_version, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        petition_id,
-                        user,
-                        cipher.encrypt(signer.name, "signatures.name"),
-                        cipher.encrypt(signer.email, "signatures.email") if signer.email else None,
-                        cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
-                        email_index,
-                        consent_version,
-                        stamp(now),
-                    ),
+            await self._ensure_user(db, user, platform, now)
+            # Inserted only if neither this person nor this e-mail has signed: one statement, so
+            # the common case costs no separate look-up.
+            cursor = await db.execute(
+                "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
+                " consent_version, signed_at) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS ("
+                " SELECT 1 FROM signatures WHERE petition_id = ? AND (user_id = ? OR email_index = ?))",
+                (
+                    petition_id,
+                    user,
+                    cipher.encrypt(signer.name, "signatures.name"),
+                    cipher.encrypt(signer.email, "signatures.email") if signer.email else None,
+                    cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
+                    email_index,
+                    consent_version,
+                    stamp(now),
+                    petition_id,
+                    user,
+                    email_index,
+                ),
+            )
+            clashes = []
+            if cursor.rowcount != 1:
+                clashes = await self._all(
+                    "SELECT signed_at, user_id = ? FROM signatures"
+                    " WHERE petition_id = ? AND (user_id = ? OR email_index = ?)",
+                    (user, petition_id, user, email_index),
                 )
             if end_conversation:
                 await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
-            count = await self._count(db, "SELECT COUNT(*) FROM signatures WHERE petition_id = ?", (petition_id,))
+            count = await self._tally("petition", petition_id)
         mine = next((row for row in clashes if row[1]), None)
         if mine is not None:
             return Signed(count, already=datetime.fromisoformat(mine[0]))
@@ -345,4 +348,5 @@ class Records:
                 column = "id" if table == "users" else "user_id"
                 cursor = await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (user,))
                 counts.append(cursor.rowcount)
+        self.store.forget_language(user)
         return Erased(counts[0], counts[1], counts[2], counts[3], bool(counts[4]))

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Units per shared transaction at most, so that a steady stream of writers still sees commits.
 MAX_BATCH = 256
+# People whose language choice is kept in memory.
+LANGUAGE_CACHE = 50_000
 
 
 class StoreError(Exception):
@@ -40,6 +44,7 @@ class Store:
         self._batch: asyncio.Future[None] | None = None
         self._batch_units = 0
         self._flushing: asyncio.Future[None] | None = None
+        self._languages: OrderedDict[str, str | None] = OrderedDict()
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
@@ -129,9 +134,16 @@ class Store:
         async with self._lock:
             await self._commit()
 
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        """Every row of a query, in one hop to the database thread (execute, fetch and close)."""
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        found = await self.rows(sql, params)
+        return found[0] if found else None
+
     async def schema_version(self) -> int:
-        async with self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cursor:
-            row = await cursor.fetchone()
+        row = await self.row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         return int(row[0]) if row else 0
 
     async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
@@ -175,9 +187,23 @@ class Store:
             )
 
     async def user_language(self, user_id: str) -> str | None:
-        async with self.db.execute("SELECT language FROM users WHERE id = ?", (user_id,)) as cursor:
-            row = await cursor.fetchone()
-        return row["language"] if row else None
+        # Read on every event: cached, since only this process writes it (set_user_language).
+        if user_id in self._languages:
+            self._languages.move_to_end(user_id)
+            return self._languages[user_id]
+        row = await self.row("SELECT language FROM users WHERE id = ?", (user_id,))
+        language: str | None = row["language"] if row else None
+        self._remember_language(user_id, language)
+        return language
+
+    def _remember_language(self, user_id: str, language: str | None) -> None:
+        self._languages[user_id] = language
+        self._languages.move_to_end(user_id)
+        if len(self._languages) > LANGUAGE_CACHE:
+            self._languages.popitem(last=False)
+
+    def forget_language(self, user_id: str) -> None:
+        self._languages.pop(user_id, None)
 
     async def set_user_language(self, user_id: str, platform: str, language: str | None) -> None:
         async with self.transaction() as db:
@@ -186,3 +212,4 @@ class Store:
                 " ON CONFLICT(id) DO UPDATE SET language = excluded.language",
                 (user_id, platform, language, utcnow()),
             )
+        self._remember_language(user_id, language)

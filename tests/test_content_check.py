@@ -175,3 +175,90 @@ def test_cli_reports_problems_and_exits_1(tree: Path, capsys: pytest.CaptureFixt
 def test_kb_tests_with_an_unknown_id_fail_the_check(tree: Path) -> None:
     (tree / "kb-tests.yaml").write_text("cases:\n  - q: hello\n    expect: no-such-entry\n")
     assert main(["content", "check", str(tree)]) == 1
+
+
+def _campaign_problems(tree: Path, name: str, text: str) -> list[str]:
+    (tree / name).write_text(text)
+    return [p for p in _problems(tree) if name in p]
+
+
+PETITION = """\
+petitions:
+  - id: a-petition
+    title: {en: A petition}
+    addressee: {en: Someone}
+    text: {en: Please.}
+    goal: 100
+    deadline: 2027-06-26
+    fields: {name: required, email: optional, country: required}
+    consent: {version: 1, text: {en: I agree.}}
+    privacy: {en: Encrypted.}
+"""
+
+
+def test_bundled_campaigns_are_clean_and_complete() -> None:
+    from bot.content import load
+
+    campaigns = load(BUNDLED_CONTENT).campaigns
+    assert len(campaigns.pledges) >= 4
+    petition = campaigns.petitions["un-decriminalise"]
+    assert [(f.name, f.required) for f in petition.fields] == [("name", True), ("email", False), ("country", True)]
+
+
+def test_a_valid_petition_file_has_no_problems(tree: Path) -> None:
+    assert _campaign_problems(tree, "petitions.yaml", PETITION) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("goal: 100", "goal: -5"), "petitions.yaml:6: petition a-petition.goal: expected a whole number above 0"),
+        (("deadline: 2027-06-26", "deadline: soon"), "petitions.yaml:7: petition a-petition.deadline: expected a date"),
+        (
+            ("name: required", "name: optional"),
+            "petitions.yaml:8: petition a-petition.fields: a signature needs the name",
+        ),
+        (("email: optional", "phone: optional"), "petitions.yaml:8: petition a-petition.fields: unknown field 'phone'"),
+        (("country: required", "country: maybe"), "petitions.yaml:8: petition a-petition.fields.country: must be"),
+        (
+            ("version: 1", "version: 0"),
+            "petitions.yaml:9: petition a-petition.consent.version: expected a whole number",
+        ),
+        (
+            ("privacy: {en: Encrypted.}", "privacy: {fr: Chiffré.}"),
+            "petitions.yaml:10: petition a-petition.privacy: the English",
+        ),
+        (
+            ("title: {en: A petition}", "title: {en: A petition, xx: Nope}"),
+            "petitions.yaml:3: petition a-petition.title: unsupported language 'xx'",
+        ),
+        (("    goal: 100\n", ""), "petitions.yaml:2: petition a-petition: missing field 'goal'"),
+        (("id: a-petition", "id: A Petition"), "petitions.yaml:2: petitions[0]: id 'A Petition' must be lowercase"),
+    ],
+)
+def test_petition_problems_have_file_and_line(tree: Path, change: tuple[str, str], problem: str) -> None:
+    problems = _campaign_problems(tree, "petitions.yaml", PETITION.replace(*change))
+    assert any(problem in p for p in problems), problems
+
+
+def test_duplicate_pledge_ids(tree: Path) -> None:
+    text = (
+        "pledges:\n"
+        "  - id: one\n    title: {en: One}\n    text: {en: Text}\n"
+        "  - id: one\n    title: {en: Two}\n    text: {en: Text}\n"
+    )
+    problems = _campaign_problems(tree, "pledges.yaml", text)
+    assert any("pledges.yaml:5: pledges[1]: id 'one' is already used on line 2" in p for p in problems), problems
+    assert len(problems) == 1, problems
+
+
+def test_a_pledge_file_without_pledges(tree: Path) -> None:
+    problems = _campaign_problems(tree, "pledges.yaml", "pledges: []\n")
+    assert any("pledges.yaml:1: pledges: expected a list of at least one" in p for p in problems), problems
+
+
+def test_a_pledge_with_a_bad_flag_and_goal(tree: Path) -> None:
+    text = "pledges:\n  - id: one\n    title: {en: One}\n    text: {en: Text}\n    open: sometimes\n    goal: many\n"
+    problems = _campaign_problems(tree, "pledges.yaml", text)
+    assert any("pledges.yaml:5: pledge one.open: expected true or false" in p for p in problems), problems
+    assert any("pledges.yaml:6: pledge one.goal: expected a whole number above 0" in p for p in problems), problems

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.migrations import MIGRATIONS, Migration
-from bot.store import Store, StoreError
+from bot.store import MAX_BATCH, Store, StoreError
 
 V2 = Migration(2, "notes", ("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",))
 
@@ -77,3 +79,102 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
 async def test_migration_versions_must_increase(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="increasing"):
         await Store.open(tmp_path / "bot.sqlite3", (V2, *MIGRATIONS[:1]))
+
+
+NOTES = (*MIGRATIONS, Migration(99, "notes", ("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",)))
+
+
+def _committed(path: Path) -> list[str]:
+    """What another connection sees: only what is committed."""
+    with sqlite3.connect(path) as other:
+        return [row[0] for row in other.execute("SELECT body FROM notes ORDER BY id")]
+
+
+async def test_concurrent_units_are_each_committed_when_they_return(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await Store.open(path, NOTES)
+    seen_on_return: dict[str, bool] = {}
+
+    async def unit(body: str) -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO notes (body) VALUES (?)", (body,))
+        seen_on_return[body] = body in _committed(path)
+
+    try:
+        await asyncio.gather(*(unit(f"n{i}") for i in range(300)))
+    finally:
+        await store.close()
+    assert all(seen_on_return.values()) and len(seen_on_return) == 300
+    assert sorted(_committed(path)) == sorted(f"n{i}" for i in range(300))
+
+
+async def test_a_failing_unit_in_a_shared_transaction_rolls_back_alone(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await Store.open(path, NOTES)
+
+    async def unit(body: str) -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO notes (body) VALUES (?)", (body,))
+            if body == "bad":
+                raise ValueError("refused")
+
+    try:
+        results = await asyncio.gather(*(unit(b) for b in ("a", "bad", "c")), return_exceptions=True)
+    finally:
+        await store.close()
+    assert [type(r) for r in results] == [type(None), ValueError, type(None)]
+    assert _committed(path) == ["a", "c"]
+
+
+async def test_a_cancelled_waiter_does_not_strand_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await Store.open(path, NOTES)
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO notes (body) VALUES ('slow')")
+            await release.wait()
+
+    async def waiter() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO notes (body) VALUES ('never')")
+
+    try:
+        first = asyncio.create_task(slow())
+        await asyncio.sleep(0)
+        second = asyncio.create_task(waiter())
+        await asyncio.sleep(0)
+        second.cancel()
+        release.set()
+        await asyncio.wait_for(first, timeout=5)
+        with pytest.raises(asyncio.CancelledError):
+            await second
+    finally:
+        await store.close()
+    assert _committed(path) == ["slow"]
+
+
+async def test_a_steady_stream_of_writers_still_commits_in_batches(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await Store.open(path, NOTES)
+    commits = 0
+    real_commit = store._commit
+
+    async def counting_commit() -> None:
+        nonlocal commits
+        commits += 1
+        await real_commit()
+
+    store._commit = counting_commit  # type: ignore[method-assign]
+
+    async def unit(i: int) -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO notes (body) VALUES (?)", (str(i),))
+
+    try:
+        await asyncio.gather(*(unit(i) for i in range(MAX_BATCH * 3)))
+    finally:
+        await store.close()
+    assert 3 <= commits < MAX_BATCH
+    assert len(_committed(path)) == MAX_BATCH * 3

@@ -53,14 +53,14 @@ def register(router: Router) -> None:
         state = {"petition": petition.id, "step": step, "answers": answers}
         await ctx.core.records.save_conversation(ctx.user_key, ctx.event.user.platform, FLOW, state, ctx.core.clock())
 
-    async def unavailable(ctx: Context, petition: Petition) -> Reply | None:
+    async def unavailable(ctx: Context, petition: Petition, *, check_signed: bool = True) -> Reply | None:
         """Why this person cannot sign this petition now, if they cannot."""
         title = localized(petition.title, ctx.lang)
         if not petition.open:
             return ctx.reply("sign.closed", title=title)
         if not petition.accepts_on(ctx.core.clock().date()):
             return ctx.reply("sign.deadline_passed", title=title, date=str(petition.deadline))
-        signed = await ctx.core.records.signed_at(petition.id, ctx.user_key)
+        signed = await ctx.core.records.signed_at(petition.id, ctx.user_key) if check_signed else None
         if signed is not None:
             return ctx.reply("sign.already", title=title, date=signed.date().isoformat())
         return None
@@ -165,7 +165,8 @@ def register(router: Router) -> None:
         if version != str(petition.consent_version):
             # The consent text changed since it was shown: show the new one.
             return [question(ctx, petition, CONSENT)]
-        refusal = await unavailable(ctx, petition)
+        # Signing twice is caught by the store itself, in the same statement that records it.
+        refusal = await unavailable(ctx, petition, check_signed=False)
         if refusal is not None:
             await ctx.core.records.end_conversation(ctx.user_key)
             return [refusal]
