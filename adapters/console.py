@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO
 
 from bot import adapters
-from bot.config import Config
+from bot.config import Config, PlatformLimits
 from bot.core import Core
+from bot.delivery import PermanentFailure
 from bot.events import Button, ButtonPress, Chat, ChatKind, Event, Reply, User, parse_text
 from bot.plaintext import buttons_of, render
 
@@ -31,6 +33,7 @@ class ConsoleAdapter:
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
         interactive: bool | None = None,
+        on_delivery: Callable[[Reply], None] | None = None,
     ) -> None:
         self.user = User(PLATFORM, user_id, language)
         self.chat = Chat(f"console:{user_id}", ChatKind.PRIVATE)
@@ -38,6 +41,8 @@ class ConsoleAdapter:
         self.stdout = stdout or sys.stdout
         self.interactive = self.stdin.isatty() if interactive is None else interactive
         self._choices: list[Button] = []
+        # Where broadcasts go instead of the screen (a test collecting them).
+        self._on_delivery = on_delivery
 
     @property
     def choices(self) -> list[Button]:
@@ -53,6 +58,21 @@ class ConsoleAdapter:
         if stripped.isdigit() and 1 <= int(stripped) <= len(self._choices):
             return Event(self.user, self.chat, ButtonPress(self._choices[int(stripped) - 1].action))
         return Event(self.user, self.chat, parse_text(stripped))
+
+    def deliver(self, reply: Reply) -> None:
+        """Show a broadcast or reminder, as a recipient on a chat platform would get it."""
+        if self._on_delivery is not None:
+            self._on_delivery(reply)
+        else:
+            self._write(render(reply) + "\n\n")
+        choices = buttons_of(reply)
+        if choices:
+            self._choices = choices
+
+    def sender(self, config: Config) -> ConsoleSender:
+        sender = ConsoleSender(config.delivery.console)
+        sender.attach(self)
+        return sender
 
     async def handle_line(self, core: Core, line: str) -> list[Reply]:
         """The replies to one typed line; their buttons become the numbered choices."""
@@ -76,6 +96,32 @@ class ConsoleAdapter:
                 continue
             for reply in await self.handle_line(core, line):
                 self._write(render(reply) + "\n\n")
+
+
+class ConsoleSender:
+    """Delivers broadcasts to the console chats of this process (one per console user)."""
+
+    platform = PLATFORM
+
+    def __init__(self, limits: PlatformLimits) -> None:
+        self._limits = limits
+        self._chats: dict[str, ConsoleAdapter] = {}
+
+    def attach(self, adapter: ConsoleAdapter) -> None:
+        self._chats[adapter.chat.id] = adapter
+
+    def limits(self) -> PlatformLimits:
+        return self._limits
+
+    def is_group(self, address: str) -> bool:
+        return False
+
+    async def send(self, address: str, reply: Reply) -> None:
+        adapter = self._chats.get(address)
+        if adapter is None:
+            # Another console user id, not at this terminal: not gone, so not unsubscribed.
+            raise PermanentFailure("no console open for this user")
+        adapter.deliver(reply)
 
 
 class _LineReader:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.core import Core
+    from bot.delivery import Sender
 
 
 class Adapter(Protocol):
@@ -17,6 +18,17 @@ class Adapter(Protocol):
 
     async def run(self, core: Core, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set (or, for the console, until its input ends)."""
+
+
+@runtime_checkable
+class DeliveringAdapter(Protocol):
+    """An adapter that can also deliver broadcasts and reminders to its platform."""
+
+    name: str
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None: ...
+
+    def sender(self, config: Config) -> Sender: ...
 
 
 AdapterFactory = Callable[["Config"], Adapter]

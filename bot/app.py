@@ -8,9 +8,10 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 
-from bot.adapters import Adapter
+from bot.adapters import Adapter, DeliveringAdapter
 from bot.config import Config
 from bot.core import Core
+from bot.delivery import Engine, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,18 @@ async def serve(
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM, or until every one of them has finished."""
     core = await Core.open(config, notice=notice, create_key=create_key)
+    engines = {
+        adapter.name: Engine(core, adapter.sender(config))
+        for adapter in adapters
+        if isinstance(adapter, DeliveringAdapter)
+    }
+    scheduler = Scheduler(core, engines)
+
+    def wake() -> None:
+        for engine in engines.values():
+            engine.wake.set()
+
+    core.wake_delivery = wake
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -33,9 +46,15 @@ async def serve(
             installed.append(sig)
     try:
         async with asyncio.TaskGroup() as group:
-            for adapter in adapters:
-                group.create_task(adapter.run(core, stop), name=f"adapter:{adapter.name}")
+            running = [group.create_task(a.run(core, stop), name=f"adapter:{a.name}") for a in adapters]
+            for engine in engines.values():
+                group.create_task(engine.run(stop), name=f"delivery:{engine.platform}")
+            group.create_task(scheduler.run(stop), name="scheduler")
             log.info("running adapters: %s", ", ".join(a.name for a in adapters))
+            # Delivery serves the adapters: when every adapter has finished (the console's input
+            # ended), everything stops.
+            await asyncio.wait(running)
+            stop.set()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -55,6 +56,44 @@ class ConversationsConfig:
 
 
 @dataclass(frozen=True)
+class PlatformLimits:
+    # Messages per second to different chats, all together.
+    per_second: float
+    # Messages per second to one chat; None: no limit of its own.
+    per_chat_per_second: float | None = None
+    # Messages per minute to one group chat; None: no limit of its own.
+    per_group_per_minute: float | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    # A message that was being sent when the process died (kill -9, power cut): "at-least-once"
+    # sends it again on restart (that person may get it twice), "at-most-once" never does (it is
+    # counted as failed, outcome unknown). Either way at most `window` messages per platform.
+    in_flight: str = "at-least-once"
+    # Messages handed to a platform at once, per platform: the most a crash can double (or lose).
+    window: int = 25
+    # Attempts at a message that keeps failing with a temporary error, before giving up.
+    max_attempts: int = 5
+    # Waits between attempts double from `retry_base_seconds` up to `retry_max_seconds`, with jitter.
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 600.0
+    telegram: PlatformLimits = field(default_factory=lambda: PlatformLimits(25.0, 1.0, 20.0))
+    discord: PlatformLimits = field(default_factory=lambda: PlatformLimits(40.0))
+    console: PlatformLimits = field(default_factory=lambda: PlatformLimits(50.0))
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    # Local hour (0-23) at which action-day reminders are sent, in each subscriber's time zone.
+    hour: int = 10
+    # Reminders missed (bot down) by less than this are sent late; older ones are skipped and logged.
+    grace_hours: float = 6.0
+    # The time zone of subscribers who have not set one with /timezone (an IANA name).
+    default_timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -91,6 +130,8 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     answering: AnsweringConfig = field(default_factory=AnsweringConfig)
     conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
@@ -197,6 +238,26 @@ def _validate(config: Config) -> None:
         raise ConfigError("answering: need 0 <= clarify_threshold <= answer_threshold <= 1")
     if not 1 <= config.conversations.timeout_minutes <= 24 * 60:
         raise ConfigError("conversations.timeout_minutes: must be between 1 and 1440")
+    delivery = config.delivery
+    if delivery.in_flight not in ("at-least-once", "at-most-once"):
+        raise ConfigError(f"delivery.in_flight: {delivery.in_flight!r} is not at-least-once or at-most-once")
+    if not 1 <= delivery.window <= 1000:
+        raise ConfigError("delivery.window: must be between 1 and 1000")
+    if delivery.max_attempts < 1 or not 0 < delivery.retry_base_seconds <= delivery.retry_max_seconds:
+        raise ConfigError("delivery: need max_attempts >= 1 and 0 < retry_base_seconds <= retry_max_seconds")
+    for platform in ("telegram", "discord", "console"):
+        limits: PlatformLimits = getattr(delivery, platform)
+        rates = (limits.per_second, limits.per_chat_per_second, limits.per_group_per_minute)
+        if any(rate is not None and rate <= 0 for rate in rates):
+            raise ConfigError(f"delivery.{platform}: every limit must be above 0")
+    if not 0 <= config.reminders.hour <= 23 or config.reminders.grace_hours < 0:
+        raise ConfigError("reminders: hour must be 0-23 and grace_hours at least 0")
+    try:
+        ZoneInfo(config.reminders.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"reminders.default_timezone: {config.reminders.default_timezone!r} is not a time zone name"
+        ) from exc
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):

@@ -6,10 +6,11 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot import content as content_pkg
 from bot.answering import Answerer, Thresholds
+from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
@@ -49,10 +50,6 @@ def build_services(config: Config, content: Content | None = None) -> Services:
     return Services(config, loaded, locales, answerer)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Core:
     def __init__(
         self,
@@ -60,7 +57,7 @@ class Core:
         store: Store,
         keyring: Keyring,
         router: Router,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock | None = None,
     ) -> None:
         self.services = services
         self.config = services.config
@@ -72,7 +69,9 @@ class Core:
         self.records = Records(store, keyring)
         self.router = router
         # Every "now" of the core comes from here, so tests can move time without sleeping.
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
+        # Called when messages are queued, so that idle delivery engines start at once.
+        self.wake_delivery: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(

@@ -47,7 +47,12 @@ class ButtonPress:
     action: str
 
 
-Content = Text | Command | ButtonPress
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """The platform says this person can no longer be reached (blocked the bot, left, deleted)."""
+
+
+Content = Text | Command | ButtonPress | Gone
 
 
 @dataclass(frozen=True, slots=True)

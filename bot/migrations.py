@@ -126,4 +126,59 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         ),
     ),
+    Migration(
+        3,
+        "broadcasts",
+        (
+            # The IANA time zone chosen with /timezone or inferred from the country; NULL: the default.
+            "ALTER TABLE users ADD COLUMN timezone TEXT",
+            """
+        CREATE TABLE broadcasts (
+            id INTEGER PRIMARY KEY,
+            -- "broadcast" (an organiser's text) or "reminder" (an action day, from the calendar)
+            kind TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            -- Audience filters; NULL: everyone subscribed to the topic.
+            language TEXT,
+            platform TEXT,
+            -- The organiser's text (light markup), or the action day's id for a reminder.
+            body TEXT NOT NULL,
+            -- "day-id:YEAR:days-before" for a reminder: each is created once.
+            reminder_key TEXT UNIQUE,
+            -- scheduled -> sending -> done, or cancelled
+            state TEXT NOT NULL,
+            send_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT,
+            -- Where the final report goes: the organiser's platform and chat (encrypted).
+            report_platform TEXT,
+            report_address BLOB
+        )
+        """,
+            "CREATE INDEX broadcasts_by_state ON broadcasts (state, send_at)",
+            """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+            user_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            -- A copy of the subscription's encrypted chat id.
+            address BLOB NOT NULL,
+            language TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            -- pending -> sending -> sent | failed | skipped (unsubscribed) | expired (too late) | cancelled
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            -- Why it failed: the kind of error only, never the message.
+            error TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (broadcast_id, user_id)
+        )
+        """,
+            "CREATE INDEX outbox_due ON outbox (platform, state, due_at)",
+            "CREATE INDEX outbox_by_broadcast ON outbox (broadcast_id, state)",
+            "CREATE INDEX outbox_by_user ON outbox (user_id)",
+        ),
+    ),
 )

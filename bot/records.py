@@ -75,6 +75,7 @@ class PersonalData:
 
     created_at: datetime | None
     language: str | None
+    timezone: str | None
     pledges: dict[str, datetime]
     signatures: tuple[Signature, ...]
     subscriptions: tuple[Subscription, ...]
@@ -88,6 +89,7 @@ class Erased:
     subscriptions: int
     conversations: int
     account: bool
+    messages: int
 
 
 UPDATES_TOPIC = "petitions"
@@ -283,6 +285,24 @@ class Records:
                 )
         return cursor.rowcount
 
+    async def topics_of(self, user: str) -> list[str]:
+        rows = await self._all("SELECT topic FROM subscriptions WHERE user_id = ? ORDER BY topic", (user,))
+        return [str(row[0]) for row in rows]
+
+    async def timezone_of(self, user: str) -> str | None:
+        row = await self._one("SELECT timezone FROM users WHERE id = ?", (user,))
+        return row["timezone"] if row else None
+
+    async def set_timezone(
+        self, user: str, platform: str, zone: str, now: datetime, *, only_if_unset: bool = False
+    ) -> bool:
+        """Set the person's time zone; with ``only_if_unset``, only when they have none (an inference)."""
+        async with self.store.transaction() as db:
+            await self._ensure_user(db, user, platform, now)
+            condition = " AND timezone IS NULL" if only_if_unset else ""
+            cursor = await db.execute(f"UPDATE users SET timezone = ? WHERE id = ?{condition}", (zone, user))
+        return cursor.rowcount == 1
+
     # ------------------------------------------------------------------ conversations
 
     async def conversation(self, user: str) -> Conversation | None:
@@ -319,7 +339,7 @@ class Records:
     # ------------------------------------------------------------------ privacy
 
     async def personal_data(self, user: str) -> PersonalData:
-        account = await self._one("SELECT language, created_at FROM users WHERE id = ?", (user,))
+        account = await self._one("SELECT language, timezone, created_at FROM users WHERE id = ?", (user,))
         rows = await self._all(
             "SELECT s.*, EXISTS (SELECT 1 FROM subscriptions u WHERE u.user_id = s.user_id AND u.topic = ?)"
             " AS wants_updates FROM signatures s WHERE user_id = ? ORDER BY signed_at",
@@ -331,6 +351,7 @@ class Records:
         return PersonalData(
             datetime.fromisoformat(account["created_at"]) if account else None,
             account["language"] if account else None,
+            account["timezone"] if account else None,
             await self.pledges_of(user),
             tuple(self._signature(row, bool(row["wants_updates"])) for row in rows),
             tuple(
@@ -344,9 +365,11 @@ class Records:
         """Erase everything about one person, in one transaction."""
         async with self.store.transaction() as db:
             counts = []
+            # Messages queued for them go too: their copies of the address are personal data.
+            outbox = await db.execute("DELETE FROM outbox WHERE user_id = ?", (user,))
             for table in ("pledges_taken", "signatures", "subscriptions", "conversations", "users"):
                 column = "id" if table == "users" else "user_id"
                 cursor = await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (user,))
                 counts.append(cursor.rowcount)
         self.store.forget_language(user)
-        return Erased(counts[0], counts[1], counts[2], counts[3], bool(counts[4]))
+        return Erased(counts[0], counts[1], counts[2], counts[3], bool(counts[4]), outbox.rowcount)

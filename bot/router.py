@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.events import HANDOFF, ButtonPress, ChatKind, Command, Event, Reply, ReplyKind, Text
+from bot.events import HANDOFF, ButtonPress, ChatKind, Command, Event, Gone, Reply, ReplyKind, Text
 from bot.markup import RichText
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ class Router:
         self._text: Handler | None = None
         self._flows: dict[str, FlowHandler] = {}
         self._handoffs: dict[str, str] = {}
+        self._gone: Handler | None = None
+        # Free text that means one thing whatever else is going on (STOP): checked before anything.
+        self._keywords: list[Callable[[Context, str], Awaitable[list[Reply] | None]]] = []
 
     def command(
         self, name: str, description: str, *, organiser_only: bool = False, personal: bool = False
@@ -106,6 +109,17 @@ class Router:
         self._text = handler
         return handler
 
+    def keyword(
+        self, handler: Callable[[Context, str], Awaitable[list[Reply] | None]]
+    ) -> Callable[[Context, str], Awaitable[list[Reply] | None]]:
+        """A check on private free text before forms and questions; it returns None to pass."""
+        self._keywords.append(handler)
+        return handler
+
+    def gone(self, handler: Handler) -> Handler:
+        self._gone = handler
+        return handler
+
     def visible_commands(self, organiser: bool) -> list[CommandSpec]:
         return [spec for spec in self.commands.values() if organiser or not spec.organiser_only]
 
@@ -121,8 +135,14 @@ class Router:
             if prefix in self._handoffs and ctx.event.chat.kind is not ChatKind.PRIVATE:
                 return [self._handoff(ctx, self._handoffs[prefix], argument)]
             return await action(ctx, argument)
+        if isinstance(content, Gone):
+            return await self._gone(ctx, "") if self._gone is not None else []
         if isinstance(content, Text):
             if ctx.event.chat.kind is ChatKind.PRIVATE:
+                for keyword in self._keywords:
+                    replies = await keyword(ctx, content.text)
+                    if replies is not None:
+                        return replies
                 conversation = await ctx.core.records.conversation(ctx.user_key)
                 if conversation is not None and conversation.flow in self._flows:
                     if ctx.core.clock() - conversation.updated_at > ctx.core.conversation_timeout:

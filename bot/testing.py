@@ -3,20 +3,31 @@
 async with TestBot.started(config) as bot:
     bot.push("/start")
     assert "harm reduction" in await bot.pop()
+
+Broadcasts and reminders reach every TestBot of the same core through one console sender:
+``await bot.deliver()`` runs the scheduler and the console's delivery engine once, and returns what
+this bot's user received.
 """
 
 from __future__ import annotations
 
 import io
+import random
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
-from adapters.console import ConsoleAdapter
+from adapters.console import ConsoleAdapter, ConsoleSender
 from bot.config import Config
 from bot.core import Core, Services
+from bot.delivery import Engine, Scheduler
 from bot.events import ButtonPress, Event, Reply
 from bot.plaintext import render
+
+# One console delivery engine per core, shared by the TestBots (users) of that core.
+_ENGINES: weakref.WeakKeyDictionary[Core, Engine] = weakref.WeakKeyDictionary()
 
 
 class TestBot:
@@ -24,9 +35,29 @@ class TestBot:
 
     def __init__(self, core: Core, user_id: str = "tester", language: str | None = None) -> None:
         self.core = core
-        self.adapter = ConsoleAdapter(user_id, language, stdin=io.StringIO(), stdout=io.StringIO(), interactive=False)
+        self.received: list[Reply] = []
+        self.adapter = ConsoleAdapter(
+            user_id,
+            language,
+            stdin=io.StringIO(),
+            stdout=io.StringIO(),
+            interactive=False,
+            on_delivery=self.received.append,
+        )
         self._pending: deque[str] = deque()
         self.replies: deque[Reply] = deque()
+        if core not in _ENGINES:
+            _ENGINES[core] = Engine(core, self.adapter.sender(core.config), rng=random.Random(0))
+        self.engine = _ENGINES[core]
+        cast(ConsoleSender, self.engine.sender).attach(self.adapter)
+
+    async def deliver(self) -> list[str]:
+        """Run the scheduler and the console delivery once; what this user received since last time."""
+        await Scheduler(self.core, {"console": self.engine}).tick()
+        await self.engine.run_once()
+        texts = [render(reply) for reply in self.received]
+        self.received.clear()
+        return texts
 
     @classmethod
     @asynccontextmanager

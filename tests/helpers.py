@@ -1,11 +1,10 @@
-"""Test helpers: running the ``advocacy-bot`` command as a user would, and a hand-moved clock."""
+"""Running the ``advocacy-bot`` command as a user would, for the tests that need a real process."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,15 +24,3 @@ def run_bot(
         timeout=60,
     )
 
-
-class FakeClock:
-    """A clock tests move by hand: nothing in the suite waits for real time to pass."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)

@@ -6,8 +6,8 @@ import dataclasses
 from datetime import date
 
 import pytest
-from helpers import FakeClock
 
+from bot.clock import ManualClock
 from bot.config import Config
 from bot.core import Services
 from bot.events import Chat, ChatKind, Command, Event, User
@@ -18,8 +18,8 @@ PETITION = "un-decriminalise"
 
 
 @pytest.fixture
-def clock(bot: TestBot) -> FakeClock:
-    clock = FakeClock()
+def clock(bot: TestBot) -> ManualClock:
+    clock = ManualClock()
     bot.core.clock = clock
     return clock
 
@@ -197,7 +197,7 @@ async def test_the_cancel_button_and_cancel_with_nothing_under_way(bot: TestBot)
     assert "Cancelled" in await bot.press("Cancel")
 
 
-async def test_a_second_signature_says_when_they_signed(bot: TestBot, clock: FakeClock) -> None:
+async def test_a_second_signature_says_when_they_signed(bot: TestBot, clock: ManualClock) -> None:
     await sign(bot)
     clock.advance(days=3)
     again = await bot.ask("/sign")
@@ -241,7 +241,7 @@ async def test_the_conversation_survives_a_restart(config: Config, services: Ser
         assert "Thank you, Maria López!" in await bot.press("I agree")
 
 
-async def test_the_conversation_expires_after_30_minutes_of_silence(bot: TestBot, clock: FakeClock) -> None:
+async def test_the_conversation_expires_after_30_minutes_of_silence(bot: TestBot, clock: ManualClock) -> None:
     await bot.ask("/sign")
     clock.advance(minutes=29)
     await bot.ask("Maria")
@@ -253,7 +253,7 @@ async def test_the_conversation_expires_after_30_minutes_of_silence(bot: TestBot
     assert "Portugal" in await bot.ask("portugal decriminalisation")
 
 
-async def test_expired_conversations_are_purged_with_what_was_typed(bot: TestBot, clock: FakeClock) -> None:
+async def test_expired_conversations_are_purged_with_what_was_typed(bot: TestBot, clock: ManualClock) -> None:
     await bot.ask("/sign")
     await bot.ask("Maria")
     clock.advance(minutes=31)
@@ -303,13 +303,13 @@ async def test_a_closed_petition_says_so(config: Config, services: Services) -> 
 
 async def test_a_past_deadline_petition_says_so(config: Config, services: Services) -> None:
     async with TestBot.started(config, _with_petition(services, deadline=date(2026, 11, 20))) as bot:
-        bot.core.clock = FakeClock()
+        bot.core.clock = ManualClock()
         assert "closed on 2026-11-20" in await bot.ask(f"/sign {PETITION}")
 
 
 async def test_a_deadline_passing_mid_conversation_is_caught_at_consent(config: Config, services: Services) -> None:
     async with TestBot.started(config, _with_petition(services, deadline=date(2026, 11, 21))) as bot:
-        clock = FakeClock()
+        clock = ManualClock()
         bot.core.clock = clock
         await bot.ask("/sign")
         await bot.ask("Maria")

@@ -54,7 +54,8 @@ async def test_mydata_shows_everything_stored(bot: TestBot) -> None:
     assert "language: English" in text
     assert 'Pledge "I will carry naloxone", taken on 2026-' in text
     assert f"name {NAME}, e-mail {EMAIL}, country Poland (consent version 1)" in text
-    assert "Subscribed to petitions" in text
+    assert "Subscribed to petition updates since 2026-" in text
+    assert "Your time zone, for reminders: Europe/Warsaw" in text  # inferred from the country
     assert "/forget erases all of it" in text
 
 

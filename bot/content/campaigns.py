@@ -1,11 +1,13 @@
-"""Validation of ``pledges.yaml`` and ``petitions.yaml``, each problem with its file and line."""
+"""Validation of ``pledges.yaml``, ``petitions.yaml`` and ``calendar.yaml``, each problem with its file and line."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.content.model import LANGUAGES, Campaigns, Petition, PetitionField, Pledge, Translations
+from bot.content.model import LANGUAGES, ActionDay, Campaigns, Petition, PetitionField, Pledge, Translations
 from bot.content.schema import ENTRY_ID, Checker, _check_date, _kind, _load
 from bot.content.yamlio import Node, Problem, line_of
 
@@ -13,6 +15,7 @@ PETITION_FIELDS = ("name", "email", "country")
 FIELD_RULES = ("required", "optional")
 MAX_TITLE_CHARS = 120
 MAX_TEXT_CHARS = 2000
+MAX_REMIND_DAYS = 60
 
 
 def _translations(check: Checker, node: Node, key: str, what: str, limit: int) -> Translations | None:
@@ -172,5 +175,61 @@ def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
     return petitions
 
 
+def _remind(check: Checker, node: Node, what: str) -> tuple[int, ...]:
+    value = node.get("remind")
+    if not isinstance(value, list) or not value:
+        check.fail(node.line_of("remind"), f"{what}.remind: expected a list of days before, such as [7, 0]")
+        return ()
+    days: list[int] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= MAX_REMIND_DAYS:
+            check.fail(
+                node.line_of("remind"),
+                f"{what}.remind: {_kind(item)} is not a whole number of days, 0-{MAX_REMIND_DAYS}",
+            )
+        elif item in days:
+            check.fail(node.line_of("remind"), f"{what}.remind: {item} is listed twice")
+        else:
+            days.append(item)
+    return tuple(sorted(days, reverse=True))
+
+
+def _yearly_date(month: Any, day: Any) -> tuple[int, int] | None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (month, day)):
+        return None
+    try:
+        date(2024, month, day)  # a leap year: 29 February is a valid yearly date
+    except ValueError:
+        return None
+    return month, day
+
+
+def load_calendar(root: Path, problems: list[Problem]) -> dict[str, ActionDay]:
+    path = root / "calendar.yaml"
+    if not path.exists():
+        return {}
+    check = Checker(path, problems)
+    days: dict[str, ActionDay] = {}
+    for node, day_id in _items(check, _load(path, problems), "days"):
+        what = f"day {day_id}"
+        check.fields(node, what, {"id", "month", "day", "name", "message", "remind"}, {"link"})
+        when = _yearly_date(node.get("month"), node.get("day"))
+        if when is None and "month" in node and "day" in node:
+            check.fail(
+                node.line_of("day"),
+                f"{what}: month {_kind(node.get('month'))} and day {_kind(node.get('day'))} are not a calendar date",
+            )
+        name = _translations(check, node, "name", what, MAX_TITLE_CHARS)
+        message = _translations(check, node, "message", what, MAX_TEXT_CHARS)
+        remind = _remind(check, node, what) if "remind" in node else ()
+        link = check.string(node, "link", what, required=False)
+        if link is not None and not re.match(r"^https?://\S+$", link):
+            check.fail(node.line_of("link"), f"{what}.link: not an http(s) address: {link!r}")
+            link = None
+        if when is not None and name and message and remind:
+            days[day_id] = ActionDay(day_id, when[0], when[1], name, message, remind, link)
+    return days
+
+
 def load_campaigns(root: Path, problems: list[Problem]) -> Campaigns:
-    return Campaigns(load_pledges(root, problems), load_petitions(root, problems))
+    return Campaigns(load_pledges(root, problems), load_petitions(root, problems), load_calendar(root, problems))

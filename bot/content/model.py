@@ -124,9 +124,36 @@ class Petition:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionDay:
+    """A day of action that comes back every year on the same date."""
+
+    id: str
+    month: int
+    day: int
+    name: Translations
+    # Light markup.
+    message: Translations
+    # Days before the date to remind subscribers (0: on the day).
+    remind: tuple[int, ...]
+    link: str | None = None
+
+    def in_year(self, year: int) -> date:
+        # 29 February falls on the 28th in other years.
+        try:
+            return date(year, self.month, self.day)
+        except ValueError:
+            return date(year, self.month, self.day - 1)
+
+    def next_on_or_after(self, today: date) -> date:
+        this_year = self.in_year(today.year)
+        return this_year if this_year >= today else self.in_year(today.year + 1)
+
+
+@dataclass(frozen=True, slots=True)
 class Campaigns:
     pledges: dict[str, Pledge] = field(default_factory=dict)
     petitions: dict[str, Petition] = field(default_factory=dict)
+    calendar: dict[str, ActionDay] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from bot.handlers.pledges import progress
 from bot.markup import RichText
 from bot.records import UPDATES_TOPIC, Conversation, Signer
 from bot.router import Context, Router
+from bot.timezones import country_zone
 
 FLOW = "sign"
 CONSENT = "consent"
@@ -182,6 +183,12 @@ def register(router: Router) -> None:
             ]
         if signed.email_taken:
             return [ctx.reply("sign.email_taken_final", ReplyKind.ERROR)]
+        zone = country_zone(signer.country) if signer.country else None
+        if zone is not None:
+            # Reminders then come at a sensible local hour, unless they chose a zone themselves.
+            await ctx.core.records.set_timezone(
+                ctx.user_key, ctx.event.user.platform, zone, ctx.core.clock(), only_if_unset=True
+            )
         thanks = ctx.t("sign.thanks", name=signer.name, title=localized(petition.title, ctx.lang))
         opt_in = ctx.t("sign.updates_question")
         buttons = (

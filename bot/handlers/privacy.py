@@ -23,6 +23,8 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
             ctx.core.locales.text(data.language, "language.name") if data.language else ctx.text("mydata.language_auto")
         )
         lines.append(ctx.t("mydata.account", date=data.created_at.date().isoformat(), language=language))
+        if data.timezone:
+            lines.append(ctx.t("mydata.timezone", zone=data.timezone))
     for pledge_id, taken in data.pledges.items():
         pledge = campaigns.pledges.get(pledge_id)
         title = localized(pledge.title, ctx.lang) if pledge else pledge_id
@@ -42,9 +44,8 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
             )
         )
     for subscription in data.subscriptions:
-        lines.append(
-            ctx.t("mydata.subscription", topic=subscription.topic, date=subscription.created_at.date().isoformat())
-        )
+        topic = ctx.text(f"topic.{subscription.topic}")
+        lines.append(ctx.t("mydata.subscription", topic=topic, date=subscription.created_at.date().isoformat()))
     if data.conversation is not None:
         answers = data.conversation.state.get("answers", {})
         typed = ", ".join(f"{key}: {value}" for key, value in answers.items()) or "—"

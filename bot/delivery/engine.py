@@ -1,0 +1,162 @@
+"""The delivery engine: one per platform, sending outbox rows at the platform's pace.
+
+It claims at most a window of due rows (marked "sending" before anything is sent), paces every
+send through sliding-window limits, obeys a platform's retry-after exactly, retries temporary
+errors with capped exponential back-off and jitter, gives up on permanent ones, unsubscribes
+people who are gone, and records every outcome in one transaction per window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.delivery.errors import ChatMoved, PermanentFailure, RecipientGone, RetryAfter
+from bot.delivery.messages import message_for
+from bot.delivery.outbox import Claimed, Outbox, Outcome
+from bot.delivery.pacing import Pacer
+from bot.delivery.sender import Sender
+from bot.events import Reply
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+# How often an idle engine looks for work that another process (the CLI) may have queued.
+POLL_SECONDS = 5.0
+
+
+class Engine:
+    def __init__(self, core: Core, sender: Sender, *, rng: random.Random | None = None) -> None:
+        self.core = core
+        self.sender = sender
+        self.platform = sender.platform
+        self.config = core.config.delivery
+        self.outbox = Outbox(core.store, core.keyring)
+        self.pacer = Pacer(sender.limits())
+        self.clock = core.clock
+        self.rng = rng or random.Random()
+        self.grace = timedelta(hours=core.config.reminders.grace_hours)
+        # Set when new work is queued, so an idle engine starts at once.
+        self.wake = asyncio.Event()
+
+    def _seconds(self) -> float:
+        return self.clock().timestamp()
+
+    async def recover(self) -> int:
+        """Settle rows a crash left "sending", as ``delivery.in_flight`` says."""
+        at_least_once = self.config.in_flight == "at-least-once"
+        settled = await self.outbox.recover(self.platform, at_least_once, self.clock())
+        if settled:
+            what = "will be sent again" if at_least_once else "are counted as failed"
+            log.warning("%d %s message(s) were in flight at a crash: they %s", settled, self.platform, what)
+        return settled
+
+    async def run_once(self) -> int:
+        """Send every row due now; returns how many rows were settled (sent, failed, skipped...)."""
+        handled = 0
+        while True:
+            claimed, skipped, expired = await self.outbox.claim(
+                self.platform, self.clock(), self.config.window, self.grace
+            )
+            if expired:
+                log.warning("skipped %d %s reminder(s) due more than the grace period ago", expired, self.platform)
+            handled += skipped + expired
+            if not claimed:
+                if skipped or expired:
+                    continue
+                return handled
+            outcomes = await self._deliver(claimed)
+            await self.outbox.record(outcomes, self.clock())
+            handled += sum(outcome.state != "pending" for outcome in outcomes)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.recover()
+        while not stop.is_set():
+            try:
+                await self.run_once()
+                next_due = await self.outbox.next_due(self.platform)
+            except Exception:
+                log.exception("the %s delivery engine failed; retrying", self.platform)
+                next_due = None
+            delay = POLL_SECONDS
+            if next_due is not None:
+                delay = min(POLL_SECONDS, max(0.0, (next_due - self.clock()).total_seconds()))
+            self.wake.clear()
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())}
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _deliver(self, claimed: Sequence[Claimed]) -> list[Outcome]:
+        messages: dict[tuple[int, str], Reply | None] = {}
+        sends: list[asyncio.Task[Outcome]] = []
+        for row in claimed:
+            key = (row.broadcast.id, row.language)
+            if key not in messages:
+                messages[key] = message_for(self.core.locales, self.core.content.campaigns, row.broadcast, row.language)
+            message = messages[key]
+            if message is None:
+                sends.append(asyncio.ensure_future(_settled(Outcome(row.id, "failed", row.attempts, "no-content"))))
+                continue
+            group = self.sender.is_group(row.address)
+            # Only this loop waits on the clock: sends start one at a time, each when the pace allows.
+            while (wait := self.pacer.wait(self._seconds(), row.address, group)) > 0:
+                await self.clock.sleep(wait)
+            self.pacer.record(self._seconds(), row.address, group)
+            sends.append(asyncio.ensure_future(self._send(row, message)))
+        return list(await asyncio.gather(*sends))
+
+    async def _send(self, row: Claimed, message: Reply) -> Outcome:
+        attempts = row.attempts + 1
+        try:
+            await self.sender.send(row.address, message)
+        except RetryAfter as exc:
+            # Nothing more is started before the platform's time is up, and this one goes again then.
+            self.pacer.pause_until(self._seconds() + exc.seconds)
+            return Outcome(
+                row.id, "pending", row.attempts, "retry-after", self.clock() + timedelta(seconds=exc.seconds)
+            )
+        except ChatMoved as exc:
+            await self.outbox.readdress(row.id, row.user_id, self.platform, exc.new_address)
+            return Outcome(row.id, "pending", attempts, "chat-moved", self.clock())
+        except RecipientGone:
+            await self.core.records.unsubscribe(row.user_id)
+            log.info("a %s recipient is gone (blocked the bot or left): unsubscribed", self.platform)
+            return Outcome(row.id, "failed", attempts, "gone")
+        except PermanentFailure as exc:
+            log.warning("a %s message failed permanently: %s", self.platform, type(exc).__name__)
+            return Outcome(row.id, "failed", attempts, "permanent")
+        except Exception as exc:  # temporary by default: a network error must not lose the message
+            if attempts >= self.config.max_attempts:
+                log.warning("a %s message failed %d times (%s): giving up", self.platform, attempts, type(exc).__name__)
+                return Outcome(row.id, "failed", attempts, "temporary")
+            return Outcome(row.id, "pending", attempts, "temporary", self.clock() + self.backoff(attempts))
+        return Outcome(row.id, "sent", attempts)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Capped exponential back-off with "equal jitter": half fixed, half random."""
+        ceiling = min(self.config.retry_max_seconds, self.config.retry_base_seconds * 2 ** (attempts - 1))
+        return timedelta(seconds=ceiling / 2 + self.rng.uniform(0, ceiling / 2))
+
+    async def send_direct(self, address: str, message: Reply) -> bool:
+        """Send one message outside the outbox (an organiser's report); False if it failed."""
+        group = self.sender.is_group(address)
+        while (wait := self.pacer.wait(self._seconds(), address, group)) > 0:
+            await self.clock.sleep(wait)
+        self.pacer.record(self._seconds(), address, group)
+        with contextlib.suppress(Exception):
+            await self.sender.send(address, message)
+            return True
+        log.warning("could not send a report on %s", self.platform)
+        return False
+
+
+async def _settled(outcome: Outcome) -> Outcome:
+    return outcome

@@ -1,0 +1,137 @@
+"""The scheduler: starts scheduled broadcasts, creates action-day reminders, reports finished ones.
+
+Reminders are broadcasts created from the calendar, one per action day, year and "days before",
+whose rows are each due at the configured local hour in the recipient's time zone (zoneinfo does
+the daylight-saving arithmetic). A row already later than the grace period when it would be
+queued (the bot was down) is not queued; one that becomes late while queued expires when claimed.
+Both are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot import markup
+from bot.content.model import ActionDay
+from bot.delivery.messages import ACTION_DAYS, reminder_key
+from bot.delivery.outbox import Outbox, Report
+from bot.events import Reply
+
+if TYPE_CHECKING:
+    from bot.core import Core
+    from bot.delivery.engine import Engine
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 30.0
+# Local clocks run from UTC-12 to UTC+14: a reminder's rows fall within this span of its UTC hour.
+EARLIEST_OFFSET = timedelta(hours=14)
+LATEST_OFFSET = timedelta(hours=12)
+
+
+def local_due(on: datetime, hour: int, zone: ZoneInfo) -> datetime:
+    """``hour`` o'clock on the date of ``on`` in ``zone``, as UTC."""
+    return datetime.combine(on.date(), time(hour), tzinfo=zone).astimezone(UTC)
+
+
+class Scheduler:
+    def __init__(self, core: Core, engines: dict[str, Engine]) -> None:
+        self.core = core
+        self.engines = engines
+        self.outbox = Outbox(core.store, core.keyring)
+        self.reminders = core.config.reminders
+        self.grace = timedelta(hours=self.reminders.grace_hours)
+
+    async def tick(self) -> None:
+        now = self.core.clock()
+        for broadcast in await self.outbox.due(now):
+            if broadcast.kind == "broadcast":
+                queued = await self.outbox.start(broadcast, now)
+                log.info("broadcast %d started: %d recipient(s)", broadcast.id, queued)
+        open_reminders = await self._reminders(now)
+        for report in await self.outbox.finish(now, keep_open=open_reminders):
+            await self._report(report)
+        for engine in self.engines.values():
+            engine.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("the scheduler failed; retrying at the next tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=TICK_SECONDS)
+
+    async def _reminders(self, now: datetime) -> list[int]:
+        """Create due reminders and queue their new recipients; returns those still taking recipients."""
+        still_open: list[int] = []
+        for day in self.core.content.campaigns.calendar.values():
+            for days_before in day.remind:
+                for year in (now.year - 1, now.year, now.year + 1):
+                    broadcast_id = await self._reminder(day, year, days_before, now)
+                    if broadcast_id is not None:
+                        still_open.append(broadcast_id)
+        return still_open
+
+    async def _reminder(self, day: ActionDay, year: int, days_before: int, now: datetime) -> int | None:
+        send_on = datetime.combine(day.in_year(year) - timedelta(days=days_before), time(self.reminders.hour), UTC)
+        first, last = send_on - EARLIEST_OFFSET, send_on + LATEST_OFFSET + self.grace
+        if not first - timedelta(days=1) <= now <= last:
+            return None
+        key = reminder_key(day, year, days_before)
+        broadcast = await self.outbox.by_reminder_key(key)
+        if broadcast is None:
+            await self.outbox.create(
+                kind="reminder", topic=ACTION_DAYS, body=day.id, send_at=first, now=now, reminder_key=key
+            )
+            broadcast = await self.outbox.by_reminder_key(key)
+        if broadcast is None or broadcast.state in ("done", "cancelled"):
+            return None
+        queued = await self.outbox.queued_users(broadcast.id)
+        rows: list[tuple[str, str, bytes, str, datetime]] = []
+        late = 0
+        for sub in await self.core.store.rows(
+            "SELECT s.user_id, s.platform, s.address, s.language, u.timezone FROM subscriptions s"
+            " JOIN users u ON u.id = s.user_id WHERE s.topic = ?",
+            (ACTION_DAYS,),
+        ):
+            if sub["user_id"] in queued:
+                continue
+            zone = ZoneInfo(sub["timezone"] or self.reminders.default_timezone)
+            due = local_due(send_on, self.reminders.hour, zone)
+            if due < now - self.grace:
+                late += 1
+                continue
+            rows.append((sub["user_id"], sub["platform"], sub["address"], sub["language"], due))
+        if late:
+            log.warning("reminder %s: %d recipient(s) skipped, due more than the grace period ago", key, late)
+        added = await self.outbox.add_recipients(broadcast.id, rows, now)
+        if added:
+            log.info("reminder %s: %d recipient(s) queued", key, added)
+        return broadcast.id
+
+    async def _report(self, report: Report) -> None:
+        counts = report.counts
+        summary = {state: counts.get(state, 0) for state in ("sent", "failed", "skipped", "expired", "cancelled")}
+        seconds = int(report.duration.total_seconds())
+        log.info("broadcast %d finished in %d s: %s", report.broadcast.id, seconds, summary)
+        engine = self.engines.get(report.report_platform or "")
+        if engine is None or report.report_address is None:
+            return
+        lang = self.core.config.default_language
+        text = self.core.locales.rich(
+            lang,
+            "broadcast.report",
+            id=report.broadcast.id,
+            sent=summary["sent"],
+            failed=summary["failed"],
+            skipped=summary["skipped"] + summary["expired"] + summary["cancelled"],
+            duration=str(timedelta(seconds=seconds)),
+        )
+        await engine.send_direct(report.report_address, Reply(markup.join(text)))

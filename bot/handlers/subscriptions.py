@@ -1,0 +1,134 @@
+"""/subscribe, /unsubscribe, STOP, /timezone and /days."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from bot import forms, markup
+from bot.content.model import localized
+from bot.delivery.messages import ACTION_DAYS, TOPICS
+from bot.events import Button, ChatKind, Reply, ReplyKind
+from bot.router import Context, Router
+from bot.text import fold
+from bot.timezones import resolve_zone
+
+log = logging.getLogger(__name__)
+# A STOP message may carry trailing punctuation or spaces ("Stop!", " stop. "), nothing else.
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def stop_words(ctx: Context) -> set[str]:
+    """STOP and its equivalents in every interface language (a person may write in any of them)."""
+    locales = ctx.core.locales
+    words: set[str] = set()
+    for lang in ctx.core.content.locales:
+        if locales.has(lang, "stop.keywords"):
+            words.update(fold(w.strip()) for w in locales.text(lang, "stop.keywords").split(",") if w.strip())
+    return words
+
+
+def register(router: Router) -> None:
+    def topic_name(ctx: Context, topic: str) -> str:
+        return ctx.text(f"topic.{topic}")
+
+    async def zone_of(ctx: Context) -> str:
+        return await ctx.core.records.timezone_of(ctx.user_key) or ctx.core.config.reminders.default_timezone
+
+    async def subscribe(ctx: Context, topic: str) -> list[Reply]:
+        topic = topic.strip().lower()
+        mine = await ctx.core.records.topics_of(ctx.user_key)
+        if topic not in TOPICS:
+            buttons = tuple(
+                (Button(f"{'✓ ' if t in mine else ''}{topic_name(ctx, t)}", f"subscribe:{t}"),) for t in TOPICS
+            )
+            intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=topic)
+            return [Reply(intro, buttons)]
+        added = await ctx.core.records.subscribe(
+            ctx.user_key, ctx.event.user.platform, topic, ctx.event.chat.id, ctx.lang, ctx.core.clock()
+        )
+        key = "subscribe.done" if added else "subscribe.already"
+        lines = [ctx.t(key, topic=topic_name(ctx, topic))]
+        if topic == ACTION_DAYS:
+            hour = f"{ctx.core.config.reminders.hour:02d}:00"
+            lines.append(ctx.t("subscribe.when", hour=hour, zone=await zone_of(ctx)))
+        lines.append(ctx.t("subscribe.how_to_stop"))
+        return [Reply(markup.join(*lines))]
+
+    router.command("subscribe", "command.subscribe", personal=True)(subscribe)
+    router.action("subscribe", handoff="subscribe")(subscribe)
+
+    async def unsubscribe(ctx: Context, topic: str) -> list[Reply]:
+        topic = topic.strip().lower()
+        mine = await ctx.core.records.topics_of(ctx.user_key)
+        if topic == "all":
+            removed = await ctx.core.records.unsubscribe(ctx.user_key)
+            return [ctx.reply("unsubscribe.all" if removed else "unsubscribe.none")]
+        if topic not in TOPICS:
+            if not mine:
+                return [ctx.reply("unsubscribe.none")]
+            buttons = tuple((Button(topic_name(ctx, t), f"unsubscribe:{t}"),) for t in mine)
+            buttons += ((Button(ctx.text("button.unsubscribe_all"), "unsubscribe:all"),),)
+            return [Reply(ctx.t("unsubscribe.choose"), buttons)]
+        removed = await ctx.core.records.unsubscribe(ctx.user_key, [topic])
+        key = "unsubscribe.done" if removed else "unsubscribe.not_subscribed"
+        return [ctx.reply(key, topic=topic_name(ctx, topic))]
+
+    router.command("unsubscribe", "command.unsubscribe", personal=True)(unsubscribe)
+    router.action("unsubscribe", handoff="unsubscribe")(unsubscribe)
+
+    @router.keyword
+    async def stop(ctx: Context, text: str) -> list[Reply] | None:
+        if len(text) > 40 or fold(_EDGES.sub("", text)) not in stop_words(ctx):
+            return None
+        removed = await ctx.core.records.unsubscribe(ctx.user_key)
+        log.info("a STOP message unsubscribed someone on %s from %d topic(s)", ctx.event.user.platform, removed)
+        return [ctx.reply("stop.done")]
+
+    @router.gone
+    async def gone(ctx: Context, args: str) -> list[Reply]:
+        removed = await ctx.core.records.unsubscribe(ctx.user_key)
+        if removed:
+            log.info(
+                "someone on %s can no longer be reached: unsubscribed from %d topic(s)",
+                ctx.event.user.platform,
+                removed,
+            )
+        return []
+
+    @router.command("timezone", "command.timezone", personal=True)
+    async def timezone(ctx: Context, args: str) -> list[Reply]:
+        if not args.strip():
+            return [ctx.reply("timezone.current", zone=await zone_of(ctx))]
+        try:
+            zone = resolve_zone(args, ctx.lang)
+        except forms.FieldError as error:
+            return [
+                Reply(markup.join(ctx.t(error.reason, **error.params), ctx.t("timezone.usage")), kind=ReplyKind.ERROR)
+            ]
+        await ctx.core.records.set_timezone(ctx.user_key, ctx.event.user.platform, zone, ctx.core.clock())
+        hour = f"{ctx.core.config.reminders.hour:02d}:00"
+        return [ctx.reply("timezone.set", zone=zone, hour=hour)]
+
+    @router.command("days", "command.days")
+    async def days(ctx: Context, args: str) -> list[Reply]:
+        today = ctx.core.clock().date()
+        upcoming = sorted(
+            ((day.next_on_or_after(today), day) for day in ctx.core.content.campaigns.calendar.values()),
+            key=lambda pair: pair[0],
+        )
+        lines = [ctx.t("days.heading")]
+        for when, day in upcoming:
+            left = (when - today) // timedelta(days=1)
+            name = localized(day.name, ctx.lang)
+            if left == 0:
+                lines.append(ctx.t("days.today", name=name, date=when.isoformat()))
+            else:
+                lines.append(ctx.core.locales.plural(ctx.lang, "days.line", left, name=name, date=when.isoformat()))
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if ctx.event.chat.kind is ChatKind.PRIVATE and ACTION_DAYS not in await ctx.core.records.topics_of(
+            ctx.user_key
+        ):
+            buttons = ((Button(ctx.text("button.remind_me"), f"subscribe:{ACTION_DAYS}"),),)
+        return [Reply(markup.join(*lines, sep="\n"), buttons)]
