@@ -31,6 +31,8 @@ async def serve(
         if isinstance(adapter, DeliveringAdapter)
     }
     scheduler = Scheduler(core, engines)
+    for engine in engines.values():
+        engine.after_batch = scheduler.wake.set
 
     def wake() -> None:
         for engine in engines.values():

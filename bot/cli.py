@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot import __version__, adapters
 from bot.config import Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
+from bot.delivery.messages import TOPICS
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
 from bot.store import StoreError
@@ -72,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stats", parents=[common], help="pledge and petition totals, sign-ups per day")
 
+    broadcast = sub.add_parser("broadcast", parents=[common], help="queue and follow broadcasts to subscribers")
+    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", metavar="BROADCAST_COMMAND", required=True)
+    send = broadcast_sub.add_parser("send", parents=[common], help="queue a broadcast (the running bot sends it)")
+    send.add_argument("--text-file", type=Path, required=True, help="the message (light markup: **bold**, [text](url))")
+    send.add_argument("--topic", required=True, choices=TOPICS, help="who gets it: subscribers of this topic")
+    send.add_argument("--lang", choices=LANGUAGES, help="only subscribers who use this language")
+    send.add_argument(
+        "--platform", choices=("telegram", "discord", "console"), help="only subscribers on this platform"
+    )
+    send.add_argument("--at", help="when, ISO-8601 (default: now; without an offset: UTC)")
+    send.add_argument("--dry-run", action="store_true", help="show the message and the audience; queue nothing")
+    broadcast_sub.add_parser("list", parents=[common], help="the latest broadcasts")
+    for name, what in (("status", "a broadcast's delivery figures"), ("cancel", "stop a broadcast")):
+        one = broadcast_sub.add_parser(name, parents=[common], help=what)
+        one.add_argument("id", type=int)
+
     key = sub.add_parser("key", parents=[common], help="secret-key tools")
     key_sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
     key_sub.add_parser(
@@ -107,6 +124,30 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     if args.out is not None:
         _notice(f"exported {count} signature(s) of {args.petition} to {args.out}")
+    return EXIT_OK
+
+
+def cmd_broadcast(config: Config, args: argparse.Namespace) -> int:
+    from bot import broadcasting
+    from bot.export import ExportError
+
+    try:
+        if args.broadcast_command == "send":
+            output = asyncio.run(
+                broadcasting.send(
+                    config, args.text_file, args.topic, args.lang, args.platform, args.at, dry_run=args.dry_run
+                )
+            )
+        elif args.broadcast_command == "list":
+            output = asyncio.run(broadcasting.listing(config))
+        elif args.broadcast_command == "status":
+            output = asyncio.run(broadcasting.status(config, args.id))
+        else:
+            output = asyncio.run(broadcasting.cancel(config, args.id))
+    except ExportError as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    print(output)
     return EXIT_OK
 
 
@@ -261,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(config, args)
         if args.command == "stats":
             return cmd_stats(config)
+        if args.command == "broadcast":
+            return cmd_broadcast(config, args)
         if args.command == "key":
             return cmd_key_rotate(config)
         enabled = [name for name in ("console", "telegram", "discord") if getattr(config, name).enabled]

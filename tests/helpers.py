@@ -23,4 +23,3 @@ def run_bot(
         env=os.environ.copy() if env is None else env,
         timeout=60,
     )
-

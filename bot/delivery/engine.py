@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.clock import idle
 from bot.delivery.errors import ChatMoved, PermanentFailure, RecipientGone, RetryAfter
 from bot.delivery.messages import message_for
 from bot.delivery.outbox import Claimed, Outbox, Outcome
@@ -45,6 +46,8 @@ class Engine:
         self.grace = timedelta(hours=core.config.reminders.grace_hours)
         # Set when new work is queued, so an idle engine starts at once.
         self.wake = asyncio.Event()
+        # Called after rows were settled (the scheduler then reports finished broadcasts promptly).
+        self.after_batch: Callable[[], None] = lambda: None
 
     def _seconds(self) -> float:
         return self.clock().timestamp()
@@ -79,8 +82,11 @@ class Engine:
     async def run(self, stop: asyncio.Event) -> None:
         await self.recover()
         while not stop.is_set():
+            # Cleared before looking for work: a wake-up during the look is not lost.
+            self.wake.clear()
             try:
-                await self.run_once()
+                if await self.run_once():
+                    self.after_batch()
                 next_due = await self.outbox.next_due(self.platform)
             except Exception:
                 log.exception("the %s delivery engine failed; retrying", self.platform)
@@ -88,11 +94,7 @@ class Engine:
             delay = POLL_SECONDS
             if next_due is not None:
                 delay = min(POLL_SECONDS, max(0.0, (next_due - self.clock()).total_seconds()))
-            self.wake.clear()
-            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())}
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+            await idle(delay, stop, self.wake)
 
     async def _deliver(self, claimed: Sequence[Claimed]) -> list[Outcome]:
         messages: dict[tuple[int, str], Reply | None] = {}

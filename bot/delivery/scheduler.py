@@ -10,13 +10,13 @@ Both are logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import markup
+from bot.clock import idle
 from bot.content.model import ActionDay
 from bot.delivery.messages import ACTION_DAYS, reminder_key
 from bot.delivery.outbox import Outbox, Report
@@ -46,6 +46,8 @@ class Scheduler:
         self.outbox = Outbox(core.store, core.keyring)
         self.reminders = core.config.reminders
         self.grace = timedelta(hours=self.reminders.grace_hours)
+        # Set to tick before the next scheduled time (an engine finished a batch).
+        self.wake = asyncio.Event()
 
     async def tick(self) -> None:
         now = self.core.clock()
@@ -61,12 +63,12 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("the scheduler failed; retrying at the next tick")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=TICK_SECONDS)
+            await idle(TICK_SECONDS, stop, self.wake)
 
     async def _reminders(self, now: datetime) -> list[int]:
         """Create due reminders and queue their new recipients; returns those still taking recipients."""

@@ -47,8 +47,9 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
         topic = ctx.text(f"topic.{subscription.topic}")
         lines.append(ctx.t("mydata.subscription", topic=topic, date=subscription.created_at.date().isoformat()))
     if data.conversation is not None:
-        answers = data.conversation.state.get("answers", {})
-        typed = ", ".join(f"{key}: {value}" for key, value in answers.items()) or "—"
+        state = data.conversation.state
+        typed_in = {**state.get("answers", {}), **({"text": state["body"]} if "body" in state else {})}
+        typed = ", ".join(f"{key}: {value}" for key, value in typed_in.items()) or "—"
         lines.append(ctx.t("mydata.conversation", flow=data.conversation.flow, answers=typed))
     if len(lines) == 1:
         return ctx.t("mydata.nothing")

@@ -1,0 +1,103 @@
+"""``advocacy-bot broadcast``: organisers queue, list, inspect and cancel broadcasts from the server.
+
+The running bot's scheduler picks queued broadcasts up (it looks every 30 seconds).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Config
+from bot.delivery.messages import broadcast_message
+from bot.delivery.outbox import Broadcast, Outbox
+from bot.export import ExportError, opened
+from bot.handlers.broadcasts import MAX_BROADCAST_CHARS
+from bot.i18n import Locales
+from bot.plaintext import render
+
+
+def read_text(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from exc
+    if not text:
+        raise ExportError(f"{path} is empty: nothing to send")
+    if len(text) > MAX_BROADCAST_CHARS:
+        raise ExportError(f"{path} has {len(text)} characters; a broadcast holds at most {MAX_BROADCAST_CHARS}")
+    return text
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """An ISO-8601 moment; without an offset it is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ExportError(f"--at: {value!r} is not an ISO-8601 date and time (e.g. 2027-06-19T10:00+02:00)") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+async def send(
+    config: Config,
+    text_file: Path,
+    topic: str,
+    language: str | None,
+    platform: str | None,
+    at: str | None,
+    *,
+    dry_run: bool,
+) -> str:
+    body = read_text(text_file)
+    when = parse_when(at)
+    async with opened(config) as (records, content):
+        outbox = Outbox(records.store, records.keys)
+        audience = await outbox.audience_size(topic, language, platform)
+        if dry_run:
+            locales = Locales(content.locales, config.default_language)
+            preview = render(broadcast_message(locales, body, topic, language or config.default_language))
+            return f"{preview}\n\nAudience: {audience} subscribers now.\ndry run: nothing was queued"
+        now = datetime.now(UTC).replace(microsecond=0)
+        send_at = when or now
+        broadcast_id = await outbox.create(
+            kind="broadcast", topic=topic, body=body, language=language, platform=platform, send_at=send_at, now=now
+        )
+    return f"broadcast {broadcast_id} scheduled for {send_at.isoformat()} ({audience} subscribers now)"
+
+
+def _line(broadcast: Broadcast) -> str:
+    return "  ".join(
+        (str(broadcast.id), broadcast.kind, broadcast.topic, broadcast.state, broadcast.send_at.isoformat())
+    )
+
+
+async def listing(config: Config) -> str:
+    async with opened(config) as (records, _):
+        broadcasts = await Outbox(records.store, records.keys).listing()
+    if not broadcasts:
+        return "no broadcasts yet"
+    return "\n".join(["id  kind  topic  state  send_at", *(_line(b) for b in broadcasts)])
+
+
+async def status(config: Config, broadcast_id: int) -> str:
+    async with opened(config) as (records, _):
+        outbox = Outbox(records.store, records.keys)
+        broadcast = await outbox.get(broadcast_id)
+        if broadcast is None:
+            raise ExportError(f"there is no broadcast {broadcast_id}")
+        counts = await outbox.counts(broadcast_id)
+    lines = [_line(broadcast)]
+    lines += [f"{state}: {count}" for state, count in sorted(counts.items())] or ["no recipients queued yet"]
+    if broadcast.started_at and broadcast.finished_at:
+        lines.append(f"duration: {broadcast.finished_at - broadcast.started_at}")
+    return "\n".join(lines)
+
+
+async def cancel(config: Config, broadcast_id: int) -> str:
+    async with opened(config) as (records, _):
+        stopped = await Outbox(records.store, records.keys).cancel(broadcast_id, datetime.now(UTC))
+    if stopped is None:
+        raise ExportError(f"broadcast {broadcast_id} has already finished or been cancelled (or does not exist)")
+    return f"broadcast {broadcast_id} cancelled: {stopped} message(s) will not be sent"
