@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,12 +12,19 @@ class Clock(Protocol):
     def __call__(self) -> datetime:
         """Now, timezone-aware (UTC)."""
 
+    def monotonic(self) -> float:
+        """Seconds that only ever go forward at the pace of real time: for pacing and timeouts."""
+
     async def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:
     def __call__(self) -> datetime:
         return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        # Not the wall clock: that one can be stepped or slewed (NTP), and pacing must not be.
+        return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
@@ -36,6 +44,9 @@ class ManualClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+    def monotonic(self) -> float:
+        return self.now.timestamp()
 
     async def sleep(self, seconds: float) -> None:
         # Let what is ready run at the current time first, as it would before a real sleep ends.

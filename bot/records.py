@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -19,7 +19,8 @@ from bot.store import Store
 
 
 def stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    """A UTC moment as stored: ISO text, which sorts in time order (a retry-after keeps its fraction)."""
+    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True, slots=True)

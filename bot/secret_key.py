@@ -69,4 +69,3 @@ def load_key(data_dir: Path, *, create: bool, notice: Callable[[str], None] | No
 def derive(key: bytes, purpose: str) -> bytes:
     """A sub-key for one purpose, so that no two uses share key material."""
     return hmac.new(key, f"advocacy-bot/{purpose}".encode(), hashlib.sha256).digest()
-

@@ -50,7 +50,7 @@ class Engine:
         self.after_batch: Callable[[], None] = lambda: None
 
     def _seconds(self) -> float:
-        return self.clock().timestamp()
+        return self.clock.monotonic()
 
     async def recover(self) -> int:
         """Settle rows a crash left "sending", as ``delivery.in_flight`` says."""
@@ -111,12 +111,16 @@ class Engine:
             # Only this loop waits on the clock: sends start one at a time, each when the pace allows.
             while (wait := self.pacer.wait(self._seconds(), row.address, group)) > 0:
                 await self.clock.sleep(wait)
-            self.pacer.record(self._seconds(), row.address, group)
-            sends.append(asyncio.ensure_future(self._send(row, message)))
+            started = asyncio.Event()
+            sends.append(asyncio.ensure_future(self._send(row, message, group, started)))
+            # The next one waits until this one has really started: the pacer counts actual starts.
+            await started.wait()
         return list(await asyncio.gather(*sends))
 
-    async def _send(self, row: Claimed, message: Reply) -> Outcome:
+    async def _send(self, row: Claimed, message: Reply, group: bool, started: asyncio.Event) -> Outcome:
         attempts = row.attempts + 1
+        self.pacer.record(self._seconds(), row.address, group)
+        started.set()
         try:
             await self.sender.send(row.address, message)
         except RetryAfter as exc:

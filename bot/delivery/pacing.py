@@ -8,6 +8,9 @@ from bot.config import PlatformLimits
 
 # Never wait less than this: clock resolution must not turn a wait into a busy loop.
 MIN_WAIT = 1e-6
+# Windows are this much longer than the platform's: a request reaches the platform a little after
+# the pacer lets it go, and that jitter must not put one message too many in someone's second.
+MARGIN = 0.01
 
 
 class Pacer:
@@ -33,14 +36,14 @@ class Pacer:
         self._forget(now)
         waits = [self._paused_until - now]
         if len(self._recent) >= self.per_second:
-            waits.append(self._recent[-self.per_second] + 1.0 - now)
+            waits.append(self._recent[-self.per_second] + 1.0 + MARGIN - now)
         last = self._last_to_chat.get(chat)
         if last is not None and self.chat_interval:
-            waits.append(last + self.chat_interval - now)
+            waits.append(last + self.chat_interval + MARGIN - now)
         if group and self.per_group is not None:
             sends = self._group_sends.get(chat, ())
             if len(sends) >= self.per_group:
-                waits.append(sends[-self.per_group] + 60.0 - now)
+                waits.append(sends[-self.per_group] + 60.0 + MARGIN - now)
         longest = max(waits)
         return max(longest, MIN_WAIT) if longest > 0 else 0.0
 
@@ -53,7 +56,7 @@ class Pacer:
 
     def _forget(self, now: float) -> None:
         """Drop what can no longer limit anything, so memory stays flat over any number of sends."""
-        while self._recent and self._recent[0] <= now - 1.0:
+        while self._recent and self._recent[0] <= now - 1.0 - MARGIN:
             self._recent.popleft()
         if len(self._last_to_chat) > 4 * self.per_second:
             horizon = now - self.chat_interval
