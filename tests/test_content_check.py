@@ -262,3 +262,54 @@ def test_a_pledge_with_a_bad_flag_and_goal(tree: Path) -> None:
     problems = _campaign_problems(tree, "pledges.yaml", text)
     assert any("pledges.yaml:5: pledge one.open: expected true or false" in p for p in problems), problems
     assert any("pledges.yaml:6: pledge one.goal: expected a whole number above 0" in p for p in problems), problems
+
+
+CALENDAR = """\
+days:
+  - id: a-day
+    month: 6
+    day: 26
+    name: {en: A day}
+    remind: [7, 0]
+    message: {en: Join us.}
+"""
+
+
+def test_a_valid_calendar_has_no_problems(tree: Path) -> None:
+    assert _campaign_problems(tree, "calendar.yaml", CALENDAR) == []
+    assert (
+        _campaign_problems(tree, "calendar.yaml", CALENDAR.replace("month: 6\n    day: 26", "month: 2\n    day: 29"))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            ("day: 26", "day: 31"),
+            "calendar.yaml:4: day a-day: month the number 6 and day the number 31 are not a calendar date",
+        ),
+        (("remind: [7, 0]", "remind: [7, 7]"), "calendar.yaml:6: day a-day.remind: 7 is listed twice"),
+        (
+            ("remind: [7, 0]", "remind: [-1]"),
+            "calendar.yaml:6: day a-day.remind: the number -1 is not a whole number of days",
+        ),
+        (("remind: [7, 0]", "remind: []"), "calendar.yaml:6: day a-day.remind: expected a list of days before"),
+        (
+            ("    message: {en: Join us.}\n", "    message: {en: Join us.}\n    link: ftp://x\n"),
+            "calendar.yaml:8: day a-day.link: not an http(s) address",
+        ),
+    ],
+)
+def test_calendar_problems_have_file_and_line(tree: Path, change: tuple[str, str], problem: str) -> None:
+    problems = _campaign_problems(tree, "calendar.yaml", CALENDAR.replace(*change))
+    assert any(problem in p for p in problems), problems
+
+
+def test_the_bundled_calendar_has_every_action_day() -> None:
+    from bot.content import load
+
+    calendar = load(BUNDLED_CONTENT).campaigns.calendar
+    dates = {(day.month, day.day) for day in calendar.values()}
+    assert dates == {(3, 1), (5, 7), (6, 26), (7, 21), (7, 28), (8, 31), (11, 1), (12, 1), (12, 10)}

@@ -441,3 +441,24 @@ def test_max_in_window_counts_sliding_windows() -> None:
 
 async def test_engine_handles_an_empty_outbox(core: Core, clock: ManualClock) -> None:
     assert await engine_for(core, RecordingSender(clock)).run_once() == 0
+
+
+async def test_a_scheduled_broadcast_survives_a_restart(tmp_path: Path, services: Services, clock: ManualClock) -> None:
+    config = _config(tmp_path)
+    core = await Core.open(config, services=services)
+    core.clock = clock
+    await subscribe(core, 2)
+    outbox = Outbox(core.store, core.keyring)
+    await outbox.create(kind="broadcast", topic="news", body="Later", send_at=clock() + timedelta(days=1), now=clock())
+    await core.close()
+    clock.advance(days=1)
+    core = await Core.open(config, services=services)
+    core.clock = clock
+    try:
+        sender = RecordingSender(clock)
+        engine = engine_for(core, sender)
+        await Scheduler(core, {"telegram": engine}).tick()
+        await engine.run_once()
+        assert len(sender.sent) == 2
+    finally:
+        await core.close()
