@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,12 @@ async def test_help_advertises_organiser_commands_to_organisers_only(
 # ---------------------------------------------------------------- export and keys (the real command)
 
 
+def _export(tmp_path: Path, *args: str, key: str = TEST_KEY) -> subprocess.CompletedProcess[str]:
+    """``advocacy-bot export signatures --petition ARGS...`` on the database in ``tmp_path``."""
+    env = {**os.environ, "ADVOCACY_BOT_SECRET_KEY": key}
+    return run_bot("--config", str(_config_file(tmp_path)), "export", "signatures", "--petition", *args, env=env)
+
+
 def _config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(f"storage:\n  path: {tmp_path / 'bot.sqlite3'}\n")
@@ -278,22 +285,8 @@ async def _signed_database(tmp_path: Path, services: Services) -> Config:
 
 async def test_export_round_trips_as_json_and_csv(tmp_path: Path, services: Services) -> None:
     await _signed_database(tmp_path, services)
-    env = {**os.environ, "ADVOCACY_BOT_SECRET_KEY": TEST_KEY}
-    config_file = _config_file(tmp_path)
     out = tmp_path / "out" / "signatures.json"
-    result = run_bot(
-        "--config",
-        str(config_file),
-        "export",
-        "signatures",
-        "--petition",
-        PETITION,
-        "--format",
-        "json",
-        "--out",
-        str(out),
-        env=env,
-    )
+    result = _export(tmp_path, PETITION, "--format", "json", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     document = json.loads(out.read_text(encoding="utf-8"))
@@ -307,7 +300,7 @@ async def test_export_round_trips_as_json_and_csv(tmp_path: Path, services: Serv
     assert [r["wants_updates"] for r in document["signatures"]] == [True, False, False]
     assert {r["consent_version"] for r in document["signatures"]} == {1}
 
-    as_csv = run_bot("--config", str(config_file), "export", "signatures", "--petition", PETITION, env=env)
+    as_csv = _export(tmp_path, PETITION)
     assert as_csv.returncode == 0, as_csv.stderr
     parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [(r["name"], r["email"], r["country"], r["country_name"]) for r in parsed] == [
@@ -333,22 +326,12 @@ async def test_export_refuses_to_overwrite_without_force(tmp_path: Path, service
 
 
 async def test_export_errors_are_clear(tmp_path: Path, services: Services) -> None:
-    env = {**os.environ, "ADVOCACY_BOT_SECRET_KEY": TEST_KEY}
-    config_file = _config_file(tmp_path)
-    missing = run_bot("--config", str(config_file), "export", "signatures", "--petition", PETITION, env=env)
+    missing = _export(tmp_path, PETITION)
     assert missing.returncode == 1 and "there is no database" in missing.stderr
     await _signed_database(tmp_path, services)
-    unknown = run_bot("--config", str(config_file), "export", "signatures", "--petition", "nope", env=env)
+    unknown = _export(tmp_path, "nope")
     assert unknown.returncode == 1 and "there is no petition 'nope'" in unknown.stderr
-    wrong_key = run_bot(
-        "--config",
-        str(config_file),
-        "export",
-        "signatures",
-        "--petition",
-        PETITION,
-        env={**env, "ADVOCACY_BOT_SECRET_KEY": "33" * 32},
-    )
+    wrong_key = _export(tmp_path, PETITION, key="33" * 32)
     assert wrong_key.returncode == 1 and "not the one this database was created with" in wrong_key.stderr
     assert "Traceback" not in wrong_key.stderr
 
