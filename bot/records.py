@@ -1,7 +1,8 @@
 """Pledges, signatures, subscriptions and conversations in the store, personal fields encrypted.
 
-Every write is one transaction that also makes sure the person's row exists; counts returned by a
-write are read inside the same transaction, so they include it exactly once.
+Every write is one transaction that also makes sure the person's row exists. Counts come from
+tallies that triggers keep in the same transaction as the rows they count; a count returned by a
+write is read just after its commit: the total at that moment, the write included.
 """
 
 from __future__ import annotations
@@ -108,10 +109,14 @@ class Records:
         return await self.store.rows(sql, params)
 
     @staticmethod
-    async def _ensure_user(db: aiosqlite.Connection, user: str, platform: str, now: datetime) -> None:
+    async def _ensure_user(
+        db: aiosqlite.Connection, user: str, platform: str, now: datetime, timezone: str | None = None
+    ) -> None:
+        """The person's row exists (with ``timezone`` if they had none): one statement, either way."""
         await db.execute(
-            "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?) ON CONFLICT(id) DO NOTHING",
-            (user, platform, stamp(now)),
+            "INSERT INTO users (id, platform, language, timezone, created_at) VALUES (?, ?, NULL, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET timezone = COALESCE(users.timezone, excluded.timezone)",
+            (user, platform, timezone, stamp(now)),
         )
 
     async def _tally(self, kind: str, item: str) -> int:
@@ -140,8 +145,8 @@ class Records:
                 (pledge_id, user, stamp(now)),
             )
             new = cursor.rowcount == 1
-            count = await self._tally("pledge", pledge_id)
-        return new, count
+        # Read after the commit, outside the shared transaction: the total now, this pledge included.
+        return new, await self._tally("pledge", pledge_id)
 
     async def withdraw_pledge(self, user: str, pledge_id: str) -> tuple[bool, int]:
         async with self.store.transaction() as db:
@@ -149,8 +154,7 @@ class Records:
                 "DELETE FROM pledges_taken WHERE pledge_id = ? AND user_id = ?", (pledge_id, user)
             )
             removed = cursor.rowcount == 1
-            count = await self._tally("pledge", pledge_id)
-        return removed, count
+        return removed, await self._tally("pledge", pledge_id)
 
     # ------------------------------------------------------------------ petitions
 
@@ -186,12 +190,16 @@ class Records:
         now: datetime,
         *,
         end_conversation: bool = True,
+        timezone: str | None = None,
     ) -> Signed:
-        """Record a signature once per person and per e-mail, ending the sign-up conversation."""
+        """Record a signature once per person and per e-mail, ending the sign-up conversation.
+
+        ``timezone``: inferred from the country, it becomes the person's if they have none yet.
+        """
         cipher = self.keys.cipher
         email_index = self._email_index(petition_id, signer.email) if signer.email else None
         async with self.store.transaction() as db:
-            await self._ensure_user(db, user, platform, now)
+            await self._ensure_user(db, user, platform, now, timezone)
             # Inserted only if neither this person nor this e-mail has signed: one statement, so
             # the common case costs no separate look-up.
             cursor = await db.execute(
@@ -221,7 +229,7 @@ class Records:
                 )
             if end_conversation:
                 await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
-            count = await self._tally("petition", petition_id)
+        count = await self._tally("petition", petition_id)
         mine = next((row for row in clashes if row[1]), None)
         if mine is not None:
             return Signed(count, already=datetime.fromisoformat(mine[0]))

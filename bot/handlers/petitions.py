@@ -173,22 +173,20 @@ def register(router: Router) -> None:
             return [refusal]
         signer = Signer(str(answers["name"]), answers.get("email"), answers.get("country"))
         signed = await ctx.core.records.sign(
-            petition.id, ctx.user_key, ctx.event.user.platform, signer, petition.consent_version, ctx.core.clock()
+            petition.id,
+            ctx.user_key,
+            ctx.event.user.platform,
+            signer,
+            petition.consent_version,
+            ctx.core.clock(),
+            # Reminders then come at a sensible local hour, unless they chose a zone themselves.
+            timezone=country_zone(signer.country) if signer.country else None,
         )
         if signed.already is not None:
-            return [
-                ctx.reply(
-                    "sign.already", title=localized(petition.title, ctx.lang), date=signed.already.date().isoformat()
-                )
-            ]
+            title = localized(petition.title, ctx.lang)
+            return [ctx.reply("sign.already", title=title, date=signed.already.date().isoformat())]
         if signed.email_taken:
             return [ctx.reply("sign.email_taken_final", ReplyKind.ERROR)]
-        zone = country_zone(signer.country) if signer.country else None
-        if zone is not None:
-            # Reminders then come at a sensible local hour, unless they chose a zone themselves.
-            await ctx.core.records.set_timezone(
-                ctx.user_key, ctx.event.user.platform, zone, ctx.core.clock(), only_if_unset=True
-            )
         thanks = ctx.t("sign.thanks", name=signer.name, title=localized(petition.title, ctx.lang))
         opt_in = ctx.t("sign.updates_question")
         buttons = (
