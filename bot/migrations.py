@@ -181,4 +181,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_by_user ON outbox (user_id)",
         ),
     ),
+    Migration(
+        4,
+        "adapter settings",
+        (
+            """
+        CREATE TABLE adapter_settings (
+            -- What an adapter keeps per place: a Discord server's announcement channel and
+            -- organiser role, a hash of the commands last synced. Never personal data.
+            platform TEXT NOT NULL,
+            -- Where it applies ("guild:123", "global").
+            scope TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (platform, scope, name)
+        ) WITHOUT ROWID
+        """,
+        ),
+    ),
 )

@@ -213,3 +213,41 @@ class Store:
                 (user_id, platform, language, utcnow()),
             )
         self._remember_language(user_id, language)
+
+    # ------------------------------------------------------------------ adapter settings
+
+    async def setting(self, platform: str, scope: str, name: str) -> str | None:
+        row = await self.row(
+            "SELECT value FROM adapter_settings WHERE platform = ? AND scope = ? AND name = ?", (platform, scope, name)
+        )
+        return str(row[0]) if row else None
+
+    async def settings(self, platform: str, scope: str) -> dict[str, str]:
+        rows = await self.rows(
+            "SELECT name, value FROM adapter_settings WHERE platform = ? AND scope = ?", (platform, scope)
+        )
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def set_setting(self, platform: str, scope: str, name: str, value: str | None) -> None:
+        """Store (or, with None, remove) one setting."""
+        async with self.transaction() as db:
+            if value is None:
+                await db.execute(
+                    "DELETE FROM adapter_settings WHERE platform = ? AND scope = ? AND name = ?",
+                    (platform, scope, name),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO adapter_settings (platform, scope, name, value, updated_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (platform, scope, name) DO UPDATE SET value = excluded.value,"
+                    " updated_at = excluded.updated_at",
+                    (platform, scope, name, value, utcnow()),
+                )
+
+    async def forget_scope(self, platform: str, scope: str) -> int:
+        """Remove every setting of one place (the bot left a Discord server)."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM adapter_settings WHERE platform = ? AND scope = ?", (platform, scope)
+            )
+        return cursor.rowcount

@@ -178,3 +178,20 @@ async def test_a_steady_stream_of_writers_still_commits_in_batches(tmp_path: Pat
         await store.close()
     assert 3 <= commits < MAX_BATCH
     assert len(_committed(path)) == MAX_BATCH * 3
+
+
+async def test_adapter_settings_are_kept_per_place_and_forgotten_together(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        await store.set_setting("discord", "guild:1", "announcements", "555")
+        await store.set_setting("discord", "guild:1", "organiser_role", "777")
+        await store.set_setting("discord", "guild:2", "announcements", "666")
+        await store.set_setting("discord", "guild:1", "announcements", "556")
+        assert await store.setting("discord", "guild:1", "announcements") == "556"
+        assert await store.settings("discord", "guild:1") == {"announcements": "556", "organiser_role": "777"}
+        await store.set_setting("discord", "guild:1", "organiser_role", None)
+        assert await store.forget_scope("discord", "guild:1") == 1
+        assert await store.settings("discord", "guild:1") == {}
+        assert await store.setting("discord", "guild:2", "announcements") == "666"
+    finally:
+        await store.close()
