@@ -62,6 +62,9 @@ class Event:
     content: Content
     # In a group: whether the bot was addressed (mentioned, replied to, or sent a command).
     addressed: bool = True
+    # The platform vouches that this person organises the campaign here (a Discord server's
+    # organiser role), on top of the organisers listed in the configuration.
+    organiser: bool = False
 
 
 @dataclass(frozen=True, slots=True)

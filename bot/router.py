@@ -38,7 +38,7 @@ class Context:
 
     @property
     def is_organiser(self) -> bool:
-        return self.core.config.is_organiser(self.event.user.platform, self.event.user.id)
+        return self.event.organiser or self.core.config.is_organiser(self.event.user.platform, self.event.user.id)
 
 
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]
