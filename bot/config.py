@@ -110,6 +110,15 @@ class ConsoleConfig:
 class TelegramConfig:
     enabled: bool = False
     base_url: str = "https://api.telegram.org/bot"
+    # "polling" (nothing to expose) or "webhook" (Telegram calls webhook_url; needs HTTPS in front).
+    mode: str = "polling"
+    # Webhook mode: the address and port the bot listens on, the path, and the public HTTPS URL
+    # Telegram is told to call (null: none, which is only valid in polling mode). The secret that
+    # every webhook request must carry comes from TELEGRAM_WEBHOOK_SECRET.
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +269,13 @@ def _validate(config: Config) -> None:
         ) from exc
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    telegram = config.telegram
+    if telegram.mode not in ("polling", "webhook"):
+        raise ConfigError(f"telegram.mode: {telegram.mode!r} is not polling or webhook")
+    if telegram.mode == "webhook" and not (telegram.webhook_url or "").startswith("https://"):
+        raise ConfigError("telegram.webhook_url: webhook mode needs the public https:// address Telegram will call")
+    if not 1 <= telegram.webhook_port <= 65535:
+        raise ConfigError("telegram.webhook_port: must be between 1 and 65535")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):
         section, option = name.split(".")
         url = getattr(getattr(config, section), option)
