@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 
-from bot.adapters import Adapter, DeliveringAdapter
+from bot.adapters import Adapter, AdapterError, DeliveringAdapter
 from bot.config import Config
 from bot.core import Core
 from bot.delivery import Engine, Scheduler
@@ -46,9 +46,20 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
+    failures: list[AdapterError] = []
+
+    async def run(adapter: Adapter) -> None:
+        try:
+            await adapter.run(core, stop)
+        except AdapterError as exc:
+            # An adapter that cannot go on (a rejected token, another instance polling) stops the
+            # others cleanly and is reported, rather than tearing everything down with a traceback.
+            failures.append(exc)
+            stop.set()
+
     try:
         async with asyncio.TaskGroup() as group:
-            running = [group.create_task(a.run(core, stop), name=f"adapter:{a.name}") for a in adapters]
+            running = [group.create_task(run(a), name=f"adapter:{a.name}") for a in adapters]
             for engine in engines.values():
                 group.create_task(engine.run(stop), name=f"delivery:{engine.platform}")
             group.create_task(scheduler.run(stop), name="scheduler")
@@ -62,3 +73,5 @@ async def serve(
             loop.remove_signal_handler(sig)
         await core.close()
         log.info("stopped")
+    if failures:
+        raise failures[0]

@@ -192,7 +192,11 @@ def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespa
         return EXIT_PROBLEMS
     # Only a console user, on their own machine, may get a key created for them: a server
     # adapter without the key configured would lose every signature when the box is rebuilt.
-    asyncio.run(serve(config, chosen, notice=_notice, create_key=all(a.name == "console" for a in chosen)))
+    try:
+        asyncio.run(serve(config, chosen, notice=_notice, create_key=all(a.name == "console" for a in chosen)))
+    except adapters.AdapterError as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 

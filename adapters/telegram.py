@@ -1,0 +1,492 @@
+"""The Telegram adapter, on python-telegram-bot 22: updates in, HTML replies out, broadcasts sent.
+
+Long polling by default, a webhook as an option. Everything a person or the content wrote reaches
+Telegram HTML-escaped (replies are spans; only Bold and Link become tags), long replies are split on
+paragraph boundaries, and buttons carry compact, versioned callback data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import html
+import logging
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    TelegramError,
+)
+from telegram.error import RetryAfter as TelegramRetryAfter
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import adapters, markup
+from bot.config import Config, PlatformLimits
+from bot.content.model import LANGUAGES
+from bot.core import Core
+from bot.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, TemporaryFailure
+from bot.events import ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, User, parse_text
+from bot.markup import Bold, Link, RichText, plain
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
+# Telegram's limit, counted in UTF-16 code units after entities are parsed.
+MAX_MESSAGE = 4096
+MAX_CALLBACK_BYTES = 64
+# Callback data is "<version>|<action>". A deploy that changes the format bumps the version, and
+# presses on older buttons get a polite "expired" instead of being misread.
+CALLBACK_VERSION = "1"
+# Actions too long for callback data are stored and referred to by "<version>#<digest>".
+LONG_ACTIONS_SCOPE = "buttons"
+MAX_DESCRIPTION = 256
+# Tries at a reply to a waiting person when Telegram says "too many requests".
+INTERACTIVE_ATTEMPTS = 3
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramStartError(adapters.AdapterError):
+    pass
+
+
+# ---------------------------------------------------------------------- rendering
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def span_html(span: Any) -> str:
+    if isinstance(span, Bold):
+        return f"<b>{html.escape(span.text, quote=False)}</b>"
+    if isinstance(span, Link):
+        return f'<a href="{html.escape(span.url)}">{html.escape(span.text, quote=False)}</a>'
+    return html.escape(span.text, quote=False)
+
+
+def to_html(text: RichText) -> str:
+    return "".join(span_html(span) for span in text)
+
+
+def _pieces(text: RichText) -> list[tuple[Any, str]]:
+    """Spans cut at paragraph breaks: (span kind, text) pieces whose ends are safe split points."""
+    pieces: list[tuple[Any, str]] = []
+    for span in text:
+        if isinstance(span, Bold | Link):
+            pieces.append((span, span.text))
+            continue
+        parts = span.text.split("\n\n")
+        for index, part in enumerate(parts):
+            suffix = "\n\n" if index < len(parts) - 1 else ""
+            if part or suffix:
+                pieces.append((None, part + suffix))
+    return pieces
+
+
+def split_html(text: RichText, limit: int = MAX_MESSAGE) -> list[str]:
+    """The reply as HTML messages of at most ``limit`` visible characters, split between paragraphs
+    (within one only if a paragraph alone is too long)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for span, piece in _pieces(text):
+        rendered = span_html(span) if span is not None else html.escape(piece, quote=False)
+        length = utf16_len(piece)
+        if current and size + length > limit:
+            chunks.append("".join(current).rstrip())
+            current, size = [], 0
+        while length > limit and span is None:
+            # One paragraph longer than a whole message: cut it at the last space that fits.
+            head = piece[:limit]
+            cut = head.rfind(" ") if " " in head else limit
+            chunks.append(html.escape(piece[:cut], quote=False))
+            piece = piece[cut:].lstrip()
+            rendered, length = html.escape(piece, quote=False), utf16_len(piece)
+        current.append(rendered)
+        size += length
+    if current:
+        chunks.append("".join(current).rstrip())
+    return [chunk for chunk in chunks if chunk] or [""]
+
+
+def merged(replies: Sequence[Reply]) -> list[Reply]:
+    """Consecutive replies as fewer messages: a reply without buttons joins the next one.
+
+    Fewer messages keep a conversation under Telegram's per-chat flood limit. The emergency answer
+    always stays a message of its own, first, so it cannot be missed.
+    """
+    out: list[Reply] = []
+    for reply in replies:
+        previous = out[-1] if out else None
+        joinable = (
+            previous is not None
+            and not previous.buttons
+            and previous.handoff is None
+            and ReplyKind.EMERGENCY not in (previous.kind, reply.kind)
+            and utf16_len(plain(previous.text) + plain(reply.text)) + 2 <= MAX_MESSAGE
+        )
+        if previous is not None and joinable:
+            out[-1] = dataclasses.replace(reply, text=markup.join(previous.text, reply.text))
+        else:
+            out.append(reply)
+    return out
+
+
+# ---------------------------------------------------------------------- callback data
+
+
+def callback_data(action: str) -> str | None:
+    data = f"{CALLBACK_VERSION}|{action}"
+    return data if len(data.encode()) <= MAX_CALLBACK_BYTES else None
+
+
+def digest_data(action: str) -> str:
+    return f"{CALLBACK_VERSION}#{hashlib.sha256(action.encode()).hexdigest()[:24]}"
+
+
+async def encode_action(core: Core, action: str) -> str:
+    data = callback_data(action)
+    if data is not None:
+        return data
+    data = digest_data(action)
+    await core.store.set_setting(PLATFORM, LONG_ACTIONS_SCOPE, data, action)
+    return data
+
+
+async def decode_action(core: Core, data: str) -> str | None:
+    """The core action of a button, or None when the button comes from another version."""
+    version, separator, rest = data.partition("|")
+    if separator and version == CALLBACK_VERSION:
+        return rest
+    if data.startswith(f"{CALLBACK_VERSION}#"):
+        return await core.store.setting(PLATFORM, LONG_ACTIONS_SCOPE, data)
+    return None
+
+
+# ---------------------------------------------------------------------- sending
+
+
+def retry_seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def delivery_error(exc: TelegramError) -> Exception:
+    """The delivery engine's view of a Bot API error."""
+    if isinstance(exc, TelegramRetryAfter):
+        return RetryAfter(retry_seconds(exc.retry_after))
+    if isinstance(exc, ChatMigrated):
+        return ChatMoved(str(exc.new_chat_id))
+    if isinstance(exc, Forbidden):
+        return RecipientGone(exc.message)
+    if isinstance(exc, BadRequest):
+        # PTB lower-cases the description ("Chat not found"): compare without case.
+        if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
+            return RecipientGone(exc.message)
+        return PermanentFailure(exc.message)
+    if isinstance(exc, InvalidToken):
+        return PermanentFailure("the bot token was rejected")
+    if isinstance(exc, NetworkError):
+        return TemporaryFailure(type(exc).__name__)
+    return PermanentFailure(type(exc).__name__)
+
+
+class TelegramSender:
+    """Sends broadcasts; the delivery engine paces it."""
+
+    platform = PLATFORM
+
+    def __init__(self, adapter: TelegramAdapter, limits: PlatformLimits) -> None:
+        self.adapter = adapter
+        self._limits = limits
+
+    def limits(self) -> PlatformLimits:
+        return self._limits
+
+    def is_group(self, address: str) -> bool:
+        return address.startswith("-")
+
+    async def send(self, address: str, reply: Reply) -> None:
+        core = await self.adapter.ready()
+        try:
+            await self.adapter.send_reply(core, address, reply)
+        except TelegramError as exc:
+            raise delivery_error(exc) from exc
+
+
+# ---------------------------------------------------------------------- the adapter
+
+
+class TelegramAdapter:
+    name = PLATFORM
+
+    def __init__(self, config: Config, token: str | None = None) -> None:
+        self.config = config
+        token = token or os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise TelegramStartError(f"{TOKEN_ENV} is not set: create a bot with @BotFather and put its token there")
+        self.secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip() or None
+        if config.telegram.mode == "webhook" and not self.secret:
+            raise TelegramStartError(f"{WEBHOOK_SECRET_ENV} is not set: webhook mode checks it on every request")
+        # Opt in now to python-telegram-bot 23's durations (timedelta), which silences its warning.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        self.app: App = ApplicationBuilder().token(token).base_url(config.telegram.base_url).build()
+        self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+        self.app.add_handler(CallbackQueryHandler(self._on_callback))
+        self.app.add_handler(ChatMemberHandler(self._on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        self._core: Core | None = None
+        self._started = asyncio.Event()
+        self._failure: TelegramStartError | None = None
+        self._stop: asyncio.Event | None = None
+        self.username = ""
+
+    def sender(self, config: Config) -> TelegramSender:
+        return TelegramSender(self, config.delivery.telegram)
+
+    async def ready(self) -> Core:
+        await self._started.wait()
+        assert self._core is not None
+        return self._core
+
+    @property
+    def bot(self) -> Bot:
+        return cast(Bot, self.app.bot)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        self._core, self._stop = core, stop
+        try:
+            await self.app.initialize()  # getMe: checks the token
+        except InvalidToken as exc:
+            raise TelegramStartError(
+                f"Telegram rejected the bot token (401 Unauthorized): check {TOKEN_ENV} or ask @BotFather for a new one"
+            ) from exc
+        except NetworkError as exc:
+            raise TelegramStartError(f"cannot reach the Bot API at {self.config.telegram.base_url}: {exc}") from exc
+        try:
+            self.username = self.bot.username
+            await self.set_commands(core)
+            updater = self.app.updater
+            assert updater is not None
+            settings = self.config.telegram
+            if settings.mode == "webhook":
+                await updater.start_webhook(
+                    listen=settings.webhook_listen,
+                    port=settings.webhook_port,
+                    url_path=settings.webhook_path,
+                    webhook_url=settings.webhook_url,
+                    secret_token=self.secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                await updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error)
+            await self.app.start()
+            self._started.set()
+            log.info("telegram: running as @%s (%s)", self.username, settings.mode)
+            await stop.wait()
+            if updater.running:
+                await updater.stop()
+            await self.app.stop()
+        finally:
+            await self.app.shutdown()
+        if self._failure is not None:
+            raise self._failure
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        if isinstance(exc, Conflict):
+            # Two pollers fight over the updates and each loses some: stop with the reason.
+            self._failure = TelegramStartError(
+                "Telegram says another program is already getting this bot's updates (409 Conflict): "
+                "another instance is running with the same token, or a webhook is set. Stop the other "
+                "instance (or use telegram.mode: webhook) and start again."
+            )
+            if self._stop is not None:
+                self._stop.set()
+            return
+        log.warning("telegram: polling failed (%s); retrying", type(exc).__name__)
+
+    async def set_commands(self, core: Core) -> None:
+        """Command menus per language: private chats, groups (no personal commands), organisers."""
+        router = core.router
+        everyone = router.visible_commands(organiser=False)
+        in_groups = [spec for spec in everyone if not spec.personal]
+        organisers = router.visible_commands(organiser=True)
+
+        def menu(specs: Sequence[Any], lang: str) -> list[BotCommand]:
+            return [
+                BotCommand(spec.name, core.locales.text(lang, spec.description)[:MAX_DESCRIPTION]) for spec in specs
+            ]
+
+        default = core.config.default_language
+        for lang in (None, *LANGUAGES):
+            language = lang or default
+            code = lang or None
+            await self.bot.set_my_commands(menu(everyone, language), BotCommandScopeAllPrivateChats(), code)
+            await self.bot.set_my_commands(menu(in_groups, language), BotCommandScopeAllGroupChats(), code)
+            for organiser in core.config.organisers:
+                platform, _, user_id = organiser.partition(":")
+                if platform == PLATFORM and user_id.lstrip("-").isdigit():
+                    await self.bot.set_my_commands(menu(organisers, language), BotCommandScopeChat(int(user_id)), code)
+
+    # -- updates in ------------------------------------------------------------------------
+
+    def _addressed(self, message: Message) -> bool:
+        if message.chat.type == ChatType.PRIVATE:
+            return True
+        for entity in message.entities:
+            if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+                command = message.parse_entity(entity)
+                return "@" not in command or command.split("@", 1)[1].lower() == self.username.lower()
+            if (
+                entity.type == MessageEntity.MENTION
+                and message.parse_entity(entity)[1:].lower() == self.username.lower()
+            ):
+                return True
+        reply = message.reply_to_message
+        return reply is not None and reply.from_user is not None and reply.from_user.id == self.bot.id
+
+    def _event_text(self, message: Message) -> str:
+        """The text without the bot's @mention, which is how people address it in groups."""
+        text = message.text or ""
+        mention = f"@{self.username}"
+        return text.replace(mention, " ").strip() if self.username and mention in text else text
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or message.text is None or user.is_bot:
+            return
+        core = await self.ready()
+        group = message.chat.type != ChatType.PRIVATE
+        addressed = self._addressed(message)
+        content = parse_text(self._event_text(message))
+        if group and message.text.startswith("/") and not addressed:
+            return  # a command for another bot
+        event = Event(
+            User(PLATFORM, str(user.id), user.language_code),
+            Chat(str(message.chat.id), ChatKind.GROUP if group else ChatKind.PRIVATE),
+            content,
+            addressed=addressed,
+        )
+        replies = await core.handle(event)
+        for reply in merged(replies):
+            await self.answer(core, str(message.chat.id), reply, reply_to=message.message_id if group else None)
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        core = await self.ready()
+        action = await decode_action(core, query.data or "")
+        if action is None:
+            await query.answer(core.locales.text(core.config.default_language, "error.button_expired"))
+            return
+        await query.answer()
+        await self._press(core, query, action)
+
+    async def _press(self, core: Core, query: CallbackQuery, action: str) -> None:
+        message = query.message
+        if message is None:
+            return
+        chat = message.chat
+        group = chat.type != ChatType.PRIVATE
+        event = Event(
+            User(PLATFORM, str(query.from_user.id), query.from_user.language_code),
+            Chat(str(chat.id), ChatKind.GROUP if group else ChatKind.PRIVATE),
+            ButtonPress(action),
+        )
+        for reply in merged(await core.handle(event)):
+            await self.answer(core, str(chat.id), reply)
+
+    async def _on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            core = await self.ready()
+            # In a private chat, "kicked" means the person blocked the bot: they are gone.
+            chat = Chat(
+                str(change.chat.id), ChatKind.PRIVATE if change.chat.type == ChatType.PRIVATE else ChatKind.GROUP
+            )
+            await core.handle(Event(User(PLATFORM, str(change.from_user.id)), chat, Gone()))
+
+    # -- replies out -----------------------------------------------------------------------
+
+    async def keyboard(self, core: Core, reply: Reply) -> InlineKeyboardMarkup | None:
+        rows = [
+            [
+                InlineKeyboardButton(button.label, callback_data=await encode_action(core, button.action))
+                for button in row
+            ]
+            for row in reply.buttons
+        ]
+        if reply.handoff and self.username:
+            label = core.locales.text(core.config.default_language, "button.continue_privately")
+            rows.append([InlineKeyboardButton(label, url=f"https://t.me/{self.username}?start={reply.handoff}")])
+        return InlineKeyboardMarkup(rows) if rows else None
+
+    async def send_reply(self, core: Core, chat_id: str, reply: Reply, *, reply_to: int | None = None) -> None:
+        chunks = split_html(reply.text)
+        keyboard = await self.keyboard(core, reply)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await self.bot.send_message(
+                chat_id=int(chat_id),
+                text=chunk,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if last else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_to_message_id=reply_to if index == 0 else None,
+            )
+
+    async def answer(self, core: Core, chat_id: str, reply: Reply, *, reply_to: int | None = None) -> None:
+        """Send a reply to someone who is waiting for it: a flood wait is waited out, not dropped."""
+        for attempt in range(INTERACTIVE_ATTEMPTS):
+            try:
+                await self.send_reply(core, chat_id, reply, reply_to=reply_to)
+                return
+            except TelegramRetryAfter as exc:
+                if attempt == INTERACTIVE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(retry_seconds(exc.retry_after))
+
+
+def create(config: Config) -> TelegramAdapter:
+    return TelegramAdapter(config)
+
+
+def register() -> None:
+    adapters.register(PLATFORM, create)
