@@ -117,6 +117,16 @@ def _pieces(text: RichText) -> list[tuple[Any, str]]:
     return pieces
 
 
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
 def split_html(text: RichText, limit: int = MAX_MESSAGE) -> list[str]:
     """The reply as HTML messages of at most ``limit`` visible characters, split between paragraphs
     (within one only if a paragraph alone is too long)."""
@@ -131,8 +141,8 @@ def split_html(text: RichText, limit: int = MAX_MESSAGE) -> list[str]:
             current, size = [], 0
         while length > limit and span is None:
             # One paragraph longer than a whole message: cut it at the last space that fits.
-            head = piece[:limit]
-            cut = head.rfind(" ") if " " in head else limit
+            head = piece[: _fitting(piece, limit)]
+            cut = head.rfind(" ") if " " in head else len(head)
             chunks.append(html.escape(piece[:cut], quote=False))
             piece = piece[cut:].lstrip()
             rendered, length = html.escape(piece, quote=False), utf16_len(piece)
