@@ -13,7 +13,7 @@ import hashlib
 import html
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -45,6 +45,7 @@ from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
@@ -74,6 +75,8 @@ CALLBACK_VERSION = "1"
 # Actions too long for callback data are stored and referred to by "<version>#<digest>".
 LONG_ACTIONS_SCOPE = "buttons"
 MAX_DESCRIPTION = 256
+# Updates handled at the same time (each chat's still one after the other).
+CONCURRENT_UPDATES = 64
 # Tries at a reply to a waiting person when Telegram says "too many requests".
 INTERACTIVE_ATTEMPTS = 3
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -257,6 +260,42 @@ class TelegramSender:
             raise delivery_error(exc) from exc
 
 
+# ---------------------------------------------------------------------- updates, in order per chat
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of different chats are handled at the same time, those of one chat in order.
+
+    A sign-up's answers (name, then e-mail) must be handled in the order they were typed, while one
+    slow chat must not hold up everybody else: python-telegram-bot's own concurrent processor gives
+    the second but not the first.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int | None, asyncio.Lock] = {}
+        self._waiting: dict[int | None, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._waiting[chat] = self._waiting.get(chat, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:
+                # Forget idle chats, so that memory does not grow with every chat ever seen.
+                del self._waiting[chat], self._locks[chat]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
 # ---------------------------------------------------------------------- the adapter
 
 
@@ -273,7 +312,13 @@ class TelegramAdapter:
             raise TelegramStartError(f"{WEBHOOK_SECRET_ENV} is not set: webhook mode checks it on every request")
         # Opt in now to python-telegram-bot 23's durations (timedelta), which silences its warning.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
-        self.app: App = ApplicationBuilder().token(token).base_url(config.telegram.base_url).build()
+        self.app: App = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(config.telegram.base_url)
+            .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
+            .build()
+        )
         self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(ChatMemberHandler(self._on_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -500,3 +500,16 @@ def test_webhook_mode_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = TelegramConfig(enabled=True, mode="webhook", webhook_url="https://bot.example.org/hook")
     with pytest.raises(TelegramStartError, match="TELEGRAM_WEBHOOK_SECRET is not set"):
         TelegramAdapter(Config(telegram=settings), token="1:x")
+
+
+async def test_one_chats_updates_are_handled_in_order(tmp_path: Path, services: Services) -> None:
+    async with running(tmp_path, services) as bot:
+        chat = private_chat(ALICE)["id"]
+        # Typed faster than the bot answers: the answers must still land in their steps.
+        for text in ("/sign", "Maria", "maria@example.org", "PT"):
+            bot.tg.push_message(text, user=ALICE)
+        (*_, consent) = await bot.replies(chat, 0, 4)
+        assert "I agree that my name" in consent["text"]
+        texts = [m["text"] for m in bot.tg.sent_messages(chat)]
+        assert "What name should appear" in texts[0]
+        assert "e-mail address" in texts[1] and "Which country" in texts[2]
