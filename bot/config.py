@@ -119,13 +119,20 @@ class TelegramConfig:
     webhook_port: int = 8443
     webhook_path: str = "telegram"
     webhook_url: str | None = None
+    # Updates handled at the same time (one chat's are always handled in order). More helps when
+    # Telegram is far away; fewer costs less CPU per update when it is near.
+    concurrent_updates: int = 32
 
 
 @dataclass(frozen=True)
 class DiscordConfig:
     enabled: bool = False
+    # Where discord.py connects (REST, then the gateway's websocket); changed only for a test server.
     api_base: str = "https://discord.com/api/v10"
-    gateway_url: str | None = None
+    gateway_url: str = "wss://gateway.discord.gg/"
+    # Server ids whose organiser role (/setup organisers) may use organiser commands; empty: every
+    # server the bot is in (then only you should be able to add it: Public Bot off in the portal).
+    organiser_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"telegram.mode: {telegram.mode!r} is not polling or webhook")
     if telegram.mode == "webhook" and not (telegram.webhook_url or "").startswith("https://"):
         raise ConfigError("telegram.webhook_url: webhook mode needs the public https:// address Telegram will call")
+    if not 1 <= telegram.concurrent_updates <= 512:
+        raise ConfigError("telegram.concurrent_updates: must be between 1 and 512")
     if not 1 <= telegram.webhook_port <= 65535:
         raise ConfigError("telegram.webhook_port: must be between 1 and 65535")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):

@@ -8,6 +8,7 @@ write is read just after its commit: the total at that moment, the write include
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -95,12 +96,28 @@ class Erased:
 
 
 UPDATES_TOPIC = "petitions"
+# People remembered as having no form under way.
+CONVERSATION_CACHE = 50_000
 
 
 class Records:
     def __init__(self, store: Store, keyring: Keyring) -> None:
         self.store = store
         self.keys = keyring
+        # People known to have no form under way: every private message asks, and almost always
+        # the answer is no. Only this process writes conversations, so it can remember.
+        self._without_conversation: OrderedDict[str, None] = OrderedDict()
+        # Bumped by every form saved: a look-up that overlapped a save does not trust its "none".
+        self._saves = 0
+
+    def _no_conversation(self, user: str, none: bool) -> None:
+        if none:
+            self._without_conversation[user] = None
+            self._without_conversation.move_to_end(user)
+            if len(self._without_conversation) > CONVERSATION_CACHE:
+                self._without_conversation.popitem(last=False)
+        else:
+            self._without_conversation.pop(user, None)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
         return await self.store.row(sql, params)
@@ -315,8 +332,13 @@ class Records:
     # ------------------------------------------------------------------ conversations
 
     async def conversation(self, user: str) -> Conversation | None:
+        if user in self._without_conversation:
+            return None
+        saves = self._saves
         row = await self._one("SELECT flow, state, updated_at FROM conversations WHERE user_id = ?", (user,))
         if row is None:
+            if saves == self._saves:
+                self._no_conversation(user, True)
             return None
         state = json.loads(self.keys.cipher.decrypt(row["state"], "conversations.state"))
         return Conversation(row["flow"], state, datetime.fromisoformat(row["updated_at"]))
@@ -325,6 +347,8 @@ class Records:
         self, user: str, platform: str, flow: str, state: dict[str, Any], now: datetime
     ) -> None:
         sealed = self.keys.cipher.encrypt(json.dumps(state, ensure_ascii=False), "conversations.state")
+        self._saves += 1
+        self._no_conversation(user, False)
         async with self.store.transaction() as db:
             await self._ensure_user(db, user, platform, now)
             await db.execute(

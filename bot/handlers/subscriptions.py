@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from functools import cache
 
 from bot import forms, markup
 from bot.content.model import localized
 from bot.delivery.messages import ACTION_DAYS, TOPICS
 from bot.events import Button, ChatKind, Reply, ReplyKind
+from bot.i18n import Locales
 from bot.router import Context, Router
 from bot.text import fold
 from bot.timezones import resolve_zone
@@ -19,14 +21,17 @@ log = logging.getLogger(__name__)
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
-def stop_words(ctx: Context) -> set[str]:
-    """STOP and its equivalents in every interface language (a person may write in any of them)."""
-    locales = ctx.core.locales
+@cache
+def stop_words(locales: Locales, languages: tuple[str, ...]) -> frozenset[str]:
+    """STOP and its equivalents in every interface language (a person may write in any of them).
+
+    Cached: every private message is checked against these.
+    """
     words: set[str] = set()
-    for lang in ctx.core.content.locales:
+    for lang in languages:
         if locales.has(lang, "stop.keywords"):
             words.update(fold(w.strip()) for w in locales.text(lang, "stop.keywords").split(",") if w.strip())
-    return words
+    return frozenset(words)
 
 
 def register(router: Router) -> None:
@@ -80,7 +85,8 @@ def register(router: Router) -> None:
 
     @router.keyword
     async def stop(ctx: Context, text: str) -> list[Reply] | None:
-        if len(text) > 40 or fold(_EDGES.sub("", text)) not in stop_words(ctx):
+        words = stop_words(ctx.core.locales, tuple(ctx.core.content.locales))
+        if len(text) > 40 or fold(_EDGES.sub("", text)) not in words:
             return None
         removed = await ctx.core.records.unsubscribe(ctx.user_key)
         log.info("a STOP message unsubscribed someone on %s from %d topic(s)", ctx.event.user.platform, removed)
