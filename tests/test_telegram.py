@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.telegram import FakeTelegram, FloodLimits, RateLimit, group_chat, make_user, private_chat
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.error import RetryAfter as TelegramRetryAfter
 
 from adapters.telegram import (
     CALLBACK_VERSION,
@@ -21,6 +23,7 @@ from adapters.telegram import (
     TelegramStartError,
     callback_data,
     decode_action,
+    delivery_error,
     encode_action,
     merged,
     split_html,
@@ -28,7 +31,7 @@ from adapters.telegram import (
 from bot.clock import ManualClock
 from bot.config import Config, StorageConfig, TelegramConfig
 from bot.core import Core, Services
-from bot.delivery import Engine, Scheduler
+from bot.delivery import ChatMoved, Engine, PermanentFailure, RecipientGone, RetryAfter, Scheduler, TemporaryFailure
 from bot.delivery.outbox import Outbox
 from bot.events import Reply, ReplyKind
 from bot.markup import Bold, Link, Plain
@@ -513,3 +516,28 @@ async def test_one_chats_updates_are_handled_in_order(tmp_path: Path, services: 
         texts = [m["text"] for m in bot.tg.sent_messages(chat)]
         assert "What name should appear" in texts[0]
         assert "e-mail address" in texts[1] and "Which country" in texts[2]
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: TelegramRetryAfter(timedelta(seconds=3)), RetryAfter),
+        (lambda: Forbidden("Forbidden: bot was blocked by the user"), RecipientGone),
+        (lambda: BadRequest("Chat not found"), RecipientGone),
+        (lambda: BadRequest("Can't parse entities: unsupported start tag"), PermanentFailure),
+        (lambda: ChatMigrated(-100123), ChatMoved),
+        (lambda: NetworkError("Bad Gateway"), TemporaryFailure),
+        (lambda: TimedOut(), TemporaryFailure),
+        (lambda: InvalidToken(), PermanentFailure),
+    ],
+)
+def test_bot_api_errors_map_to_what_the_engine_should_do(
+    make: Callable[[], TelegramError], expected: type[Exception]
+) -> None:
+    # Built inside the test, once PTB_TIMEDELTA is set, as the adapter sets it.
+    mapped = delivery_error(make())
+    assert type(mapped) is expected
+    if isinstance(mapped, RetryAfter):
+        assert mapped.seconds == 3.0
+    if isinstance(mapped, ChatMoved):
+        assert mapped.new_address == "-100123"
