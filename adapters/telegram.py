@@ -257,7 +257,8 @@ class TelegramSender:
     async def send(self, address: str, reply: Reply) -> None:
         core = await self.adapter.ready()
         try:
-            await self.adapter.send_reply(core, address, reply)
+            # Broadcasts carry no hand-off: the language of the adapter's own labels does not matter.
+            await self.adapter.send_reply(core, address, reply, core.config.default_language)
         except TelegramError as exc:
             raise delivery_error(exc) from exc
 
@@ -461,8 +462,9 @@ class TelegramAdapter:
             addressed=addressed,
         )
         replies = await core.handle(event)
+        lang = await core.language_for(event, core.keyring.user_id(PLATFORM, event.user.id))
         for reply in merged(replies):
-            await self.answer(core, str(message.chat.id), reply, reply_to=message.message_id if group else None)
+            await self.answer(core, str(message.chat.id), reply, lang, reply_to=message.message_id if group else None)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -471,7 +473,10 @@ class TelegramAdapter:
         core = await self.ready()
         action = await decode_action(core, query.data or "")
         if action is None:
-            await query.answer(core.locales.text(core.config.default_language, "error.button_expired"))
+            user = User(PLATFORM, str(query.from_user.id), query.from_user.language_code)
+            chat = Chat(str(query.message.chat.id) if query.message else str(query.from_user.id))
+            lang = await core.language_for(Event(user, chat, ButtonPress("")), core.keyring.user_id(PLATFORM, user.id))
+            await query.answer(core.locales.text(lang, "error.button_expired"))
             return
         await query.answer()
         await self._press(core, query, action)
@@ -487,8 +492,10 @@ class TelegramAdapter:
             Chat(str(chat.id), ChatKind.GROUP if group else ChatKind.PRIVATE),
             ButtonPress(action),
         )
-        for reply in merged(await core.handle(event)):
-            await self.answer(core, str(chat.id), reply)
+        replies = await core.handle(event)
+        lang = await core.language_for(event, core.keyring.user_id(PLATFORM, event.user.id))
+        for reply in merged(replies):
+            await self.answer(core, str(chat.id), reply, lang)
 
     async def _on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -504,7 +511,7 @@ class TelegramAdapter:
 
     # -- replies out -----------------------------------------------------------------------
 
-    async def keyboard(self, core: Core, reply: Reply) -> InlineKeyboardMarkup | None:
+    async def keyboard(self, core: Core, reply: Reply, lang: str) -> InlineKeyboardMarkup | None:
         rows = [
             [
                 InlineKeyboardButton(button.label, callback_data=await encode_action(core, button.action))
@@ -513,13 +520,15 @@ class TelegramAdapter:
             for row in reply.buttons
         ]
         if reply.handoff and self.username:
-            label = core.locales.text(core.config.default_language, "button.continue_privately")
+            label = core.locales.text(lang, "button.continue_privately")
             rows.append([InlineKeyboardButton(label, url=f"https://t.me/{self.username}?start={reply.handoff}")])
         return InlineKeyboardMarkup(rows) if rows else None
 
-    async def send_reply(self, core: Core, chat_id: str, reply: Reply, *, reply_to: int | None = None) -> None:
+    async def send_reply(
+        self, core: Core, chat_id: str, reply: Reply, lang: str, *, reply_to: int | None = None
+    ) -> None:
         chunks = split_html(reply.text)
-        keyboard = await self.keyboard(core, reply)
+        keyboard = await self.keyboard(core, reply, lang)
         for index, chunk in enumerate(chunks):
             params: dict[str, Any] = {
                 "chat_id": int(chat_id),
@@ -535,11 +544,11 @@ class TelegramAdapter:
             # the biggest cost of a reply on our side.
             await self.bot.do_api_request("sendMessage", params)
 
-    async def answer(self, core: Core, chat_id: str, reply: Reply, *, reply_to: int | None = None) -> None:
+    async def answer(self, core: Core, chat_id: str, reply: Reply, lang: str, *, reply_to: int | None = None) -> None:
         """Send a reply to someone who is waiting for it: a flood wait is waited out, not dropped."""
         for attempt in range(INTERACTIVE_ATTEMPTS):
             try:
-                await self.send_reply(core, chat_id, reply, reply_to=reply_to)
+                await self.send_reply(core, chat_id, reply, lang, reply_to=reply_to)
                 return
             except TelegramRetryAfter as exc:
                 if attempt == INTERACTIVE_ATTEMPTS - 1:

@@ -7,18 +7,21 @@ Run from the repository root:
 
 Each KB size runs in a fresh subprocess (``bench/qa.py --child --size N``) that prints one JSON
 line, so the peak RSS is per size. Size 1 is the bundled KB; size N > 1 is the bundled KB plus
-N - 1 perturbed copies of every entry (questions and title get one or two made-up words from a
-seeded synthetic vocabulary), built in memory. For synthetic sizes "load" is the bundled YAML
-load (the copies are never written to YAML) and "index" is the Answerer construction over all
-entries. Latency is measured over every kb-tests question for ``--passes`` passes, the first
-pass included (typo corrections are cached after it, so the first pass is also shown as "cold").
-Peak RSS is taken before the baseline (and numpy, which it imports) is loaded.
+N - 1 perturbed copies of every entry, translations included (questions and title, in every
+language, get one or two made-up words from a seeded synthetic vocabulary), built in memory. Every
+language is loaded: the Answerer builds the English index and one per translated language. For
+synthetic sizes "load" is the bundled YAML load (the copies are never written to YAML) and "index"
+is the Answerer construction over all entries and languages. Latency is measured over every
+kb-tests question, each asked in its case's language, for ``--passes`` passes, the first pass
+included (typo corrections are cached after it, so the first pass is also shown as "cold"); the
+p99 per language is shown too. Peak RSS is taken before the baseline (and numpy, which it imports)
+is loaded.
 
-The baseline is rank_bm25.BM25Okapi over title + questions + tags + answer text per entry,
-tokenised by ``re.findall(r"\\w+")`` on lowercased text; its answer is the argmax entry. Cases
-expecting emergency or refusal are misses for it; fallback passes only when its best score is 0.
-Accuracy is reported for the bundled KB only, over all cases and over the cases expecting an entry
-(the fair comparison of ranking alone).
+The baseline is rank_bm25.BM25Okapi over title + questions + tags + answer text per entry, in
+English and every translation, tokenised by ``re.findall(r"\\w+")`` on lowercased text; its answer
+is the argmax entry. Cases expecting emergency or refusal are misses for it; fallback passes only
+when its best score is 0. Accuracy is reported for the bundled KB only, over all cases and over the
+cases expecting an entry (the fair comparison of ranking alone).
 """
 
 from __future__ import annotations
@@ -35,14 +38,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.answering import Answerer  # noqa: E402
 from bot.content import BUNDLED_CONTENT, load  # noqa: E402
-from bot.content.model import Content, Entry, Group, KnowledgeBase  # noqa: E402
+from bot.content.model import Content, Entry, Group, KnowledgeBase, Translation  # noqa: E402
 from bot.evaluation import Case, evaluate, load_cases  # noqa: E402
 from bot.i18n import Locales  # noqa: E402
 from bot.markup import plain  # noqa: E402
@@ -51,6 +54,7 @@ TARGETS = {"load_index_s": 1.0, "p99_ms_bundled": 5.0, "p99_ms_100x": 25.0, "rss
 SEED = 20240601
 VOCABULARY_SIZE = 4000
 _TOKEN = re.compile(r"\w+")
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------- synthetic knowledge bases
@@ -79,6 +83,10 @@ def synthetic(content: Content, size: int) -> Content:
     def perturb(text: str) -> str:
         return " ".join([text, *rng.sample(vocabulary, rng.randint(1, 2))])
 
+    def perturb_translation(translation: Translation) -> Translation:
+        questions = tuple(perturb(q) for q in translation.questions)
+        return dataclasses.replace(translation, title=perturb(translation.title), questions=questions)
+
     originals = list(content.kb.entries.values())
     entries: dict[str, Entry] = dict(content.kb.entries)
     members: dict[str, list[str]] = {g.id: list(g.entry_ids) for g in content.kb.groups}
@@ -91,6 +99,7 @@ def synthetic(content: Content, size: int) -> Content:
                 title=perturb(entry.title),
                 questions=tuple(perturb(q) for q in entry.questions),
                 related=tuple(f"{r}-syn{k}" for r in entry.related),
+                translations={lang: perturb_translation(t) for lang, t in entry.translations.items()},
             )
             members[entry.group].append(copy_id)
     groups = tuple(Group(g.id, g.title, tuple(members[g.id])) for g in content.kb.groups)
@@ -109,7 +118,7 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
-def time_passes(run: Callable[[str], object], questions: list[str], passes: int) -> list[list[float]]:
+def time_passes(run: Callable[[T], object], questions: list[T], passes: int) -> list[list[float]]:
     """Milliseconds per call, one list per pass over ``questions``."""
     out = []
     for _ in range(passes):
@@ -125,6 +134,23 @@ def time_passes(run: Callable[[str], object], questions: list[str], passes: int)
 def latency(per_pass: list[list[float]]) -> dict[str, float]:
     p50, p99 = percentiles([ms for samples in per_pass for ms in samples])
     return {"p50_ms": p50, "p99_ms": p99, "cold_p99_ms": percentiles(per_pass[0])[1]}
+
+
+def p99_by_language(cases: list[Case], per_pass: list[list[float]]) -> dict[str, float]:
+    """The p99 over every pass of the questions asked in each language."""
+    by_lang: dict[str, list[float]] = {}
+    for samples in per_pass:
+        for case, ms in zip(cases, samples, strict=True):
+            by_lang.setdefault(case.lang or "en", []).append(ms)
+    return {lang: percentiles(samples)[1] for lang, samples in by_lang.items()}
+
+
+def entry_text(entry: Entry) -> str:
+    """Everything the baseline indexes for an entry: English and every translation."""
+    texts = [entry.title, *entry.questions, *entry.tags, plain(entry.answer)]
+    for translation in entry.translations.values():
+        texts += [translation.title, *translation.questions, plain(translation.answer)]
+    return " ".join(texts)
 
 
 def share(flags: list[bool]) -> float:
@@ -159,7 +185,8 @@ def child(size: int, passes: int) -> dict[str, Any]:
 
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(bundled.kb.entries))
     questions = [case.question for case in cases]
-    bot_latency = latency(time_passes(lambda q: answerer.answer(q, "en"), questions, passes))
+    bot_passes = time_passes(lambda c: answerer.answer(c.question, c.lang or "en"), cases, passes)
+    bot_latency = latency(bot_passes)
     accuracy = answer_accuracy = None
     if size == 1:
         outcomes = evaluate(answerer, cases, "en")
@@ -171,7 +198,7 @@ def child(size: int, passes: int) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
     ids = list(content.kb.entries)
-    corpus = [tokens(" ".join([e.title, *e.questions, *e.tags, plain(e.answer)])) for e in content.kb.entries.values()]
+    corpus = [tokens(entry_text(e)) for e in content.kb.entries.values()]
     start = time.perf_counter()
     bm25 = BM25Okapi(corpus)
     bm25_index_s = time.perf_counter() - start
@@ -194,6 +221,7 @@ def child(size: int, passes: int) -> dict[str, Any]:
         "accuracy": accuracy,
         "answer_accuracy": answer_accuracy,
         "bot": bot_latency,
+        "p99_ms_by_language": p99_by_language(cases, bot_passes),
         "bm25_index_s": bm25_index_s,
         "bm25": bm25_latency,
         "bm25_accuracy": bm25_accuracy,
@@ -241,13 +269,17 @@ def report(results: list[dict[str, Any]]) -> None:
     first = results[0]
     print(
         f"\n{first['cases']} kb-tests questions x {first['passes']} passes per KB; "
-        "latency = Answerer.answer(q, 'en')."
+        "latency = Answerer.answer(q, the case's language), every language loaded."
         "\nload = bundled YAML parse+validate (synthetic copies are built in memory, not loaded from YAML);"
         "\nindex = Answerer construction; cold p99 = first pass only (before typo corrections are cached)."
     )
     for r in results:
         if r["size"] > 1:
             print(f"{label(r['size'])}: building the synthetic copies took {r['synth_s']:.3f} s (not in load/index)")
+    print("\np99 ms per asker's language:")
+    for r in results:
+        by_lang = "  ".join(f"{lang} {ms:.2f}" for lang, ms in r["p99_ms_by_language"].items())
+        print(f"  {label(r['size']):<8} {by_lang}")
 
     by_size = {r["size"]: r for r in results}
     checks: list[tuple[str, str, float | None, float]] = []

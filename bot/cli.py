@@ -28,6 +28,8 @@ log = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+# ``ask --lang auto``: the language of each question, as the bot picks it for a chat message.
+AUTO = "auto"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--lang", choices=LANGUAGES, help="act as a user whose client speaks this language")
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question (or '-' for one per line on stdin)")
-    ask.add_argument("--lang", choices=LANGUAGES, help="the asker's language")
+    ask.add_argument(
+        "--lang",
+        choices=(AUTO, *LANGUAGES),
+        default=AUTO,
+        help="the language the asker chose; auto (default): each question's own language when it can be "
+        "told reliably, else the configured default_language, as for someone who never used /language",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("question", nargs="+", help="the question, or - to read questions from stdin")
 
@@ -203,7 +211,6 @@ def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespa
 def cmd_ask(config: Config, args: argparse.Namespace) -> int:
     services = _services(config)
     answerer = services.answerer
-    lang = args.lang or config.default_language
     questions: Iterable[str]
     if args.question == ["-"]:
         questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
@@ -212,6 +219,9 @@ def cmd_ask(config: Config, args: argparse.Namespace) -> int:
         questions = [" ".join(args.question)]
         as_json = args.json
     for question in questions:
+        lang = args.lang
+        if lang == AUTO:
+            lang = services.languages.detect(question) or config.default_language
         answer = answerer.answer(question, lang)
         text = "\n\n".join(render(reply) for reply in answerer.replies(answer, lang))
         if as_json:

@@ -14,8 +14,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
-from bot.events import ChatKind, Event, Reply, ReplyKind, Text
+from bot.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
+from bot.langdetect import LanguageDetector
 from bot.records import Records
 from bot.router import Context, Router
 from bot.secret_key import load_key
@@ -40,6 +41,7 @@ class Services:
     content: Content
     locales: Locales
     answerer: Answerer
+    languages: LanguageDetector
 
 
 def build_services(config: Config, content: Content | None = None) -> Services:
@@ -47,7 +49,7 @@ def build_services(config: Config, content: Content | None = None) -> Services:
     locales = Locales(loaded.locales, config.default_language)
     thresholds = Thresholds(config.answering.answer_threshold, config.answering.clarify_threshold)
     answerer = Answerer(loaded, locales, thresholds, config.emergency_country)
-    return Services(config, loaded, locales, answerer)
+    return Services(config, loaded, locales, answerer, LanguageDetector())
 
 
 class Core:
@@ -111,8 +113,32 @@ class Core:
             log.info("forgot %d abandoned conversation(s)", purged)
 
     async def language_for(self, event: Event, user_key: str) -> str:
+        """The person's /language choice; else the language of their question when it is clear;
+        else their platform's language; else the configured default."""
         chosen = await self.store.user_language(user_key)
-        return chosen or language_code(event.user.language) or self.config.default_language
+        if chosen:
+            return chosen
+        fallback = language_code(event.user.language) or self.config.default_language
+        content = event.content
+        if isinstance(content, Text):
+            question = content.text
+        elif isinstance(content, Command) and content.name == "ask":
+            # The only command whose argument is a question.
+            question = content.args
+        else:
+            return fallback
+        detected = self.services.languages.detect(question)
+        if detected is None or detected == fallback:
+            return fallback
+        # Text typed into a form (a name, a country, a broadcast's body) answers the form rather
+        # than asking anything: the form goes on in the language it started in.
+        if (
+            isinstance(content, Text)
+            and event.chat.kind is ChatKind.PRIVATE
+            and await self.records.conversation(user_key) is not None
+        ):
+            return fallback
+        return detected
 
     async def handle(self, event: Event) -> list[Reply]:
         """Every reply to one event. Never raises: a failure is logged and the user told."""

@@ -10,6 +10,10 @@ from babel import Locale, numbers
 from bot import markup
 from bot.markup import RichText
 
+# Every CLDR plural category. An interface key ending in one of them is one form of a plural
+# family ("days.line.few"); which forms a language needs comes from babel, never from us.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
 
 class Locales:
     def __init__(self, strings: dict[str, dict[str, str]], default: str = "en") -> None:
@@ -36,9 +40,24 @@ class Locales:
         """``key.<category>`` for ``count`` by the language's CLDR plural rules, ``{count}`` filled."""
         language = next((c for c in (lang, self.default, "en") if self.has(c, f"{key}.other")), "en")
         # The rules of the language the string is in: Russian "21" is "one", English "21" is "other".
-        category = _locale(language).plural_form(count)
+        category = plural_category(language, count)
         chosen = f"{key}.{category}" if self.has(language, f"{key}.{category}") else f"{key}.other"
         return self.rich(language, chosen, count=number(lang, count), **params)
+
+
+def plural_categories(lang: str) -> frozenset[str]:
+    """The plural categories ``lang`` tells apart, "other" included (Russian: one, few, many, other)."""
+    return frozenset(_locale(lang).plural_form.tags) | {"other"}
+
+
+def plural_category(lang: str, count: int) -> str:
+    return str(_locale(lang).plural_form(count))
+
+
+def plural_family(key: str) -> tuple[str, str] | None:
+    """``("days.line", "few")`` for ``"days.line.few"``; None for a key that is not a plural form."""
+    family, _, category = key.rpartition(".")
+    return (family, category) if family and category in PLURAL_CATEGORIES else None
 
 
 def number(lang: str, value: int) -> str:

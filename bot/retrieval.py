@@ -1,27 +1,35 @@
 """Ranking knowledge-base entries for a question.
 
-Two stages: a BM25 ranking over a weighted bag of terms per entry (title, question variants,
-tags, answer), computed on an inverted index so that only entries sharing a term are touched;
-then a typo-tolerant re-ranking of the best few by how closely the question resembles one of the
-entry's question variants (rapidfuzz). Terms go through the content lexicon (slang and brand
-names to one canonical word), stop-word removal, typo correction against the knowledge base's
-own vocabulary, and Snowball stemming, so "narcan wher to get", "where can I get naloxone" and
-"naloxone where" meet on the same terms.
+One index per language: the English entries, and each language's translations. Two stages: a BM25
+ranking over a weighted bag of terms per entry (title, question variants, tags, answer), computed on
+an inverted index so that only entries sharing a term are touched; then a typo-tolerant re-ranking
+of the best few by how closely the question resembles one of the entry's question variants
+(rapidfuzz). Terms go through the content lexicon (slang and brand names to one canonical word),
+stop-word removal, typo correction against the index's own vocabulary, and Snowball stemming, so
+"narcan wher to get", "where can I get naloxone" and "naloxone where" meet on the same terms.
+
+Another language's lexicon names the English word as the canonical term of a concept ("metadona" ->
+methadone): :meth:`Analyzer.bridge` uses it to put a question written in that language to the English
+index, for the entries not translated into it.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+import re
+import sys
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.content.model import Entry, Lexicon
-from bot.markup import plain
+from bot.markup import RichText, plain
 from bot.phrases import allowed_typos
 from bot.text import stem, words
 
@@ -40,6 +48,30 @@ MAX_SYNONYM_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """What one entry gives the index of one language."""
+
+    entry: str
+    title: str
+    questions: tuple[str, ...]
+    tags: tuple[str, ...]
+    # Rich text, made plain only while it is indexed: a plain copy of every answer, held at once,
+    # would be a large share of a big knowledge base's memory.
+    answer: RichText
+
+    @classmethod
+    def of(cls, entry: Entry, lang: str) -> Document | None:
+        """The entry as written in ``lang``; None when it is not translated into it."""
+        if lang == "en":
+            return cls(entry.id, entry.title, entry.questions, entry.tags, entry.answer)
+        translation = entry.translations.get(lang)
+        if translation is None:
+            return None
+        # The tags are English, and so are the canonical terms of a lexicon's bridges: they meet there.
+        return cls(entry.id, translation.title, translation.questions, entry.tags, translation.answer)
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     entry: str
     score: float
@@ -55,94 +87,168 @@ class Ranking:
     coverage: float
 
 
+NOTHING = Ranking((), 0.0, 0.0)
+
+
+# French elides articles and pronouns ("l'OMS", "d'héroïne", "qu'il"): split them off, or folding
+# (which drops apostrophes) glues them onto the next word ("loms", "dheroine").
+_ELISIONS = {"fr": re.compile(r"\b(c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu)['’`]", re.IGNORECASE)}
+
+
 class Analyzer:
     """Turns text into search terms for one language."""
 
     def __init__(self, lexicon: Lexicon, lang: str) -> None:
         self.lang = lang
+        self._elision = _ELISIONS.get(lang)
         self.stopwords = lexicon.stopwords.get(lang, frozenset())
+        # Keyed by stems, so that one listed form also finds the others: Russian "метадон" must find
+        # "метадоном" and "метадона" without the lexicon listing every case of every word.
         self.synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # The longest variant starting with each stem: most words start none, and are looked up once.
+        self._longest: dict[str, int] = {}
+        # The variants' words as written, for typo correction.
+        self.vocabulary: set[str] = set()
         for variant, canonical in lexicon.synonyms.get(lang, {}).items():
-            key = tuple(words(variant))
-            if key:
+            variant_words = self.tokens(variant)[:MAX_SYNONYM_WORDS]
+            if variant_words:
+                key = tuple(stem(w, lang) for w in variant_words)
                 self.synonyms[key] = tuple(words(canonical))
+                self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+                self.vocabulary.update(variant_words)
 
-    def canonical(self, tokens: list[str]) -> list[str]:
-        """Add the canonical words of slang and variants, longest phrase first."""
-        out: list[str] = []
+    def tokens(self, text: str) -> list[str]:
+        """The folded words of ``text`` as this language splits them."""
+        return words(self._elision.sub(r"\1 ", text) if self._elision else text)
+
+    def spans(self, tokens: list[str], *, keep_typed: bool = True) -> list[tuple[str, tuple[str, ...]]]:
+        """Each word with the canonical words of slang and variants added (longest phrase first),
+        paired with the typed words it stands for."""
+        out: list[tuple[str, tuple[str, ...]]] = []
+        stems = [stem(t, self.lang) for t in tokens]
         i = 0
         while i < len(tokens):
-            for size in range(min(MAX_SYNONYM_WORDS, len(tokens) - i), 0, -1):
-                variant = tuple(tokens[i : i + size])
-                replacement = self.synonyms.get(variant)
+            for size in range(min(self._longest.get(stems[i], 0), len(tokens) - i), 0, -1):
+                replacement = self.synonyms.get(tuple(stems[i : i + size]))
                 if replacement is not None:
-                    # The words as typed stay too: "overheats" must still meet "overheating".
-                    out.extend(replacement)
-                    out.extend(w for w in variant if w not in replacement)
+                    variant = tuple(tokens[i : i + size])
+                    out.extend((w, variant) for w in replacement)
+                    if keep_typed:
+                        # The words as typed stay too: "overheats" must still meet "overheating".
+                        out.extend((w, variant) for w in variant if w not in replacement)
                     i += size
                     break
             else:
-                out.append(tokens[i])
+                out.append((tokens[i], (tokens[i],)))
                 i += 1
         return out
 
-    def terms(self, text: str) -> list[str]:
-        return [stem(w, self.lang) for w in self.canonical(words(text)) if w not in self.stopwords]
+    def canonical(self, tokens: list[str]) -> list[str]:
+        return [w for w, _ in self.spans(tokens)]
+
+    def terms(self, tokens: list[str]) -> list[str]:
+        return [stem(w, self.lang) for w in self.canonical(tokens) if w not in self.stopwords]
+
+    def bridge(self, tokens: list[str]) -> list[str]:
+        """The question's words for another language's index: canonical terms instead of the words
+        they stand for (the typed word would only be an unknown word there), stop words dropped."""
+        return [w for w, _ in self.spans(tokens, keep_typed=False) if w not in self.stopwords]
 
 
 class Retriever:
-    """An index over knowledge-base entries in one language."""
+    """An index over the knowledge-base entries written in one language."""
 
-    def __init__(self, entries: Iterable[Entry], analyzer: Analyzer) -> None:
+    def __init__(self, documents: Iterable[Document], analyzer: Analyzer) -> None:
         self.analyzer = analyzer
-        self.ids: list[str] = []
-        self._variants: list[list[str]] = []
-        bags: list[dict[str, float]] = []
+        documents = list(documents)
+        self.ids = [document.entry for document in documents]
+        # A knowledge base in six languages at a hundred times today's size must stay small, so the
+        # index is arrays of numbers. Terms are numbered from 1 (0 ends a question variant below).
+        self._term_ids: dict[str, int] = {}
+        self._terms = [""]
+        # Postings, by term number: the entries holding the term (ascending) and its BM25 weight in
+        # each (2-byte entry numbers while they fit, 4-byte weights). They hold the raw term frequency
+        # until every entry's length is known (BM25 needs the average); no per-entry bag outlives its
+        # entry.
+        doc_type = "H" if len(documents) <= 0xFFFF else "I"
+        self._postings: list[tuple[array[int], array[float]]] = [(array(doc_type), array("f"))]
+        # Each entry's title and question variants as term numbers, each variant ended by 0.
+        self._variants: list[array[int]] = []
         surface: set[str] = set()
-        for entry in entries:
-            bag: dict[str, float] = defaultdict(float)
-            fields = {
-                "title": [entry.title],
-                "questions": list(entry.questions),
-                "tags": list(entry.tags),
-                "answer": [plain(entry.answer)],
-            }
-            for name, texts in fields.items():
+        lengths: list[float] = []
+        for doc, document in enumerate(documents):
+            bag: dict[int, float] = defaultdict(float)
+            variants = array("I")
+            fields = (
+                ("title", (document.title,)),
+                ("questions", document.questions),
+                ("tags", document.tags),
+                ("answer", (plain(document.answer),)),
+            )
+            for name, texts in fields:
                 for text in texts:
+                    tokens = analyzer.tokens(text)
+                    terms = analyzer.terms(tokens)
                     if name != "answer":
                         # Typos are corrected towards words people ask with, not every word of an answer.
-                        surface.update(words(text))
-                    for term in analyzer.terms(text):
-                        bag[term] += WEIGHTS[name]
-            self.ids.append(entry.id)
-            bags.append(bag)
-            self._variants.append([" ".join(analyzer.terms(q)) for q in (entry.title, *entry.questions)])
-        for variant in analyzer.synonyms:
-            surface.update(variant)
-        surface -= analyzer.stopwords
-        self._surface = sorted(surface)
-        self._known_terms = {term for bag in bags for term in bag}
-
-        count = max(len(bags), 1)
-        lengths = [sum(bag.values()) for bag in bags]
-        average = sum(lengths) / count if lengths else 1.0
-        frequency: dict[str, int] = defaultdict(int)
-        for bag in bags:
-            for term in bag:
-                frequency[term] += 1
-        self.idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
-        # An unknown word is treated as the rarest there could be: it carries the most information.
-        self.unknown_idf = math.log(1 + (count - 0.5) / 1.5)
-        # Postings as parallel arrays (entry index, BM25 term weight): a tenth of the memory of
-        # tuples in lists, which matters at thousands of entries.
-        self._postings: dict[str, tuple[array[int], array[float]]] = {}
-        for doc, (bag, length) in enumerate(zip(bags, lengths, strict=True)):
-            norm = K1 * (1 - B + B * length / average)
-            for term, tf in bag.items():
-                docs, term_weights = self._postings.setdefault(term, (array("i"), array("d")))
+                        surface.update(tokens)
+                    term_ids = [self._number(term, doc_type) for term in terms]
+                    if name in ("title", "questions"):
+                        variants.extend([*term_ids, 0])
+                    for term_id in term_ids:
+                        bag[term_id] += WEIGHTS[name]
+            for term_id, tf in bag.items():
+                docs, frequencies = self._postings[term_id]
                 docs.append(doc)
-                term_weights.append(tf * (K1 + 1) / (tf + norm))
+                frequencies.append(tf)
+            lengths.append(sum(bag.values()))
+            self._variants.append(variants)
+        surface.update(analyzer.vocabulary)
+        surface -= analyzer.stopwords
+        self._surface = sorted(sys.intern(w) for w in surface)
+
+        self._count = max(len(lengths), 1)
+        average = (sum(lengths) / self._count if lengths else 0.0) or 1.0
+        # An unknown word is treated as the rarest there could be: it carries the most information.
+        self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
+        for docs, weights in self._postings:
+            for i, (doc, tf) in enumerate(zip(docs, weights, strict=True)):
+                norm = K1 * (1 - B + B * lengths[doc] / average)
+                weights[i] = tf * (K1 + 1) / (tf + norm)
+        if len(self._terms) <= 0xFFFF:
+            # Exact-size copies with 2-byte term numbers: half the memory of the arrays they were built in.
+            self._variants = [array("H", variants) for variants in self._variants]
         self._correction_cache: dict[str, str | None] = {}
+
+    def _number(self, term: str, doc_type: str) -> int:
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            term_id = self._term_ids[sys.intern(term)] = len(self._terms)
+            self._terms.append(term)
+            self._postings.append((array(doc_type), array("f")))
+        return term_id
+
+    def _known(self, term: str) -> bool:
+        return term in self._term_ids
+
+    def _docs(self, term: str) -> array[int]:
+        return self._postings[self._term_ids[term]][0]
+
+    def idf(self, term: str) -> float:
+        """The term's inverse document frequency (computed, not stored: one float fewer per term)."""
+        n = len(self._docs(term))
+        return math.log(1 + (self._count - n + 0.5) / (n + 0.5))
+
+    def _variant_texts(self, doc: int) -> list[str]:
+        texts: list[str] = []
+        variant: list[str] = []
+        for term_id in self._variants[doc]:
+            if term_id:
+                variant.append(self._terms[term_id])
+            else:
+                texts.append(" ".join(variant))
+                variant = []
+        return texts
 
     def _correct(self, word: str) -> str | None:
         """The knowledge-base word a misspelt word most likely meant, if any is close enough."""
@@ -158,56 +264,77 @@ class Retriever:
             self._correction_cache[word] = best
         return best
 
-    def query_terms(self, text: str) -> list[tuple[str, bool]]:
-        """The question's terms, each with whether the knowledge base knows it."""
+    def query_terms(
+        self, tokens: list[str], known_elsewhere: Container[str] = ()
+    ) -> list[tuple[str, bool, tuple[str, ...]]]:
+        """The question's terms, each with whether the index knows it and the typed words behind it.
+
+        A word ``known_elsewhere`` (by another language's index) is not a typo of one of this index's
+        words: Portuguese "perto" must not become "porto" in the English index.
+        """
         analyzer = self.analyzer
-        out: list[tuple[str, bool]] = []
+        out: list[tuple[str, bool, tuple[str, ...]]] = []
         seen: set[str] = set()
-        for word in analyzer.canonical(words(text)[:MAX_QUERY_WORDS]):
+        for word, typed in analyzer.spans(tokens[:MAX_QUERY_WORDS]):
             if word in analyzer.stopwords:
                 continue
-            if len(word) <= 2 and stem(word, analyzer.lang) not in self._known_terms:
-                continue  # chat shorthand ("r", "u", "ur") carries no meaning worth searching
             term = stem(word, analyzer.lang)
-            if term not in self._known_terms:
+            if len(word) <= 2 and not self._known(term):
+                continue  # chat shorthand ("r", "u", "ur") carries no meaning worth searching
+            if not self._known(term) and word not in known_elsewhere:
                 corrected = self._correct(word)
                 if corrected is not None:
                     for fixed in analyzer.canonical([corrected]):
                         fixed_term = stem(fixed, analyzer.lang)
                         if fixed_term not in seen:
                             seen.add(fixed_term)
-                            out.append((fixed_term, fixed_term in self._known_terms))
+                            out.append((fixed_term, self._known(fixed_term), typed))
                     continue
             if term not in seen:
                 seen.add(term)
-                out.append((term, term in self._known_terms))
+                out.append((term, self._known(term), typed))
         return out
 
+    def knows(self, tokens: list[str]) -> bool:
+        """Whether any of these words means something to the index (through synonyms and typos too)."""
+        return any(known for _, known, _ in self.query_terms(tokens))
+
     def rank(self, text: str, limit: int = 5) -> Ranking:
-        terms = self.query_terms(text)
+        return self.rank_words(self.analyzer.tokens(text), limit)
+
+    def rank_words(self, tokens: list[str], limit: int = 5, known_elsewhere: Container[str] = ()) -> Ranking:
+        """Rank the entries for a question already split into folded words.
+
+        ``known_elsewhere``: typed words this index does not know but another one searched for the same
+        question does. They count as known for coverage (the question is not out of scope for them)
+        but no entry here matches them.
+        """
+        terms = self.query_terms(tokens, known_elsewhere)
         if not terms:
-            return Ranking((), 0.0, 0.0)
-        weights = {t: (self.idf[t] if known else self.unknown_idf) for t, known in terms}
+            return NOTHING
+        weights = {t: (self.idf(t) if known else self.unknown_idf) for t, known, _ in terms}
         total = sum(weights.values()) or 1.0
-        known_terms = [t for t, known in terms if known]
-        coverage = sum(weights[t] for t in known_terms) / total
+        known_terms = [t for t, known, _ in terms if known]
+        coverage = (
+            sum(weights[t] for t, known, typed in terms if known or any(w in known_elsewhere for w in typed)) / total
+        )
         scores: dict[int, float] = defaultdict(float)
-        matched: dict[int, float] = defaultdict(float)
         for term in known_terms:
             idf = weights[term]
-            docs, term_weights = self._postings[term]
+            docs, term_weights = self._postings[self._term_ids[term]]
             for doc, weight in zip(docs, term_weights, strict=True):
                 scores[doc] += idf * weight
-                matched[doc] += idf
         if not scores:
             return Ranking((), 0.0, coverage)
-        best = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK]
+        best = heapq.nlargest(RERANK, scores, key=scores.__getitem__)
         top = scores[best[0]]
-        query = " ".join(t for t, _ in terms)
+        query = " ".join(t for t, _, _ in terms)
         reranked: list[tuple[float, float, int]] = []
         for doc in best:
-            resemblance = max(fuzz.token_sort_ratio(query, v) for v in self._variants[doc]) / 100
-            share = matched[doc] / total
+            resemblance = max(fuzz.token_sort_ratio(query, v) for v in self._variant_texts(doc)) / 100
+            # The share of the question's information this entry holds: the postings are sorted, so a
+            # binary search says whether it holds a term, for the few entries re-ranked.
+            share = sum(weights[t] for t in known_terms if _holds(self._docs(t), doc)) / total
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
             rank_score = w_bm25 * scores[doc] / top + w_resemblance * resemblance + w_share * share
             c_share, c_resemblance = CONFIDENCE_WEIGHTS
@@ -216,3 +343,8 @@ class Retriever:
         reranked.sort(reverse=True)
         hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, _, doc in reranked[:limit])
         return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4))
+
+
+def _holds(docs: array[int], doc: int) -> bool:
+    at = bisect_left(docs, doc)
+    return at < len(docs) and docs[at] == doc

@@ -147,7 +147,11 @@ async def test_country_by_name_or_iso_code(bot: TestBot, answer: str, code: str)
 
 async def test_country_in_the_users_language(config: Config, services: Services) -> None:
     async with TestBot.started(config, services, language="ru") as bot:
-        await sign(bot, country="Германия")
+        await bot.ask("/sign")
+        await bot.ask("Мария Лопес")
+        await bot.ask("maria@example.org")
+        await bot.ask("Германия")
+        assert "Спасибо, Мария Лопес!" in await bot.press("Даю согласие")
         assert (await bot.core.records.signatures(PETITION))[0].signer.country == "DE"
 
 

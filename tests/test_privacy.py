@@ -269,15 +269,16 @@ async def _signed_database(tmp_path: Path, services: Services) -> Config:
     config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"))
     async with TestBot.started(config, services, user_id="s0") as bot:
         for index, (name, email, country) in enumerate(SIGNERS):
-            person = TestBot(bot.core, user_id=f"s{index}", language="uk" if country == "Україна" else None)
+            ukrainian = country == "Україна"
+            person = TestBot(bot.core, user_id=f"s{index}", language="uk" if ukrainian else None)
             await person.ask("/sign")
             await person.ask(name.replace('"', ""))
             if email is None:
-                await person.press("Skip")
+                await person.press("Пропустити" if ukrainian else "Skip")
             else:
                 await person.ask(email)
             await person.ask(country)
-            await person.press("I agree")
+            await person.press("Даю згоду" if ukrainian else "I agree")
             if index == 0:
                 await person.press("Yes, send me updates")
     return config

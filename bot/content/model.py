@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from bot.markup import RichText
 
@@ -20,6 +21,34 @@ class Source:
     url: str | None = None
 
 
+class ReviewStatus(StrEnum):
+    REVIEWED = "reviewed"
+    # Served, but with a note inviting a native speaker to check it.
+    UNREVIEWED = "unreviewed"
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """An entry in another language. The sources and tags are the English entry's."""
+
+    title: str
+    # Written natively for the language (how people there ask), not translated variant by variant.
+    questions: tuple[str, ...]
+    answer: RichText
+    status: ReviewStatus
+    reviewed: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    """What is shown of an entry in one language."""
+
+    lang: str
+    title: str
+    answer: RichText
+    status: ReviewStatus
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     id: str
@@ -31,6 +60,15 @@ class Entry:
     tags: tuple[str, ...]
     reviewed: date
     related: tuple[str, ...] = ()
+    # language -> translation; English is the entry itself and never appears here.
+    translations: dict[str, Translation] = field(default_factory=dict)
+
+    def text_in(self, lang: str) -> EntryText:
+        """The entry in ``lang`` when translated, otherwise in English (``EntryText.lang`` says which)."""
+        translation = self.translations.get(lang)
+        if translation is None:
+            return EntryText("en", self.title, self.answer, ReviewStatus.REVIEWED)
+        return EntryText(lang, translation.title, translation.answer, translation.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ from bot.content.model import (
     KnowledgeBase,
     Lexicon,
     RefusalRule,
+    ReviewStatus,
     Source,
+    Translation,
 )
 from bot.content.yamlio import ContentError, Node, Problem, line_of, load_yaml
+from bot.i18n import PLURAL_CATEGORIES, plural_categories, plural_category, plural_family
+from bot.text import words
 
 MAX_ANSWER_CHARS = 1200
 MIN_QUESTIONS = 3
@@ -31,7 +36,10 @@ ENTRY_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 GROUP_ID = re.compile(r"^[A-Z]$")
 LANG_CODE = re.compile(r"^[a-z]{2}$")
 EMERGENCY_RULES = ("strong", "weak", "stimulant", "general", "personal")
-TRANSLATION_STATUSES = ("reviewed", "unreviewed")
+TRANSLATION_STATUSES = tuple(status.value for status in ReviewStatus)
+# A figure as written in any of the languages: "1,016", "1.016", "1 016" and "1016" are one figure.
+_FIGURE = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?!\d)|\d+")
+_GROUPING = re.compile(r"[,.\u00a0\u202f ]")
 
 
 class Checker:
@@ -157,24 +165,51 @@ def _check_answer(check: Checker, node: Node, key: str, what: str) -> markup.Ric
     return markup.parse(answer)
 
 
-def _check_translations(check: Checker, value: Any, line: int, what: str) -> None:
+def _figures(text: str) -> set[str]:
+    return {_GROUPING.sub("", figure) for figure in _FIGURE.findall(text)}
+
+
+def _check_translations(
+    check: Checker, value: Any, line: int, what: str, english: str | None
+) -> dict[str, Translation]:
     node = check.mapping(value, line, f"{what}.translations")
     if node is None:
-        return
+        return {}
+    translations: dict[str, Translation] = {}
     for lang, translation in node.items():
         where = f"{what}.translations.{lang}"
         if not LANG_CODE.match(lang):
             check.fail(node.line_of(lang), f"{where}: not a two-letter language code")
+        elif lang not in LANGUAGES or lang == "en":
+            others = ", ".join(code for code in LANGUAGES if code != "en")
+            check.fail(node.line_of(lang), f"{where}: unsupported language {lang!r} (use {others})")
         tnode = check.mapping(translation, node.line_of(lang), where)
         if tnode is None:
             continue
         check.fields(tnode, where, {"title", "questions", "answer", "status"}, {"reviewed"})
-        check.string(tnode, "title", where)
-        check.strings(tnode, "questions", where, minimum=MIN_QUESTIONS)
-        _check_answer(check, tnode, "answer", where)
+        title = check.string(tnode, "title", where)
+        questions = check.strings(tnode, "questions", where, minimum=MIN_QUESTIONS)
+        answer = _check_answer(check, tnode, "answer", where)
         status = tnode.get("status")
         if "status" in tnode and status not in TRANSLATION_STATUSES:
             check.fail(tnode.line_of("status"), f"{where}.status: must be one of {', '.join(TRANSLATION_STATUSES)}")
+        reviewed = _check_date(check, tnode, "reviewed", where)
+        if answer is not None and english is not None:
+            # An unreviewed translation must not be able to change a number, a date or a phone line.
+            ours, theirs = _figures(markup.plain(answer)), _figures(english)
+            if ours != theirs:
+                differences = [
+                    f"{label} {', '.join(sorted(found))}"
+                    for label, found in (("missing", theirs - ours), ("not in English", ours - theirs))
+                    if found
+                ]
+                check.fail(
+                    tnode.line_of("answer"),
+                    f"{where}.answer: its figures differ from the English answer ({'; '.join(differences)})",
+                )
+        if title and questions and answer and status in TRANSLATION_STATUSES and lang in LANGUAGES:
+            translations[lang] = Translation(title, questions, answer, ReviewStatus(status), reviewed)
+    return translations
 
 
 def _check_entry(check: Checker, value: Any, line: int, group: str) -> Entry | None:
@@ -215,10 +250,12 @@ def _check_entry(check: Checker, value: Any, line: int, group: str) -> Entry | N
             check.fail(node.line_of("tags"), f"{what}.tags: {tag!r} must be lowercase")
     reviewed = _check_date(check, node, "reviewed", what)
     related = check.strings(node, "related", what)
+    translations: dict[str, Translation] = {}
     if "translations" in node and node["translations"] is not None:
-        _check_translations(check, node["translations"], node.line_of("translations"), what)
+        english = markup.plain(answer) if answer is not None else None
+        translations = _check_translations(check, node["translations"], node.line_of("translations"), what, english)
     if entry_id and title and questions and answer and sources and tags and reviewed:
-        return Entry(entry_id, group, title, questions, answer, tuple(sources), tags, reviewed, related)
+        return Entry(entry_id, group, title, questions, answer, tuple(sources), tags, reviewed, related, translations)
     return None
 
 
@@ -469,13 +506,17 @@ def load_lexicon(root: Path, problems: list[Problem]) -> Lexicon:
             check.fail(wnode.line_of(lang) if wnode else 0, f"stopwords.{lang}: unsupported language")
             continue
         if wnode is not None:
-            stopwords[lang] = frozenset(w.lower() for w in check.strings(wnode, lang, "stopwords"))
+            # Folded like the questions they are compared with: "qué" must stop "que" too.
+            stopwords[lang] = frozenset(w for phrase in check.strings(wnode, lang, "stopwords") for w in words(phrase))
     return Lexicon(synonyms, stopwords)
 
 
 # ---------------------------------------------------------------- locales
 
 _FORMATTER = string.Formatter()
+# Counts tried to learn which numbers a plural category covers: CLDR integer rules repeat within
+# every hundred, and "many" in es/pt/fr is for whole millions.
+_SAMPLE_COUNTS = (*range(201), 1_000_000, 2_000_000)
 
 
 def placeholders(template: str) -> set[str]:
@@ -483,6 +524,96 @@ def placeholders(template: str) -> set[str]:
         return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
     except ValueError:
         return {"<invalid>"}
+
+
+def _markup_problem(value: str) -> str | None:
+    """What is wrong with the light markup of ``value``: whatever the parser left as plain text."""
+    for span in markup.parse(value):
+        if not isinstance(span, markup.Plain):
+            continue
+        if "**" in span.text:
+            return "unbalanced **bold**: a ** without its pair on the same line"
+        if "](" in span.text:
+            return "broken link: write [text](https://address), the address without spaces"
+    return None
+
+
+def _counts_of(lang: str, category: str) -> list[int]:
+    return [n for n in _SAMPLE_COUNTS if plural_category(lang, n) == category]
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """A plural family of en.yaml ("days.line" for days.line.one/.other) and its placeholders."""
+
+    every: frozenset[str]  # in every English form
+    some: frozenset[str]  # in at least one English form
+
+
+def _families(english: dict[str, str]) -> dict[str, _Family]:
+    forms: dict[str, list[set[str]]] = {}
+    for key, value in english.items():
+        plural = plural_family(key)
+        if plural is not None:
+            forms.setdefault(plural[0], []).append(placeholders(value))
+    return {
+        name: _Family(frozenset(set.intersection(*found)), frozenset(set.union(*found)))
+        for name, found in forms.items()
+    }
+
+
+def _check_locale(
+    check: Checker,
+    lang: str,
+    strings: dict[str, str],
+    key_lines: dict[str, int],
+    english: dict[str, str],
+    families: dict[str, _Family],
+) -> None:
+    """Every key of English, no other, same placeholders; plural forms exactly as CLDR has them."""
+    categories = plural_categories(lang)
+    uses = ", ".join(c for c in PLURAL_CATEGORIES if c in categories)
+    found: dict[str, set[str]] = {}
+    for key, value in strings.items():
+        line = key_lines.get(key, 0)
+        plural = plural_family(key)
+        if plural is not None and plural[0] in families:
+            name, category = plural
+            family = families[name]
+            found.setdefault(name, set()).add(category)
+            ours = placeholders(value)
+            if category not in categories:
+                check.fail(line, f"{key}: {lang} has no plural category {category!r} (it uses {uses})")
+            elif not family.every <= ours <= family.some:
+                check.fail(
+                    line,
+                    f"{key}: placeholders {sorted(ours)} differ from English {name}.* "
+                    f"(needs {sorted(family.every)}, may use {sorted(family.some)})",
+                )
+            elif "count" in family.some and "count" not in ours and len(counts := _counts_of(lang, category)) > 1:
+                shown = ", ".join(str(n) for n in counts[:4]) + ("..." if len(counts) > 4 else "")
+                check.fail(line, f"{key}: in {lang} this form is used for {shown}: it must show {{count}}")
+        elif key not in english:
+            check.fail(line, f"{key}: not a key of en.yaml")
+        elif placeholders(value) != placeholders(english[key]):
+            check.fail(
+                line,
+                f"{key}: placeholders {sorted(placeholders(value))} differ from English "
+                f"{sorted(placeholders(english[key]))}",
+            )
+    # A missing key is reported at the line it belongs after: that of the English key before it.
+    insert_at = 1
+    family_at: dict[str, int] = {}
+    for key in english:
+        insert_at = key_lines.get(key, insert_at)
+        plural = plural_family(key)
+        if plural is not None:
+            family_at[plural[0]] = insert_at
+        elif key not in strings:
+            check.fail(insert_at, f"{key}: missing (every language needs every key of en.yaml)")
+    for name, line in family_at.items():
+        for category in (c for c in PLURAL_CATEGORIES if c in categories - found.get(name, set())):
+            check.fail(line, f"{name}.{category}: missing (the plural forms of {lang} are {uses})")
 
 
 def load_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
@@ -507,27 +638,22 @@ def load_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str
             if "<invalid>" in placeholders(value):
                 check.fail(doc.line_of(key), f"{key}: unbalanced braces in the template")
                 continue
+            problem = _markup_problem(value)
+            if problem is not None:
+                check.fail(doc.line_of(key), f"{key}: {problem}")
             strings[key] = value
         locales[lang] = strings
         lines[lang] = dict(doc.key_lines)
     if "en" not in locales:
         problems.append(Problem(loc_dir / "en.yaml", 0, "the English interface strings are required"))
         return locales
-    english = locales["en"]
-    for lang, strings in locales.items():
-        if lang == "en":
-            continue
+    for lang in LANGUAGES:
         path = loc_dir / f"{lang}.yaml"
-        for key, value in strings.items():
-            if key not in english:
-                problems.append(Problem(path, lines[lang].get(key, 0), f"{key}: not a key of en.yaml"))
-            elif placeholders(value) != placeholders(english[key]):
-                problems.append(
-                    Problem(
-                        path,
-                        lines[lang].get(key, 0),
-                        f"{key}: placeholders {sorted(placeholders(value))} differ from English "
-                        f"{sorted(placeholders(english[key]))}",
-                    )
-                )
+        if not path.exists():
+            problems.append(Problem(path, 0, f"missing: the interface in {lang!r} is required"))
+    english = locales["en"]
+    families = _families(english)
+    for lang, strings in locales.items():
+        check = Checker(loc_dir / f"{lang}.yaml", problems)
+        _check_locale(check, lang, strings, lines[lang], english, families)
     return locales
