@@ -25,7 +25,7 @@ def register(router: Router) -> None:
         if group is None:
             buttons = tuple((Button(g.title, f"topics:{g.id}"),) for g in kb.groups)
             return [Reply(ctx.t("topics.intro"), buttons)]
-        buttons = tuple((Button(kb.entries[i].title, f"kb:{i}"),) for i in group.entry_ids)
+        buttons = tuple((Button(kb.entries[i].text_in(ctx.lang).title, f"kb:{i}"),) for i in group.entry_ids)
         back = ((Button(ctx.text("button.back"), "topics:"),),)
         return [Reply(markup.join((markup.Bold(group.title),), ctx.t("topics.pick")), buttons + back)]
 
