@@ -1,0 +1,478 @@
+"""The Discord adapter, on discord.py 2.7: slash commands, buttons and modals in; markdown replies out.
+
+- Every core command is a slash command; free text works in DMs and when the bot is mentioned.
+- In a server, answers to personal business (and everything that follows from it: buttons, forms)
+  are ephemeral, shown to that member alone; everything else is answered in the channel.
+- Buttons carry versioned custom ids dispatched by discord.py's dynamic items, so they work after a
+  restart; the core's forms (petition sign-up, broadcast text) are modals.
+- /setup (Manage Server, checked here) chooses a server's announcement channel, organiser role and
+  language; they are forgotten when the bot leaves the server.
+- Broadcasts and reminders go out through :class:`DiscordSender`, to DMs and announcement channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+
+from adapters import discord_forms as forms
+from adapters.discord_commands import CoreTranslator, core_commands, digest, setup_group
+from adapters.discord_delivery import MAX_RATELIMIT_SLEEP, PLATFORM, DiscordSender, group_chat_id
+from adapters.discord_render import (
+    FORM,
+    HANDOFF,
+    VERSION,
+    Choice,
+    ChoiceButton,
+    Outgoing,
+    StaleButton,
+    compact,
+    render,
+)
+from adapters.discord_servers import Servers
+from bot import adapters
+from bot.config import Config
+from bot.core import Core
+from bot.events import ButtonPress, Chat, ChatKind, Command, Content, Event, Reply, ReplyKind, Text, User, parse_text
+from bot.markup import RichText
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "DISCORD_BOT_TOKEN"
+# Where the digest of the registered commands is kept (adapter settings).
+GLOBAL_SCOPE = "global"
+COMMANDS_HASH = "commands_hash"
+# The core's form questions carry a Cancel button with this action.
+CANCEL_ACTION = "cancel:"
+
+Handle = Callable[[Event], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class Timings:
+    # Seconds on_ready waits for the servers after the last one arrived (discord.py's default).
+    guild_ready_timeout: float = 2.0
+    # Discord allows one IDENTIFY per 5 s: discord.py waits that long before every one but the first.
+    wait_before_reidentify: bool = True
+    # Work on an interaction longer than this is acknowledged first ("thinking…"): Discord forgets an
+    # interaction not answered within 3 s.
+    defer_after: float = 2.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an interaction's answers go: the chat the core sees, and whether only the member sees them."""
+
+    chat: Chat
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    replies: list[Reply]
+    place: Place
+    # The form under way after these replies, if one is (its questions can be answered in a modal).
+    form: forms.Form | None = None
+    lang: str = ""
+
+
+class Turns:
+    """One lock per person, kept only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, key: int) -> AsyncIterator[None]:
+        lock, waiting = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            waiting = self._locks[key][1] - 1
+            if waiting:
+                self._locks[key] = (lock, waiting)
+            else:
+                del self._locks[key]
+
+
+class DiscordAdapter:
+    name = PLATFORM
+
+    def __init__(self, config: Config, token: str, timings: Timings | None = None) -> None:
+        self.config = config
+        self.token = token
+        self.timings = timings or Timings()
+        # Set while a gateway session is up (after on_ready).
+        self.ready = asyncio.Event()
+        self.client: DiscordClient | None = None
+
+    def sender(self, config: Config) -> DiscordSender:
+        return DiscordSender(self.connected, config.delivery.discord)
+
+    async def connected(self) -> DiscordClient:
+        """The client, once its session is up."""
+        await self.ready.wait()
+        if self.client is None:
+            raise RuntimeError("the Discord client stopped")
+        return self.client
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        # Applied here, never at import: discord.py reads both from class attributes.
+        discord.http.Route.BASE = self.config.discord.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.discord.gateway_url)
+        client = DiscordClient(self, core)
+        self.client = client
+        running = asyncio.ensure_future(client.start(self.token))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            self.ready.clear()
+            await client.close()
+            self.client = None
+        try:
+            await running
+        except discord.LoginFailure as exc:
+            raise adapters.AdapterError(f"Discord refused the bot token in {TOKEN_ENV} ({exc})") from exc
+
+
+class DiscordClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, core: Core) -> None:
+        # No privileged intent: servers (for their channels and roles), and the messages of DMs and of
+        # server channels, whose text Discord only shows the bot when it is mentioned.
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.dm_messages = True
+        super().__init__(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=adapter.timings.guild_ready_timeout,
+            max_ratelimit_timeout=MAX_RATELIMIT_SLEEP,
+        )
+        self.adapter = adapter
+        self.core = core
+        self.tree: app_commands.CommandTree[DiscordClient] = app_commands.CommandTree(self)
+        self.servers = Servers(core, adapter.config.discord.organiser_servers)
+        # One person's events are handled one after the other (Discord dispatches each in its own task):
+        # two quick clicks must not both act on the same stored form.
+        self._turns = Turns()
+
+    # ----------------------------------------------------------------------------- start-up
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if self.adapter.timings.wait_before_reidentify:
+            await super().before_identify_hook(shard_id, initial=initial)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ChoiceButton, StaleButton)
+        for command in core_commands(self.core, self._run_command):
+            self.tree.add_command(command)
+        self.tree.add_command(setup_group(self.core, self))
+        translator = CoreTranslator(self.core.locales, self.core.config.default_language)
+        await self.tree.set_translator(translator)
+        await self._sync_commands(translator)
+        application = self.application
+        if application is not None and application.bot_public and not self.adapter.config.discord.organiser_servers:
+            log.warning(
+                "this Discord application is public: anyone can add the bot to a server and make a role of it "
+                "organisers. Turn off Public Bot in the developer portal, or list the servers you trust in the "
+                "configuration (discord.organiser_servers)"
+            )
+
+    async def _sync_commands(self, translator: CoreTranslator) -> None:
+        """Register the commands with Discord, only if they differ from the last registered ones."""
+        if self.application_id is None:
+            raise RuntimeError("setup_hook runs after login, which sets the application id")
+        wanted = await digest(self.tree, translator, self.application_id)
+        store = self.core.store
+        if await store.setting(PLATFORM, GLOBAL_SCOPE, COMMANDS_HASH) == wanted:
+            log.info("the slash commands are registered already")
+            return
+        try:
+            await self.tree.sync()
+        except discord.HTTPException:
+            log.exception("could not register the slash commands; the ones registered before stay")
+            return
+        await store.set_setting(PLATFORM, GLOBAL_SCOPE, COMMANDS_HASH, wanted)
+        log.info("registered %d slash commands", len(self.tree.get_commands()))
+
+    async def on_ready(self) -> None:
+        self.adapter.ready.set()
+        log.info("connected to Discord, in %d server(s)", len(self.guilds))
+
+    # ----------------------------------------------------------------------------- people and places
+
+    async def _language(self, guild: discord.Guild | None, reported: str | None) -> str | None:
+        """The language to assume: the server's /setup language there, else what the person's app reports."""
+        chosen = None if guild is None else await self.servers.language(guild.id)
+        return chosen or reported
+
+    async def _is_organiser(self, guild: discord.Guild | None, user: discord.abc.User) -> bool:
+        """Whether the member holds the server's organiser role (and the server may grant it)."""
+        if guild is None or not isinstance(user, discord.Member):
+            return False
+        role_id = await self.servers.organiser_role(guild.id)
+        return role_id is not None and user.get_role(role_id) is not None
+
+    async def _event(self, interaction: discord.Interaction[Any], content: Content, place: Place) -> Event:
+        language = await self._language(interaction.guild, interaction.locale.value)
+        user = User(PLATFORM, str(interaction.user.id), language)
+        organiser = await self._is_organiser(interaction.guild, interaction.user)
+        return Event(user, place.chat, content, organiser=organiser)
+
+    async def _lang(self, event: Event) -> str:
+        return await self.core.language_for(event, self.core.keyring.user_id(PLATFORM, event.user.id))
+
+    @staticmethod
+    def _public_place(interaction: discord.Interaction[Any], *, ephemeral: bool) -> Place:
+        """Where the interaction happened: a DM (private), or a server channel."""
+        if interaction.guild_id is None:
+            return Place(Chat(str(interaction.channel_id), ChatKind.PRIVATE))
+        return Place(Chat(group_chat_id(interaction.channel_id or 0), ChatKind.GROUP), ephemeral)
+
+    async def _private_place(self, interaction: discord.Interaction[Any]) -> Place:
+        """The member's private chat with the bot: their DM channel, shown ephemerally in a server.
+
+        Ephemeral answers are seen by the member alone, so a server's personal business goes on right
+        where it started, as privately as in a DM, and also for members who accept no DMs; what is
+        stored for later (subscriptions, broadcast reports) is addressed to the DM channel.
+        """
+        if interaction.guild_id is None:
+            return self._public_place(interaction, ephemeral=False)
+        user = interaction.user
+        dm = user.dm_channel or await user.create_dm()
+        return Place(Chat(str(dm.id), ChatKind.PRIVATE), ephemeral=True)
+
+    async def _clicked_place(self, interaction: discord.Interaction[Any]) -> Place:
+        """A click's place: an ephemeral message is private; a channel message is answered to the clicker."""
+        message = interaction.message
+        if interaction.guild_id is not None and message is not None and message.flags.ephemeral:
+            return await self._private_place(interaction)
+        return self._public_place(interaction, ephemeral=True)
+
+    # ----------------------------------------------------------------------------- interactions
+
+    async def _run_command(self, interaction: discord.Interaction[Any], name: str, args: str) -> None:
+        spec = self.core.router.commands[name]
+        place = self._public_place(interaction, ephemeral=spec.personal or spec.organiser_only)
+        await self._answer(interaction, Command(name, args), place)
+
+    async def on_button(self, interaction: discord.Interaction[Any], kind: str, value: str) -> None:
+        if kind == FORM:
+            await self._open_form(interaction, value)
+        elif kind == HANDOFF:
+            await self._answer(interaction, Command("start", value), await self._private_place(interaction))
+        else:
+            await self._answer(interaction, ButtonPress(value), await self._clicked_place(interaction))
+
+    async def on_stale_button(self, interaction: discord.Interaction[Any]) -> None:
+        place = self._public_place(interaction, ephemeral=True)
+        lang = await self._lang(await self._event(interaction, ButtonPress(""), place))
+        reply = Reply(self.core.locales.rich(lang, "error.button_expired"), kind=ReplyKind.ERROR)
+        await self._respond(interaction, Answer([reply], place), deferred=None)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        # Modals are handled from their custom id alone, so a form sent before a restart still works.
+        if interaction.type is not discord.InteractionType.modal_submit or interaction.data is None:
+            return
+        found = re.fullmatch(rf"{VERSION}:{FORM}:(.+)", str(interaction.data.get("custom_id", "")))
+        if found is not None:
+            await self._form_submitted(interaction, found[1], forms.submitted_values(interaction.data))
+
+    async def _open_form(self, interaction: discord.Interaction[Any], key: str) -> None:
+        place = await self._clicked_place(interaction)
+        event = await self._event(interaction, ButtonPress(""), place)
+        lang = await self._lang(event)
+        form = await forms.current(self.core, self.core.keyring.user_id(PLATFORM, event.user.id), lang)
+        if form is not None and form.key == key:
+            await interaction.response.send_modal(form.modal(self.core, lang))
+            return
+        reply = Reply(self.core.locales.rich(lang, "discord.form.expired"), kind=ReplyKind.ERROR)
+        await self._respond(interaction, Answer([reply], place), deferred=None)
+
+    async def _form_submitted(self, interaction: discord.Interaction[Any], key: str, values: dict[str, str]) -> None:
+        place = await self._private_place(interaction)
+
+        async def submit(event: Event) -> list[Reply]:
+            lang = await self._lang(event)
+            form = await forms.current(self.core, self.core.keyring.user_id(PLATFORM, event.user.id), lang)
+            if form is None or not forms.answers(form, key, values):
+                return [Reply(self.core.locales.rich(lang, "discord.form.expired"), kind=ReplyKind.ERROR)]
+            return await forms.submit(self.core, event, lang, form, values)
+
+        await self._answer(interaction, Text(""), place, handle=submit)
+
+    async def _answer(
+        self, interaction: discord.Interaction[Any], content: Content, place: Place, *, handle: Handle | None = None
+    ) -> None:
+        """Handle one interaction and answer it, acknowledging it first if the work runs long."""
+        event = await self._event(interaction, content, place)
+        deferring: asyncio.Future[Any] | None = None
+
+        def defer() -> None:
+            nonlocal deferring
+            deferring = asyncio.ensure_future(interaction.response.defer(ephemeral=place.ephemeral, thinking=True))
+
+        timer = asyncio.get_running_loop().call_later(self.adapter.timings.defer_after, defer)
+        try:
+            answer = await self._work(interaction, event, place, handle or self.core.handle)
+        finally:
+            timer.cancel()
+        if deferring is not None:
+            await deferring
+        # A form's question on its own opens the form at once; after an introduction (a petition's text
+        # and privacy notice, which come first) the form waits for its button.
+        opens_form = interaction.type is not discord.InteractionType.modal_submit and len(answer.replies) == 1
+        if answer.form is not None and opens_form and deferring is None:
+            await interaction.response.send_modal(answer.form.modal(self.core, answer.lang))
+            return
+        await self._respond(interaction, answer, deferred=None if deferring is None else place.ephemeral)
+
+    async def _work(self, interaction: discord.Interaction[Any], event: Event, place: Place, handle: Handle) -> Answer:
+        async with self._turns.of(interaction.user.id):
+            replies = await handle(event)
+            handoff = next((reply.handoff for reply in replies if reply.handoff), None)
+            if handoff is not None and interaction.guild_id is not None:
+                # The core moves personal business to a private chat: here, the member's ephemeral one.
+                place = await self._private_place(interaction)
+                event = replace(event, chat=place.chat, content=Command("start", handoff))
+                replies = await self.core.handle(event)
+            return await self._finish(event, replies, place)
+
+    async def _finish(self, event: Event, replies: list[Reply], place: Place) -> Answer:
+        """The answer to show: with the form under way, if the replies ask one of its questions."""
+        asks = any(button.action == CANCEL_ACTION for reply in replies for row in reply.buttons for button in row)
+        if not asks and not any(reply.handoff for reply in replies):
+            return Answer(replies, place)
+        # The labels of the buttons added (the form's, a handoff's) are in the person's language.
+        lang = await self._lang(event)
+        form = None
+        if asks and place.chat.kind is ChatKind.PRIVATE:
+            form = await forms.current(self.core, self.core.keyring.user_id(PLATFORM, event.user.id), lang)
+        return Answer(replies, place, form, lang)
+
+    def _outgoing(self, answer: Answer) -> list[Outgoing]:
+        messages: list[Outgoing] = []
+        for index, reply in enumerate(answer.replies):
+            extra: list[Choice] = []
+            if answer.form is not None and index == len(answer.replies) - 1:
+                extra.append(answer.form.choice(self.core.locales.text(answer.lang, "discord.form.open")))
+            if reply.handoff:
+                label = self.core.locales.text(answer.lang, "button.continue_privately")
+                extra.append(Choice(label, HANDOFF, reply.handoff))
+            in_server = answer.place.chat.kind is ChatKind.GROUP
+            ephemeral = answer.place.ephemeral or (reply.private and in_server)
+            messages.extend(render(reply, extra=extra, ephemeral=ephemeral))
+        return compact(messages)
+
+    async def _respond(self, interaction: discord.Interaction[Any], answer: Answer, *, deferred: bool | None) -> None:
+        """Send the answer: the interaction's response, then follow-ups.
+
+        ``deferred`` is the visibility of the "thinking…" message of a deferred interaction, which the
+        first follow-up replaces and whose visibility it keeps: if that would show a private message
+        in the channel, the placeholder is deleted instead.
+        """
+        for index, message in enumerate(self._outgoing(answer)):
+            if index == 0 and deferred is False and message.ephemeral:
+                await interaction.delete_original_response()
+            if interaction.response.is_done():
+                await interaction.followup.send(**message.kwargs(), ephemeral=message.ephemeral)
+            else:
+                await interaction.response.send_message(**message.kwargs(), ephemeral=message.ephemeral)
+
+    # ----------------------------------------------------------------------------- messages
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if message.author.bot or me is None:
+            return
+        if message.guild is None:
+            chat, text = Chat(str(message.channel.id), ChatKind.PRIVATE), message.content
+        elif me in message.mentions:
+            chat = Chat(group_chat_id(message.channel.id), ChatKind.GROUP)
+            text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        else:
+            # Discord only shows the bot the text of server messages that mention it.
+            return
+        language = await self._language(message.guild, None)
+        organiser = await self._is_organiser(message.guild, message.author)
+        event = Event(User(PLATFORM, str(message.author.id), language), chat, parse_text(text), organiser=organiser)
+        async with self._turns.of(message.author.id):
+            replies = await self.core.handle(event)
+            answer = await self._finish(event, replies, Place(chat))
+        reference: discord.Message | None = message if message.guild is not None else None
+        for outgoing in self._outgoing(answer):
+            target: discord.abc.Messageable = message.channel
+            if outgoing.ephemeral:
+                # A private reply to a server message goes to the author's DMs, never to the channel.
+                target = message.author.dm_channel or await message.author.create_dm()
+            elif reference is not None:
+                await reference.reply(**outgoing.kwargs())
+                reference = None
+                continue
+            await target.send(**outgoing.kwargs())
+
+    # ----------------------------------------------------------------------------- servers
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.servers.forget(guild.id)
+        log.info("left a server: its settings are forgotten")
+
+    async def _setup(
+        self,
+        interaction: discord.Interaction[Any],
+        change: Callable[[discord.Guild, str], Awaitable[RichText]],
+    ) -> None:
+        """Run a /setup change for a member with Manage Server, in a server; answer ephemerally."""
+        place = self._public_place(interaction, ephemeral=True)
+        event = await self._event(interaction, Command("setup"), place)
+        lang = await self._lang(event)
+        guild = interaction.guild
+        if guild is None:
+            text = self.core.locales.rich(lang, "discord.setup.guild_only")
+        elif not interaction.permissions.manage_guild:
+            # Discord's client hides /setup from other members, but it does not stop them.
+            log.warning("refused /setup to a member without Manage Server")
+            text = self.core.locales.rich(lang, "discord.setup.refused")
+        else:
+            text = await change(guild, lang)
+        kind = ReplyKind.INFO if guild is not None and interaction.permissions.manage_guild else ReplyKind.REFUSAL
+        await self._respond(interaction, Answer([Reply(text, kind=kind)], place), deferred=None)
+
+    async def setup_announcements(self, interaction: discord.Interaction[Any], channel_id: int | None) -> None:
+        await self._setup(interaction, lambda guild, lang: self.servers.announce_in(guild, channel_id, lang))
+
+    async def setup_organisers(self, interaction: discord.Interaction[Any], role_id: int | None) -> None:
+        await self._setup(interaction, lambda guild, lang: self.servers.appoint(guild, role_id, lang))
+
+    async def setup_language(self, interaction: discord.Interaction[Any], language: str) -> None:
+        await self._setup(interaction, lambda guild, lang: self.servers.speak(guild, language))
+
+
+def create(config: Config) -> DiscordAdapter:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise adapters.AdapterError(
+            f"the discord adapter needs the bot's token in the {TOKEN_ENV} environment variable "
+            "(Discord developer portal > your application > Bot > Reset Token)"
+        )
+    return DiscordAdapter(config, token)
+
+
+def register() -> None:
+    adapters.register(PLATFORM, create)
