@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import logging
 import os
@@ -252,6 +253,9 @@ async def whole_stack(folder: Path) -> AsyncIterator[tuple[FakeDiscord, list[int
     async with fresh_fake() as (fake, people):
         config = stack_config(fake, folder)
         core = await Core.open(config)
+        # As bot.app.serve does once the core is open.
+        gc.collect()
+        gc.freeze()
         adapter = DiscordAdapter(config, TOKEN, FAST)
         stop = asyncio.Event()
         task = asyncio.create_task(adapter.run(core, stop))

@@ -185,7 +185,7 @@ def child(size: int, passes: int) -> dict[str, Any]:
 
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(bundled.kb.entries))
     questions = [case.question for case in cases]
-    bot_passes = time_passes(lambda c: answerer.answer(c.question, c.lang or "en"), cases, passes)
+    bot_passes = time_passes(lambda c: answerer.decide(c.question, c.lang or "en"), cases, passes)
     bot_latency = latency(bot_passes)
     accuracy = answer_accuracy = None
     if size == 1:
@@ -269,7 +269,7 @@ def report(results: list[dict[str, Any]]) -> None:
     first = results[0]
     print(
         f"\n{first['cases']} kb-tests questions x {first['passes']} passes per KB; "
-        "latency = Answerer.answer(q, the case's language), every language loaded."
+        "latency = Answerer.decide(q, the case's language), every language loaded."
         "\nload = bundled YAML parse+validate (synthetic copies are built in memory, not loaded from YAML);"
         "\nindex = Answerer construction; cold p99 = first pass only (before typo corrections are cached)."
     )

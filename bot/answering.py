@@ -13,6 +13,8 @@ note in theirs.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot import markup
@@ -31,6 +33,11 @@ MIN_COVERAGE = 0.55
 # A question found only in another language's index must be almost entirely known there: a question
 # really written in that language is, while "premier league table" is half known to the French one.
 CROSS_LANGUAGE_COVERAGE = 0.85
+
+
+# Decisions remembered (least recently asked forgotten first), for questions up to this long.
+ANSWER_CACHE = 4096
+MAX_CACHED_QUESTION = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,7 @@ class Answerer:
         self.refusals = RefusalRules(content.refusals)
         self.analyzers = {lang: Analyzer(content.lexicon, lang) for lang in LANGUAGES}
         self.indexes: dict[str, Retriever] = {}
+        self._recent: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         for lang, analyzer in self.analyzers.items():
             documents = [d for d in (Document.of(e, lang) for e in self.kb.entries.values()) if d is not None]
             if documents or lang == KB_LANGUAGE:
@@ -76,6 +84,22 @@ class Answerer:
     # ------------------------------------------------------------------ deciding
 
     def answer(self, question: str, lang: str) -> Answer:
+        """The decision for ``question``, remembered: people ask the same few things over and over,
+        and the content never changes while the bot runs."""
+        key = (" ".join(question.casefold().split()), lang)
+        cached = self._recent.get(key)
+        if cached is not None:
+            self._recent.move_to_end(key)
+            return cached if cached.question == question else dataclasses.replace(cached, question=question)
+        decided = self.decide(question, lang)
+        if len(question) <= MAX_CACHED_QUESTION:
+            self._recent[key] = decided
+            if len(self._recent) > ANSWER_CACHE:
+                self._recent.popitem(last=False)
+        return decided
+
+    def decide(self, question: str, lang: str) -> Answer:
+        """The decision for ``question``, worked out afresh (benchmarks time this)."""
         emergency = self.detector.detect(question)
         if emergency is not None:
             # The emergency answer goes first; a question that also clearly matches an entry

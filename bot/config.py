@@ -119,9 +119,10 @@ class TelegramConfig:
     webhook_port: int = 8443
     webhook_path: str = "telegram"
     webhook_url: str | None = None
-    # Updates handled at the same time (one chat's are always handled in order). More helps when
-    # Telegram is far away; fewer costs less CPU per update when it is near.
-    concurrent_updates: int = 32
+    # Updates handled at the same time (one chat's are always handled in order). Each one mostly
+    # waits for Telegram, so more helps when it is far; but every extra connection costs CPU in the
+    # HTTP client (bench/telegram.py: 4 gives ~80-95% of a bare echo bot's throughput, 32 ~60%).
+    concurrent_updates: int = 4
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from bot.config import PlatformLimits
 MIN_WAIT = 1e-6
 # Windows are this much longer than the platform's: a request reaches the platform a little after
 # the pacer lets it go, and that jitter must not put one message too many in someone's second.
-MARGIN = 0.01
+MARGIN = 0.05
 
 
 class Pacer:
