@@ -49,6 +49,9 @@ class Guess:
     ours: bool
 
 
+CACHE_SIZE = 4096
+
+
 class LanguageDetector:
     def __init__(
         self,
@@ -62,6 +65,8 @@ class LanguageDetector:
         self.min_confidence = min_confidence
         # Loading takes most of a second: done once, when the core starts, never on a question.
         self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        # Recent verdicts, oldest first (insertion order): a small memo, not an LRU.
+        self._recent: dict[str, str | None] = {}
 
     def guess(self, text: str) -> Guess | None:
         """The model's opinion, however weak; None when the text has nothing to judge by."""
@@ -75,6 +80,17 @@ class LanguageDetector:
 
     def detect(self, text: str) -> str | None:
         """The language ``text`` is written in, if it can be told reliably; else None."""
+        # The same questions come again and again (and the answer to them is remembered too).
+        if text in self._recent:
+            return self._recent[text]
+        found = self._detect(text)
+        if len(text) <= MAX_CHARS:
+            self._recent[text] = found
+            if len(self._recent) > CACHE_SIZE:
+                del self._recent[next(iter(self._recent))]
+        return found
+
+    def _detect(self, text: str) -> str | None:
         if len(_WORD.findall(text[:MAX_CHARS])) < self.min_words:
             return None
         guess = self.guess(text)
