@@ -461,10 +461,7 @@ class TelegramAdapter:
             content,
             addressed=addressed,
         )
-        replies = await core.handle(event)
-        lang = await core.language_for(event, core.keyring.user_id(PLATFORM, event.user.id))
-        for reply in merged(replies):
-            await self.answer(core, str(message.chat.id), reply, lang, reply_to=message.message_id if group else None)
+        await self._respond(core, event, reply_to=message.message_id if group else None)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -492,10 +489,15 @@ class TelegramAdapter:
             Chat(str(chat.id), ChatKind.GROUP if group else ChatKind.PRIVATE),
             ButtonPress(action),
         )
+        await self._respond(core, event)
+
+    async def _respond(self, core: Core, event: Event, *, reply_to: int | None = None) -> None:
+        """Hand ``event`` to the core and send its replies where it happened."""
         replies = await core.handle(event)
+        # The adapter's own labels ("Continue in a private chat") in the person's language.
         lang = await core.language_for(event, core.keyring.user_id(PLATFORM, event.user.id))
         for reply in merged(replies):
-            await self.answer(core, str(chat.id), reply, lang)
+            await self.answer(core, event.chat.id, reply, lang, reply_to=reply_to)
 
     async def _on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member

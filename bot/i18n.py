@@ -60,6 +60,17 @@ def plural_family(key: str) -> tuple[str, str] | None:
     return (family, category) if family and category in PLURAL_CATEGORIES else None
 
 
+def goal_progress(locales: Locales, lang: str, count: int, goal: int) -> RichText:
+    """ "12,122 of 15,000 — 81%", in the language's number formats."""
+    return locales.rich(
+        lang,
+        "progress.goal",
+        count=number(lang, count),
+        goal=number(lang, goal),
+        percent=percent(lang, count / goal),
+    )
+
+
 def number(lang: str, value: int) -> str:
     """A whole number as the language writes it: 12,122 (en), 12 122 (fr), 12.122 (pt)."""
     return str(numbers.format_decimal(value, locale=_locale(lang)))

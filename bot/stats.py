@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from bot import markup
 from bot.content.model import Campaigns, localized
-from bot.i18n import Locales, number, percent
+from bot.i18n import Locales, goal_progress, number
 from bot.markup import RichText
 from bot.records import Records
 
@@ -30,13 +30,7 @@ async def report(records: Records, campaigns: Campaigns, locales: Locales, lang:
     def total(count: int, goal: int | None) -> str:
         if goal is None:
             return number(lang, count)
-        return locales.text(
-            lang,
-            "progress.goal",
-            count=number(lang, count),
-            goal=number(lang, goal),
-            percent=percent(lang, count / goal),
-        )
+        return markup.plain(goal_progress(locales, lang, count, goal))
 
     lines: list[RichText] = [locales.rich(lang, "stats.pledges")]
     for pledge in campaigns.pledges.values():

@@ -178,14 +178,6 @@ class Store:
 
     # ------------------------------------------------------------------ users
 
-    async def ensure_user(self, user_id: str, platform: str) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, NULL, ?)"
-                " ON CONFLICT(id) DO NOTHING",
-                (user_id, platform, utcnow()),
-            )
-
     async def user_language(self, user_id: str) -> str | None:
         # Read on every event: cached, since only this process writes it (set_user_language).
         if user_id in self._languages:

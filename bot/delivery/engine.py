@@ -109,13 +109,16 @@ class Engine:
                 continue
             group = self.sender.is_group(row.address)
             # Only this loop waits on the clock: sends start one at a time, each when the pace allows.
-            while (wait := self.pacer.wait(self._seconds(), row.address, group)) > 0:
-                await self.clock.sleep(wait)
+            await self._wait_turn(row.address, group)
             started = asyncio.Event()
             sends.append(asyncio.ensure_future(self._send(row, message, group, started)))
             # The next one waits until this one has really started: the pacer counts actual starts.
             await started.wait()
         return list(await asyncio.gather(*sends))
+
+    async def _wait_turn(self, address: str, group: bool) -> None:
+        while (wait := self.pacer.wait(self._seconds(), address, group)) > 0:
+            await self.clock.sleep(wait)
 
     async def _send(self, row: Claimed, message: Reply, group: bool, started: asyncio.Event) -> Outcome:
         attempts = row.attempts + 1
@@ -154,8 +157,7 @@ class Engine:
     async def send_direct(self, address: str, message: Reply) -> bool:
         """Send one message outside the outbox (an organiser's report); False if it failed."""
         group = self.sender.is_group(address)
-        while (wait := self.pacer.wait(self._seconds(), address, group)) > 0:
-            await self.clock.sleep(wait)
+        await self._wait_turn(address, group)
         self.pacer.record(self._seconds(), address, group)
         with contextlib.suppress(Exception):
             await self.sender.send(address, message)

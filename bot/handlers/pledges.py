@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import markup
 from bot.content.model import Pledge, localized
 from bot.events import Button, ChatKind, Reply, ReplyKind
-from bot.i18n import number, percent
+from bot.i18n import goal_progress, number
 from bot.markup import RichText
 from bot.router import Context, Router
 
@@ -14,12 +14,7 @@ def progress(ctx: Context, count: int, goal: int | None) -> RichText:
     """ "12,122 of 15,000 — 81%", or just the count when there is no goal."""
     if goal is None:
         return ctx.core.locales.plural(ctx.lang, "progress.count", count)
-    shares = {
-        "count": number(ctx.lang, count),
-        "goal": number(ctx.lang, goal),
-        "percent": percent(ctx.lang, count / goal),
-    }
-    return ctx.t("progress.goal", **shares)
+    return goal_progress(ctx.core.locales, ctx.lang, count, goal)
 
 
 def register(router: Router) -> None:
