@@ -30,6 +30,8 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 # ``ask --lang auto``: the language of each question, as the bot picks it for a chat message.
 AUTO = "auto"
+# The blind evaluation set, in the content folder.
+BLIND_SET = Path("eval") / "blind.yaml"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,9 +69,18 @@ def _parser() -> argparse.ArgumentParser:
 
     kb = sub.add_parser("kb", parents=[common], help="knowledge-base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
-    evaluate = kb_sub.add_parser("eval", parents=[common], help="top-1 accuracy on a YAML file of cases")
-    evaluate.add_argument("file", nargs="?", type=Path, help="cases (default: kb-tests.yaml in the content)")
-    evaluate.add_argument("--lang", choices=LANGUAGES, help="the askers' language (default: configured)")
+    evaluate = kb_sub.add_parser(
+        "eval", parents=[common], help="how well questions are answered: the tuning set and the blind set"
+    )
+    evaluate.add_argument(
+        "file", nargs="?", type=Path, help="one file of cases (default: kb-tests.yaml, then eval/blind.yaml)"
+    )
+    evaluate.add_argument(
+        "--lang", choices=LANGUAGES, help="as if every asker had chosen this language (default: each question's own)"
+    )
+    evaluate.add_argument(
+        "--show-blind", action="store_true", help="list the blind set's misses too (to read, never to tune on)"
+    )
 
     export = sub.add_parser("export", parents=[common], help="export campaign data (decrypted: handle with care)")
     export_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
@@ -221,9 +232,9 @@ def cmd_ask(config: Config, args: argparse.Namespace) -> int:
     for question in questions:
         lang = args.lang
         if lang == AUTO:
-            lang = services.languages.detect(question) or config.default_language
+            lang = answerer.language_of(question) or config.default_language
         answer = answerer.answer(question, lang)
-        text = "\n\n".join(render(reply) for reply in answerer.replies(answer, lang))
+        text = "\n\n".join(render(reply) for reply in answerer.replies(answer, lang, country=config.emergency_country))
         if as_json:
             record = {
                 "question": question,
@@ -244,10 +255,23 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
     from bot.evaluation import evaluate, load_cases, summarise
 
     services = _services(config)
-    path = args.file or config.content_path / "kb-tests.yaml"
-    cases = load_cases(path, set(services.content.kb.entries))
-    report, ok = summarise(evaluate(services.answerer, cases, args.lang or config.default_language))
-    print(report)
+    ids = set(services.content.kb.entries)
+    if args.file is not None:
+        files = [(args.file, "", True)]
+    else:
+        files = [
+            (config.content_path / "kb-tests.yaml", "tuning set: thresholds, lexicons and triggers are tuned on it", True),
+            (config.content_path / BLIND_SET, "blind set: written before any tuning, never tuned on", args.show_blind),
+        ]
+    ok = True
+    for path, what, show_misses in files:
+        if not path.exists():
+            continue
+        cases = load_cases(path, ids)
+        title = f"{path}" + (f" ({what})" if what else "")
+        report = summarise(evaluate(services.answerer, cases, args.lang), title, show_misses=show_misses)
+        print(report.text, end="\n\n")
+        ok = ok and report.ok
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 

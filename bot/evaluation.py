@@ -1,13 +1,21 @@
-"""``advocacy-bot kb eval``: top-1 accuracy of the answering pipeline on a YAML file of cases.
+"""``advocacy-bot kb eval``: how well the answering pipeline serves YAML files of cases.
 
-Each case may name the asker's language. An entry case passes when that entry is delivered in
-the language it should be served in: the asker's when the entry is translated into it, English
-otherwise. Accuracy is reported per kind and per language.
+Two files are measured. ``kb-tests.yaml`` is the tuning set: thresholds, lexicons and triggers are
+adjusted against it. ``eval/blind.yaml`` was written from the reference notes alone before any
+tuning and is never tuned on: it says how the bot does on wording nobody here wrote. Both are
+reported side by side, per set and per language, with false alarms on a line of their own; a
+blind miss is counted, not listed, unless asked for (so that nobody fixes one question at a time).
+
+Every case is asked as a chat message from someone who never chose a language and whose client
+says nothing: the bot works out the language as it does for such a message, and an entry case
+passes only when the entry comes in the language the question is written in (in English when the
+entry is not translated into it).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +24,41 @@ from bot.content.model import LANGUAGES
 from bot.content.yamlio import ContentError, Node, Problem, Seq, load_yaml
 from bot.events import ReplyKind
 
-KINDS = ("emergency", "fallback", "refusal")
-# The bar the bundled content must clear (issue: >= 95% top-1, every emergency, >= 95% out of scope).
-# "answer" is the bar for English questions; each other language has its own below.
-TARGETS = {"answer": 0.95, "emergency": 1.0, "fallback": 0.95, "refusal": 0.95}
-# Top-1 for questions asked in a translated language, served in it (issue 7: >= 90% in each language).
-LANGUAGE_TARGETS = {lang: 0.90 for lang in LANGUAGES if lang != "en"}
+# What a case may expect besides an entry id.
+KINDS = ("emergency", "crisis", "smalltalk", "fallback", "refusal")
+SETS = (
+    "entries",
+    "emergencies",
+    "crisis",
+    "overdose-questions",
+    "look-alikes",
+    "smalltalk",
+    "out-of-scope",
+    "refusals",
+)
+# The set of a case that names none: by what it expects.
+DEFAULT_SET = {
+    "emergency": "emergencies",
+    "crisis": "crisis",
+    "smalltalk": "smalltalk",
+    "fallback": "out-of-scope",
+    "refusal": "refusals",
+}
+# The bar each set must clear (issue 11); entries per language below.
+TARGETS = {
+    "emergencies": 1.0,
+    "crisis": 1.0,
+    "overdose-questions": 0.95,
+    "look-alikes": 0.96,
+    "smalltalk": 0.95,
+    "out-of-scope": 0.96,
+    "refusals": 0.95,
+}
+ENTRY_TARGET = 0.95
+# At most this share of the messages that are no emergency may get the emergency or crisis answer.
+FALSE_ALARM_TARGET = 0.01
+# Kinds that count as "not answered" for a question nothing in the knowledge base answers.
+NOT_ANSWERED = (ReplyKind.FALLBACK, ReplyKind.CLARIFY, ReplyKind.SMALLTALK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,29 +66,54 @@ class Case:
     question: str
     expect: str
     line: int
+    # The language the question is written in; None: English.
     lang: str | None = None
+    set: str | None = None
 
     @property
     def kind(self) -> str:
         return self.expect if self.expect in KINDS else "answer"
+
+    @property
+    def group(self) -> str:
+        return self.set or DEFAULT_SET.get(self.expect, "entries")
+
+    @property
+    def written_in(self) -> str:
+        return self.lang or "en"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     case: Case
     answer: Answer
-    # The asker's language, and the language the expected answer should be served in.
+    # The language the bot worked out for the question, and the one the expected entry should come in.
     lang: str
     expected_lang: str
 
     @property
     def passed(self) -> bool:
-        kind = self.case.kind
-        if kind == "answer":
-            # An entry delivered right after an emergency answer is still that entry, delivered.
-            delivered = self.answer.kind in (ReplyKind.ANSWER, ReplyKind.EMERGENCY)
-            return delivered and self.answer.entry == self.case.expect and self.answer.lang == self.expected_lang
-        return self.answer.kind.value == kind
+        answer = self.answer
+        match self.case.kind:
+            case "answer":
+                # An entry carried by a refusal or after an emergency answer is still that entry, served.
+                served = answer.kind in (ReplyKind.ANSWER, ReplyKind.EMERGENCY, ReplyKind.REFUSAL)
+                return served and answer.entry == self.case.expect and answer.lang == self.expected_lang
+            case "emergency":
+                return answer.kind is ReplyKind.EMERGENCY and answer.emergency is not None
+            case "crisis":
+                return answer.kind is ReplyKind.EMERGENCY and answer.crisis is not None
+            case "smalltalk":
+                return answer.kind is ReplyKind.SMALLTALK
+            case "fallback":
+                return answer.kind in NOT_ANSWERED
+            case _:
+                return answer.kind.value == self.case.kind
+
+    @property
+    def false_alarm(self) -> bool:
+        """The emergency or crisis answer given to a message that describes neither."""
+        return self.case.kind not in ("emergency", "crisis") and self.answer.kind is ReplyKind.EMERGENCY
 
 
 def load_cases(path: Path, entry_ids: set[str]) -> list[Case]:
@@ -66,7 +128,7 @@ def load_cases(path: Path, entry_ids: set[str]) -> list[Case]:
         if not isinstance(item, Node) or not isinstance(item.get("q"), str) or not isinstance(item.get("expect"), str):
             problems.append(Problem(path, line, "each case needs text fields 'q' and 'expect'"))
             continue
-        unknown = set(item) - {"q", "expect", "lang"}
+        unknown = set(item) - {"q", "expect", "lang", "set"}
         if unknown:
             problems.append(Problem(path, line, f"unknown field(s): {', '.join(sorted(unknown))}"))
         expect = item["expect"]
@@ -79,21 +141,27 @@ def load_cases(path: Path, entry_ids: set[str]) -> list[Case]:
         if "lang" in item and lang not in LANGUAGES:
             problems.append(Problem(path, item.line_of("lang"), f"lang: {lang!r} is not one of {', '.join(LANGUAGES)}"))
             continue
-        cases.append(Case(item["q"], expect, line, lang))
+        group = item.get("set")
+        if "set" in item and group not in SETS:
+            problems.append(Problem(path, item.line_of("set"), f"set: {group!r} is not one of {', '.join(SETS)}"))
+            continue
+        cases.append(Case(item["q"], expect, line, lang, group))
     if problems:
         raise ContentError(problems)
     return cases
 
 
-def evaluate(answerer: Answerer, cases: list[Case], lang: str) -> list[Outcome]:
+def evaluate(answerer: Answerer, cases: Iterable[Case], chosen: str | None = None) -> list[Outcome]:
+    """Ask every case as a chat message. ``chosen``: the language the askers picked with /language;
+    None (the default): nobody picked one and the bot works each question's language out."""
     outcomes = []
     for case in cases:
-        asked = case.lang or lang
-        answer = answerer.answer(case.question, asked)
-        expected = asked
-        if case.kind == "answer" and answer.kind is not ReplyKind.EMERGENCY:
-            expected = answerer.kb.entries[case.expect].text_in(asked).lang
-        outcomes.append(Outcome(case, answer, asked, expected))
+        lang = chosen or answerer.language_of(case.question) or answerer.default_language
+        answer = answerer.answer(case.question, lang)
+        expected = chosen or case.written_in
+        if case.kind == "answer":
+            expected = answerer.kb.entries[case.expect].text_in(expected).lang
+        outcomes.append(Outcome(case, answer, lang, expected))
     return outcomes
 
 
@@ -102,67 +170,81 @@ def _share(outcomes: list[Outcome]) -> tuple[int, int, float]:
     return passed, len(outcomes), passed / max(len(outcomes), 1)
 
 
-def summarise(outcomes: list[Outcome]) -> tuple[str, bool]:
-    """A printable report (accuracy per kind, per language, then each miss) and whether every target is met."""
-    by_kind: dict[str, list[Outcome]] = defaultdict(list)
-    by_lang: dict[str, list[Outcome]] = defaultdict(list)
+def _language_order(lang: str) -> int:
+    return LANGUAGES.index(lang) if lang in LANGUAGES else len(LANGUAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    text: str
+    ok: bool
+
+
+def summarise(outcomes: list[Outcome], title: str = "", *, show_misses: bool = True) -> Report:
+    """A printable report and whether every target is met: each set (entries per language), false
+    alarms, a per-language table, then each miss (or only their number)."""
+    by_set: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
-        by_kind[outcome.case.kind].append(outcome)
-        by_lang[outcome.lang].append(outcome)
-    lines = []
+        by_set[outcome.case.group].append(outcome)
+    lines = [title] if title else []
     ok = True
-    for kind in ("answer", *KINDS):
-        group = by_kind.get(kind, [])
+
+    def row(label: str, group: list[Outcome], target: float) -> None:
+        nonlocal ok
+        passed, count, share = _share(group)
+        met = share >= target
+        ok = ok and met
+        mark = "ok" if met else "BELOW TARGET"
+        lines.append(f"  {label:<24} {passed:>4}/{count:<4} {share:7.1%}  ({mark}, target {target:.0%})")
+
+    for name in SETS:
+        group = by_set.get(name, [])
         if not group:
             continue
-        passed, count, share = _share(group)
-        if kind == "answer":
-            # The answer bars are per language, below.
-            mark = "target per language"
-        else:
-            target = TARGETS[kind]
-            ok = ok and share >= target
-            mark = "ok" if share >= target else f"below target {target:.0%}"
-        lines.append(f"{kind:<10} {passed:>4}/{count:<4} {share:7.1%}  ({mark})")
-        if kind == "answer":
-            after = sum(o.passed and o.answer.kind is ReplyKind.EMERGENCY for o in group)
-            lines.append(f"{'':<10} of which {after} after an emergency answer")
+        if name == "entries":
+            by_lang: dict[str, list[Outcome]] = defaultdict(list)
+            for outcome in group:
+                by_lang[outcome.case.written_in].append(outcome)
+            for lang in sorted(by_lang, key=_language_order):
+                row(f"entries {lang}", by_lang[lang], ENTRY_TARGET)
+            continue
+        row(name, group, TARGETS[name])
+    calm = [o for o in outcomes if o.case.kind not in ("emergency", "crisis")]
+    if calm:
+        alarms = sum(o.false_alarm for o in calm)
+        share = alarms / len(calm)
+        met = share <= FALSE_ALARM_TARGET
+        ok = ok and met
+        mark = "ok" if met else "ABOVE TARGET"
+        lines.append(
+            f"  {'false alarms':<24} {alarms:>4}/{len(calm):<4} {share:7.1%}  ({mark}, at most {FALSE_ALARM_TARGET:.0%})"
+        )
     total, count, share = _share(outcomes)
-    lines.append(f"{'all':<10} {total:>4}/{count:<4} {share:7.1%}")
+    lines.append(f"  {'all':<24} {total:>4}/{count:<4} {share:7.1%}")
 
-    lines.append("")
-    lines.append("per language (answer: the expected entry, served in the asker's language when translated)")
-    for lang in sorted(by_lang, key=lambda code: LANGUAGES.index(code) if code in LANGUAGES else len(LANGUAGES)):
-        group = by_lang[lang]
-        answers = [o for o in group if o.case.kind == "answer"]
+    lines.append("  per language (passed/cases of each set):")
+    languages = sorted({o.case.written_in for o in outcomes}, key=_language_order)
+    for lang in languages:
         parts = []
-        if answers:
-            passed, count, share = _share(answers)
-            target = LANGUAGE_TARGETS.get(lang, TARGETS["answer"])
-            ok = ok and share >= target
-            mark = "ok" if share >= target else "BELOW TARGET"
-            english = sum(o.passed and o.expected_lang != lang for o in answers)
-            parts.append(f"answer {passed}/{count} {share:.1%} ({mark}, target {target:.0%})")
-            if english:
-                parts.append(f"{english} served in English (not translated)")
-        for kind in KINDS:
-            kind_group = [o for o in group if o.case.kind == kind]
-            if kind_group:
-                passed, count, _ = _share(kind_group)
-                parts.append(f"{kind} {passed}/{count}")
-        lines.append(f"  {lang:<4} " + "; ".join(parts))
+        for name in SETS:
+            group = [o for o in by_set.get(name, []) if o.case.written_in == lang]
+            if group:
+                passed, count, _ = _share(group)
+                parts.append(f"{name} {passed}/{count}")
+        lines.append(f"    {lang:<4} " + "; ".join(parts))
 
     misses = [o for o in outcomes if not o.passed]
-    if misses:
-        lines.append("")
-        lines.append(f"misses ({len(misses)}):")
+    if misses and show_misses:
+        lines.append(f"  misses ({len(misses)}):")
         for o in misses:
             got = o.answer.kind.value + (f" {o.answer.entry}" if o.answer.entry else "")
             if o.case.kind == "answer" and o.answer.entry == o.case.expect:
                 got += f" in {o.answer.lang}, not {o.expected_lang}"
             candidates = ", ".join(o.answer.candidates[:3])
             lines.append(
-                f"  line {o.case.line} [{o.lang}]: {o.case.question!r}: expected {o.case.expect}, got {got} "
-                f"(score {o.answer.score:.2f}; candidates: {candidates or '-'})"
+                f"    line {o.case.line} [{o.case.written_in}]: {o.case.question!r}: expected {o.case.expect}, "
+                f"got {got} (score {o.answer.score:.2f}; candidates: {candidates or '-'})"
             )
-    return "\n".join(lines), ok
+    elif misses:
+        lines.append(f"  misses: {len(misses)} (not listed: this set is never tuned on)")
+    return Report("\n".join(lines), ok)
