@@ -1,19 +1,28 @@
-"""Typo-tolerant phrase matching for the rule sets kept in content (emergency triggers, refusals).
+"""Typo-tolerant phrase matching for the rule sets kept in content (emergency concepts, crisis
+triggers, refusals, small talk).
 
 A phrase is a sequence of words; ``word*`` matches any word starting with ``word``. Words are
-compared folded (case, accents, apostrophes); words of five letters or more also match with one
-typo, eight or more with two, because people describing an emergency type fast on phones.
-A single filler word may stand between two words of a phrase ("not *really* breathing").
+compared folded (case, accents, apostrophes). People describing an emergency type fast on phones,
+so long words also match with a typo: one edit (a transposition counts as one) from seven letters,
+two from ten. Shorter words match exactly: a typo of a short word is usually another word ("right"
+and "might", "there" and "theyre"). So is a word the set lists itself ("overdose" is no typo of
+"overdosed"), or one of the ``known`` words (the content's own vocabulary: "sharing" is no typo of
+"shaking"). A single filler word may stand between two words of a phrase ("not *really* breathing").
+
+A phrase may carry a tag (the concept and language it stands for): :meth:`PhraseSet.find_all`
+reports every tagged phrase found, with where it was found, so that rules can reason over concepts.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.text import fold, words
 
@@ -22,10 +31,10 @@ _CACHE_LIMIT = 20000
 
 
 def allowed_typos(length: int) -> int:
-    """How many edits a word of this length may differ by and still match."""
-    if length >= 8:
+    """How many edits (transpositions counting one) a word of this length may differ by and still match."""
+    if length >= 10:
         return 2
-    if length >= 5:
+    if length >= 7:
         return 1
     return 0
 
@@ -45,22 +54,42 @@ _NO_MATCH: frozenset[Word] = frozenset()
 class Phrase:
     source: str
     words: tuple[Word, ...]
+    tag: Hashable = None
 
 
-def compile_phrase(source: str) -> Phrase:
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A phrase found in a message: the tokens ``start`` to ``end`` (exclusive) matched it."""
+
+    phrase: Phrase
+    start: int
+    end: int
+
+    @property
+    def tag(self) -> Hashable:
+        return self.phrase.tag
+
+
+def compile_phrase(source: str, tag: Hashable = None) -> Phrase:
     compiled: list[Word] = []
     for part in fold(source).split():
         text = "".join(words(part.rstrip("*")))
         if text:
             compiled.append(Word(text, part.endswith("*")))
-    return Phrase(source, tuple(compiled))
+    return Phrase(source, tuple(compiled), tag)
 
 
 class PhraseSet:
-    """A set of phrases that can be searched for in a message."""
+    """A set of phrases that can be searched for in a message.
 
-    def __init__(self, phrases: Iterable[str]) -> None:
-        self.phrases = tuple(p for p in map(compile_phrase, phrases) if p.words)
+    ``phrases`` are plain strings, or ``(phrase, tag)`` pairs for :meth:`find_all`; ``known``: words
+    spelt right, that only match exactly.
+    """
+
+    def __init__(self, phrases: Iterable[str | tuple[str, Hashable]], known: AbstractSet[str] = frozenset()) -> None:
+        self._known = known
+        compiled = (compile_phrase(*((p, None) if isinstance(p, str) else p)) for p in phrases)
+        self.phrases = tuple(p for p in compiled if p.words)
         self._by_first: dict[Word, list[Phrase]] = defaultdict(list)
         for phrase in self.phrases:
             self._by_first[phrase.words[0]].append(phrase)
@@ -82,9 +111,11 @@ class PhraseSet:
         exact = self._exact.get(token)
         if exact is not None:
             found.add(exact)
-        if self._fuzzy_texts and len(token) >= 4:
+        # A word the set lists is meant as itself, not as a typo of another.
+        typos = 0 if exact is not None or token in self._known else allowed_typos(len(token))
+        if self._fuzzy_texts and typos:
             for _, distance, index in process.extract(
-                token, self._fuzzy_texts, scorer=Levenshtein.distance, score_cutoff=2, limit=None
+                token, self._fuzzy_texts, scorer=OSA.distance, score_cutoff=typos, limit=None
             ):
                 word = self._fuzzy[index]
                 if distance <= allowed_typos(len(word.text)):
@@ -92,34 +123,86 @@ class PhraseSet:
         for word in self._prefixes:
             if token.startswith(word.text):
                 found.add(word)
-            else:
-                typos = allowed_typos(len(word.text))
+            elif typos:
                 head = token[: len(word.text)]
-                if typos and len(head) == len(word.text) and Levenshtein.distance(head, word.text) <= typos:
+                allowed = allowed_typos(len(word.text))
+                if allowed and len(head) == len(word.text) and OSA.distance(head, word.text) <= allowed:
                     found.add(word)
         result = frozenset(found) if found else _NO_MATCH
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[token] = result
         return result
 
-    def find(self, tokens: Sequence[str]) -> str | None:
-        """The first phrase found in ``tokens`` (folded words), or None."""
+    def _found(self, tokens: Sequence[str]) -> Iterable[Found]:
         matched = [self._matches(t) for t in tokens[:MAX_TOKENS]]
         for start, at_start in enumerate(matched):
             for first in at_start:
                 for phrase in self._by_first.get(first, ()):
-                    if _match_rest(phrase.words, 1, start + 1, matched):
-                        return phrase.source
-        return None
+                    end = _match_rest(phrase.words, 1, start + 1, matched)
+                    if end >= 0:
+                        yield Found(phrase, start, end)
+
+    def find(self, tokens: Sequence[str]) -> str | None:
+        """The first phrase found in ``tokens`` (folded words), or None."""
+        return next((found.phrase.source for found in self._found(tokens)), None)
+
+    def find_all(self, tokens: Sequence[str]) -> list[Found]:
+        """Every phrase found in ``tokens``, in the order of where it starts."""
+        return list(self._found(tokens))
 
     def search(self, text: str) -> str | None:
         return self.find(words(text))
 
 
-def _match_rest(phrase: Sequence[Word], index: int, pos: int, matched: Sequence[frozenset[Word]]) -> bool:
+def _match_rest(phrase: Sequence[Word], index: int, pos: int, matched: Sequence[frozenset[Word]]) -> int:
+    """Where the match of ``phrase[index:]`` from ``pos`` ends, or -1: the first way that fits, with at
+    most one filler word per gap (phrases are a few words long, so the ways to try are few)."""
     if index == len(phrase):
-        return True
+        return pos
     for at in (pos, pos + 1):  # allow one filler word between phrase words
-        if at < len(matched) and phrase[index] in matched[at] and _match_rest(phrase, index + 1, at + 1, matched):
-            return True
-    return False
+        if at < len(matched) and phrase[index] in matched[at]:
+            end = _match_rest(phrase, index + 1, at + 1, matched)
+            if end >= 0:
+                return end
+    return -1
+
+
+C = TypeVar("C", bound=StrEnum)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen(Generic[C]):
+    """One concept seen in a message."""
+
+    concept: C
+    lang: str
+    found: Found
+
+    @property
+    def phrase(self) -> str:
+        return self.found.phrase.source
+
+
+class ConceptReader(Generic[C]):
+    """Finds the concepts of a content table (concept -> language -> phrases) in a message."""
+
+    def __init__(
+        self, table: dict[str, dict[str, tuple[str, ...]]], concepts: type[C], known: AbstractSet[str] = frozenset()
+    ) -> None:
+        self._phrases = PhraseSet(
+            (
+                (phrase, (concepts(name), lang))
+                for name, by_lang in table.items()
+                for lang, phrases in by_lang.items()
+                for phrase in phrases
+            ),
+            known,
+        )
+
+    def read(self, tokens: Sequence[str]) -> list[Seen[C]]:
+        """Each concept found, with the language and the phrase that showed it, in message order."""
+        out: list[Seen[C]] = []
+        for found in self._phrases.find_all(tokens):
+            concept, lang = found.tag  # type: ignore[misc]
+            out.append(Seen(concept, lang, found))
+        return out

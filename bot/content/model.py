@@ -94,12 +94,86 @@ class EmergencyNumber:
     countries: tuple[str, ...] = ()
 
 
+# The concepts emergency detection reasons over (bot/emergency.py has the rules, emergency.yaml the words).
+EMERGENCY_CONCEPTS = (
+    "sign",
+    "sign_weak",
+    "overdose",
+    "overdose_word",
+    "stimulant",
+    "stimulant_severe",
+    "stimulant_use",
+    "substance",
+    "person",
+    "self",
+    "now",
+    "about",
+    "hypothetical",
+    "past",
+    "object",
+    "animal",
+    "fiction",
+    "joke",
+    "figurative",
+)
+
+# A concept table: concept -> language -> phrases.
+ConceptTable = dict[str, dict[str, tuple[str, ...]]]
+
+
 @dataclass(frozen=True, slots=True)
 class EmergencyContent:
     texts: dict[str, RichText]
     numbers: tuple[EmergencyNumber, ...]
-    # rule name ("strong", "weak", "stimulant", "general", "personal") -> language -> phrases
-    rules: dict[str, dict[str, tuple[str, ...]]]
+    concepts: ConceptTable
+
+
+# The concepts crisis detection reasons over (bot/crisis.py has the rules, crisis.yaml the words).
+CRISIS_CONCEPTS = ("intent", "other", "mention", "about", "fiction", "figurative")
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisLine:
+    """A crisis line, or only the emergency number where no line could be confirmed."""
+
+    country: str
+    emergency: str
+    # Where the facts come from: a line without a source is refused by the content check.
+    source: str
+    reviewed: date
+    # "verified" (the service's own or a government page) or "secondary" (quoted elsewhere).
+    confidence: str
+    name: str | None = None
+    phone: str | None = None
+    text: str | None = None
+    chat: str | None = None
+    always: bool = False
+    free: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The international directory of crisis lines, for every country and as a fallback."""
+
+    name: str
+    url: str
+    # A country's page is this followed by the ISO code.
+    country_url: str
+    source: str
+    reviewed: date
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisContent:
+    texts: dict[str, RichText]
+    concepts: ConceptTable
+    lines: dict[str, CrisisLine]
+    directory: Directory | None
+
+
+# The kinds of small talk (bot/smalltalk.py), each with its reply in the interface strings; in order
+# of precedence: "hi, who are you?" is answered as a question about the bot.
+SMALLTALK_INTENTS = ("identity", "abilities", "thanks", "bye", "greeting", "ok")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +277,6 @@ class Content:
     # language -> key -> template (light markup, ``{placeholders}``)
     locales: dict[str, dict[str, str]] = field(default_factory=dict)
     campaigns: Campaigns = field(default_factory=Campaigns)
+    crisis: CrisisContent = field(default_factory=lambda: CrisisContent({}, {}, {}, None))
+    # intent -> language -> phrases: a message made only of these is small talk.
+    smalltalk: ConceptTable = field(default_factory=dict)

@@ -12,9 +12,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pycountry
+
 from bot import markup
 from bot.content.model import (
+    CRISIS_CONCEPTS,
+    EMERGENCY_CONCEPTS,
     LANGUAGES,
+    SMALLTALK_INTENTS,
+    ConceptTable,
+    CrisisContent,
+    CrisisLine,
+    Directory,
     EmergencyContent,
     EmergencyNumber,
     Entry,
@@ -35,7 +44,6 @@ MIN_QUESTIONS = 3
 ENTRY_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 GROUP_ID = re.compile(r"^[A-Z]$")
 LANG_CODE = re.compile(r"^[a-z]{2}$")
-EMERGENCY_RULES = ("strong", "weak", "stimulant", "general", "personal")
 TRANSLATION_STATUSES = tuple(status.value for status in ReviewStatus)
 # A figure as written in any of the languages: "1,016", "1.016", "1 016" and "1016" are one figure.
 _FIGURE = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?!\d)|\d+")
@@ -144,10 +152,7 @@ def _check_source(check: Checker, value: Any, line: int, what: str) -> Source | 
     if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2100):
         check.fail(node.line_of("year"), f"{what}.year: expected a year such as 2023, got {_kind(year)}")
         year = None
-    url = check.string(node, "url", what, required=False)
-    if url is not None and not re.match(r"^https?://\S+$", url):
-        check.fail(node.line_of("url"), f"{what}.url: not an http(s) address: {url!r}")
-        url = None
+    url = _check_url(check, node, "url", what)
     if organisation and title:
         return Source(organisation, title, year if isinstance(year, int) else None, url)
     return None
@@ -359,6 +364,157 @@ def _check_phrases(check: Checker, node: Node, key: str, what: str) -> tuple[str
     return phrases
 
 
+def _check_concepts(check: Checker, doc: Node, names: tuple[str, ...], key: str = "concepts") -> ConceptTable:
+    """A table of concepts (``key``): every one of ``names``, with phrases in every language."""
+    if key not in doc:
+        check.fail(doc.line, f"missing field {key!r}")
+        return {}
+    node = check.mapping(doc.get(key), doc.line_of(key), key)
+    if node is None:
+        return {}
+    check.fields(node, key, set(names), set())
+    table: ConceptTable = {}
+    for name in names:
+        if name not in node:
+            continue
+        table[name] = _check_phrase_lists(check, node[name], node.line_of(name), f"{key}.{name}")
+        for lang in LANGUAGES:
+            if lang not in table[name]:
+                check.fail(node.line_of(name), f"{key}.{name}: no phrases for {lang!r}")
+    return table
+
+
+def _check_texts(check: Checker, doc: Node, what: str) -> dict[str, markup.RichText]:
+    """``texts``: one text per language, every language present."""
+    texts: dict[str, markup.RichText] = {}
+    tnode = check.mapping(doc.get("texts"), doc.line_of("texts"), "texts") if "texts" in doc else None
+    if tnode is None:
+        return texts
+    for lang in LANGUAGES:
+        if lang not in tnode:
+            check.fail(tnode.line, f"texts: {what} in {lang!r} is missing")
+    for lang in tnode:
+        if lang not in LANGUAGES:
+            check.fail(tnode.line_of(lang), f"texts: unsupported language {lang!r}")
+            continue
+        text = check.string(tnode, lang, "texts")
+        if text:
+            texts[lang] = markup.parse(text)
+    return texts
+
+
+def _check_url(check: Checker, node: Node, key: str, what: str, *, required: bool = False) -> str | None:
+    url = check.string(node, key, what, required=required)
+    if url is not None and not re.match(r"^https?://\S+$", url):
+        check.fail(node.line_of(key), f"{what}.{key}: not an http(s) address: {url!r}")
+        return None
+    return url
+
+
+CONFIDENCE = ("verified", "secondary")
+
+
+def _check_line(check: Checker, value: Any, line: int, index: int) -> CrisisLine | None:
+    what = f"lines[{index}]"
+    node = check.mapping(value, line, what)
+    if node is None:
+        return None
+    check.fields(
+        node,
+        what,
+        {"country", "emergency", "source", "reviewed", "confidence"},
+        {"name", "phone", "text", "chat", "always", "free"},
+    )
+    country = check.string(node, "country", what)
+    if country is not None:
+        what = f"lines[{index}] ({country})"
+        if not re.match(r"^[A-Z]{2}$", country) or pycountry.countries.get(alpha_2=country) is None:
+            check.fail(node.line_of("country"), f"{what}.country: {country!r} is not an ISO 3166 alpha-2 code")
+            country = None
+    emergency = check.string(node, "emergency", what)
+    if "source" not in node:
+        check.fail(node.line, f"{what}: a crisis line needs a source (the page its facts come from)")
+    source = _check_url(check, node, "source", what)
+    reviewed = _check_date(check, node, "reviewed", what)
+    confidence = check.string(node, "confidence", what)
+    if confidence is not None and confidence not in CONFIDENCE:
+        check.fail(node.line_of("confidence"), f"{what}.confidence: must be one of {', '.join(CONFIDENCE)}")
+    name = check.string(node, "name", what, required=False)
+    phone = check.string(node, "phone", what, required=False)
+    text = check.string(node, "text", what, required=False)
+    chat = _check_url(check, node, "chat", what)
+    if name is not None and not (phone or text or chat):
+        check.fail(node.line_of("name"), f"{what}: a named line needs a phone, text or chat")
+    if name is None and (phone or text or chat):
+        check.fail(node.line, f"{what}: a line with a phone, text or chat needs a name")
+    flags = {}
+    for flag in ("always", "free"):
+        value = node.get(flag, False)
+        if not isinstance(value, bool):
+            check.fail(node.line_of(flag), f"{what}.{flag}: expected true or false")
+        flags[flag] = value is True
+    if country and emergency and source and reviewed and confidence in CONFIDENCE:
+        return CrisisLine(
+            country, emergency, source, reviewed, confidence, name, phone, text, chat, flags["always"], flags["free"]
+        )
+    return None
+
+
+def load_crisis(root: Path, problems: list[Problem]) -> CrisisContent:
+    path = root / "crisis.yaml"
+    check = Checker(path, problems)
+    empty = CrisisContent({}, {}, {}, None)
+    if not path.exists():
+        check.fail(0, "missing: the crisis answer is required")
+        return empty
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return empty
+    check.fields(doc, "file", {"texts", "concepts", "directory", "lines", "reviewed"}, set())
+    texts = _check_texts(check, doc, "the crisis answer")
+    concepts = _check_concepts(check, doc, CRISIS_CONCEPTS)
+    directory = None
+    dnode = check.mapping(doc.get("directory"), doc.line_of("directory"), "directory") if "directory" in doc else None
+    if dnode is not None:
+        check.fields(dnode, "directory", {"name", "url", "country_url", "source", "reviewed"}, set())
+        name = check.string(dnode, "name", "directory")
+        url = _check_url(check, dnode, "url", "directory")
+        country_url = _check_url(check, dnode, "country_url", "directory")
+        source = _check_url(check, dnode, "source", "directory")
+        reviewed = _check_date(check, dnode, "reviewed", "directory")
+        if name and url and country_url and source and reviewed:
+            directory = Directory(name, url, country_url, source, reviewed)
+    lines: dict[str, CrisisLine] = {}
+    raw_lines = doc.get("lines")
+    if "lines" in doc and not isinstance(raw_lines, list):
+        check.fail(doc.line_of("lines"), "lines: expected a list")
+    for index, raw in enumerate(raw_lines if isinstance(raw_lines, list) else []):
+        at = line_of(raw_lines, index)
+        found = _check_line(check, raw, at, index)
+        if found is None:
+            continue
+        if found.country in lines:
+            check.fail(at, f"lines[{index}]: a second line for {found.country}")
+            continue
+        lines[found.country] = found
+    return CrisisContent(texts, concepts, lines, directory)
+
+
+def load_smalltalk(root: Path, problems: list[Problem]) -> ConceptTable:
+    path = root / "smalltalk.yaml"
+    check = Checker(path, problems)
+    if not path.exists():
+        check.fail(0, "missing: the small-talk phrases are required")
+        return {}
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return {}
+    check.fields(doc, "file", {"intents"}, set())
+    return _check_concepts(check, doc, SMALLTALK_INTENTS, "intents")
+
+
 def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:
     path = root / "emergency.yaml"
     check = Checker(path, problems)
@@ -371,20 +527,8 @@ def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:
     doc = check.mapping(data, 1, "file")
     if doc is None:
         return empty
-    check.fields(doc, "file", {"texts", "numbers", "rules"}, {"reviewed"})
-    texts: dict[str, markup.RichText] = {}
-    tnode = check.mapping(doc.get("texts"), doc.line_of("texts"), "texts") if "texts" in doc else None
-    if tnode is not None:
-        for lang in LANGUAGES:
-            if lang not in tnode:
-                check.fail(tnode.line, f"texts: the emergency answer in {lang!r} is missing")
-        for lang in tnode:
-            if lang not in LANGUAGES:
-                check.fail(tnode.line_of(lang), f"texts: unsupported language {lang!r}")
-                continue
-            text = check.string(tnode, lang, "texts")
-            if text:
-                texts[lang] = markup.parse(text)
+    check.fields(doc, "file", {"texts", "numbers", "concepts"}, {"reviewed"})
+    texts = _check_texts(check, doc, "the emergency answer")
     numbers: list[EmergencyNumber] = []
     raw_numbers = doc.get("numbers")
     if "numbers" in doc and not isinstance(raw_numbers, list):
@@ -407,17 +551,8 @@ def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:
                 check.fail(node.line_of("countries"), f"{what}.countries: {code!r} is not an ISO 3166 alpha-2 code")
         if number and where_texts:
             numbers.append(EmergencyNumber(number, where_texts, countries))
-    rules: dict[str, dict[str, tuple[str, ...]]] = {}
-    rnode = check.mapping(doc.get("rules"), doc.line_of("rules"), "rules") if "rules" in doc else None
-    if rnode is not None:
-        check.fields(rnode, "rules", set(EMERGENCY_RULES), set())
-        for name in EMERGENCY_RULES:
-            if name in rnode:
-                rules[name] = _check_phrase_lists(check, rnode[name], rnode.line_of(name), f"rules.{name}")
-        for lang in LANGUAGES:
-            if "strong" in rules and lang not in rules["strong"]:
-                check.fail(rnode.line_of("strong"), f"rules.strong: no triggers for {lang!r}")
-    return EmergencyContent(texts, tuple(numbers), rules)
+    concepts = _check_concepts(check, doc, EMERGENCY_CONCEPTS)
+    return EmergencyContent(texts, tuple(numbers), concepts)
 
 
 def load_refusals(root: Path, entry_ids: set[str], problems: list[Problem]) -> tuple[RefusalRule, ...]:
