@@ -1,29 +1,40 @@
-"""Answering a question: emergency first, then refusals, then the knowledge base.
+"""Answering a message: emergencies and crises first, small talk, refusals, then the knowledge base.
 
 The result is a typed :class:`Answer` (what ``advocacy-bot ask --json`` prints) that
-:meth:`Answerer.reply` turns into a :class:`~bot.events.Reply` in the user's language.
+:meth:`Answerer.replies` turns into :class:`~bot.events.Reply` objects in the asker's language.
 
-Every entry is written in English; some are translated. A question is looked up in the index of
-the asker's language (the entries translated into it), in the English index through the
-language's lexicon bridges (the entries that are not), and, when neither is sure, in the other
-languages' indexes (a Russian question from someone whose client says English). Whichever index
-finds the entry, it is served in the asker's language when translated, otherwise in English with a
-note in theirs.
+Every entry is written in English and translated. A question is looked up in the index of the
+asker's language and in the English index through the language's lexicon bridges, and, when neither
+is sure, in the other languages' indexes (a Russian question from someone whose client says
+English). Whichever index finds the entry, it is served in the asker's language when translated,
+otherwise in English with a note in theirs.
+
+Which language is the asker's (:meth:`Answerer.language_of`): the language detector's verdict when it
+is sure; otherwise the language whose question variants the message matches best (a short "donde
+consigo naloxona" says too little for the detector, but only the Spanish variants know all of it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from babel import Locale
 
 from bot import markup
 from bot.content.model import LANGUAGES, Content, Entry, EntryText, ReviewStatus
+from bot.crisis import CRISIS_ENTRY, CrisisDetector, CrisisMatch, line_for
+from bot.emergency import Concept, EmergencyDetector, EmergencyMatch
 from bot.events import Button, Reply, ReplyKind
 from bot.i18n import Locales
+from bot.langdetect import LanguageDetector
 from bot.markup import Bold, Link, Plain, RichText
 from bot.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
-from bot.safety import EmergencyDetector, EmergencyMatch, RefusalRules
+from bot.safety import RefusalRules
+from bot.smalltalk import SmallTalk, SmallTalkDetector
+from bot.text import words
 
 KB_LANGUAGE = "en"
 MAX_CHOICES = 3
@@ -33,7 +44,14 @@ MIN_COVERAGE = 0.55
 # A question found only in another language's index must be almost entirely known there: a question
 # really written in that language is, while "premier league table" is half known to the French one.
 CROSS_LANGUAGE_COVERAGE = 0.85
-
+# Two languages whose indexes know a question within this much of each other are a tie.
+LANGUAGE_MARGIN = 0.15
+# Safer-use entries offered after a refusal to give a dose (they exist in the bundled content; a
+# deployment's content may lack some, and then they are not offered).
+DOSING_ENTRY = "dosing-advice"
+SAFER_USE_ENTRIES = ("drug-checking", DOSING_ENTRY, "never-use-alone")
+# The concepts that make a question one about overdose: its answer ends with the emergency number.
+OVERDOSE_TOPIC = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, Concept.OVERDOSE_WORD})
 
 # Decisions remembered (least recently asked forgotten first), for questions up to this long.
 ANSWER_CACHE = 4096
@@ -56,6 +74,43 @@ class Answer:
     lang: str
     score: float
     emergency: EmergencyMatch | None = None
+    crisis: CrisisMatch | None = None
+    smalltalk: SmallTalk | None = None
+    # A question about overdose (not one happening): its answer closes with the emergency number.
+    about_overdose: bool = False
+
+
+def vocabulary(content: Content) -> frozenset[str]:
+    """Every word the content spells: a message word found here is meant as itself, never as a typo
+    of a trigger word ("sharing" is no "shaking")."""
+    texts: list[str] = []
+    for entry in content.kb.entries.values():
+        texts.extend((entry.title, *entry.questions, markup.plain(entry.answer)))
+        for translation in entry.translations.values():
+            texts.extend((translation.title, *translation.questions, markup.plain(translation.answer)))
+    for strings in content.locales.values():
+        texts.extend(strings.values())
+    found: set[str] = set()
+    for text in texts:
+        found.update(words(text))
+    for stopwords in content.lexicon.stopwords.values():
+        found.update(stopwords)
+    return frozenset(found)
+
+
+def usual_country(lang: str | None) -> str | None:
+    """The country a platform's language tag points to: its region ("pt-BR"), else where the language
+    is most spoken by CLDR's likely subtags ("uk" -> UA)."""
+    if not lang:
+        return None
+    try:
+        locale = Locale.parse(lang.replace("-", "_"))
+    except (ValueError, TypeError):
+        return None
+    if locale.territory:
+        return str(locale.territory)
+    likely = Locale.parse(str(locale), resolve_likely_subtags=True)
+    return str(likely.territory) if likely.territory else None
 
 
 class Answerer:
@@ -65,13 +120,20 @@ class Answerer:
         locales: Locales,
         thresholds: Thresholds | None = None,
         emergency_country: str | None = None,
+        default_language: str = KB_LANGUAGE,
+        languages: LanguageDetector | None = None,
     ) -> None:
         self.content = content
         self.kb = content.kb
         self.locales = locales
         self.thresholds = thresholds or Thresholds()
         self.emergency_country = emergency_country
-        self.detector = EmergencyDetector(content.emergency)
+        self.default_language = default_language
+        self.languages = languages or LanguageDetector()
+        known = vocabulary(content)
+        self.detector = EmergencyDetector(content.emergency, known)
+        self.crises = CrisisDetector(content.crisis, known)
+        self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals)
         self.analyzers = {lang: Analyzer(content.lexicon, lang) for lang in LANGUAGES}
         self.indexes: dict[str, Retriever] = {}
@@ -81,7 +143,50 @@ class Answerer:
             if documents or lang == KB_LANGUAGE:
                 self.indexes[lang] = Retriever(documents, analyzer)
 
+    # ------------------------------------------------------------------ language
+
+    def language_of(self, question: str) -> str | None:
+        """The language ``question`` is written in: the detector's when it is sure, else that of the
+        question variants it matches best, else that of a small-talk or safety phrase in it; None
+        when nothing tells (the asker's platform language is then the best guess)."""
+        detected = self.languages.detect(question)
+        if detected is not None:
+            return detected
+        matched = self._variant_language(question)
+        if matched is not None:
+            return matched
+        for found in (self.smalltalk.detect(question), self.crises.detect(question), self.detector.detect(question)):
+            if found is not None:
+                return found.lang
+        return None
+
+    def _variant_language(self, question: str) -> str | None:
+        """The language whose own index knows the question best, when one clearly does."""
+        scored = sorted(
+            ((self._language_strength(index.rank(question)), lang) for lang, index in self.indexes.items()),
+            reverse=True,
+        )
+        if not scored or scored[0][0] <= 0:
+            return None
+        best, lang = scored[0]
+        tied = [other for strength, other in scored if best - strength < LANGUAGE_MARGIN]
+        if len(tied) == 1:
+            return lang
+        # Words shared by neighbours ("naloxona" is Spanish and Portuguese): the detector's lean decides.
+        guess = self.languages.guess(question)
+        return guess.lang if guess is not None and guess.lang in tied else None
+
+    @staticmethod
+    def _language_strength(ranking: Ranking) -> float:
+        if not ranking.hits or ranking.coverage < MIN_COVERAGE:
+            return 0.0
+        return ranking.coverage + ranking.confidence
+
     # ------------------------------------------------------------------ deciding
+
+    def is_alarm(self, message: str) -> bool:
+        """Whether ``message`` describes an emergency or a crisis: answered first, wherever it is typed."""
+        return self.detector.detect(message) is not None or self.crises.detect(message) is not None
 
     def answer(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, remembered: people ask the same few things over and over,
@@ -100,31 +205,54 @@ class Answerer:
 
     def decide(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, worked out afresh (benchmarks time this)."""
-        emergency = self.detector.detect(question)
-        if emergency is not None:
-            # The emergency answer goes first; a question that also clearly matches an entry
-            # ("will I get arrested if I call 911 for someone who ODs?") gets that entry after it.
-            ranking = self.rank(question, lang)
-            confident = bool(ranking.hits) and ranking.confidence >= self.thresholds.answer
-            entry = ranking.hits[0].entry if confident else emergency.entry
-            candidates = tuple(hit.entry for hit in ranking.hits) if confident else ()
-            text_lang = self._emergency_language(emergency, lang)
-            return Answer(question, ReplyKind.EMERGENCY, entry, candidates, text_lang, 1.0, emergency)
+        reading = self.detector.read(question)
+        emergency = self.detector.match(reading)
+        crisis = self.crises.detect(question)
+        if emergency is not None or crisis is not None:
+            return self._alarm(question, lang, emergency, crisis)
+        smalltalk = self.smalltalk.detect(question)
+        if smalltalk is not None:
+            return Answer(question, ReplyKind.SMALLTALK, None, (), lang, 1.0, smalltalk=smalltalk)
         refusal = self.refusals.check(question)
         if refusal is not None:
             served = self._served(refusal.entry, lang)
             return Answer(question, ReplyKind.REFUSAL, refusal.entry, (), served, 1.0)
+        about_overdose = bool(reading.concepts & OVERDOSE_TOPIC)
         ranking = self.rank(question, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = ranking.confidence
         if ranking.coverage < MIN_COVERAGE:
             return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
         if candidates and score >= self.thresholds.answer:
+            if candidates[0] == CRISIS_ENTRY:
+                # Asking for a crisis line is asking for the crisis answer, with the local line in it.
+                return self._alarm(question, lang, None, CrisisMatch(lang, ""))
             served = self._served(candidates[0], lang)
-            return Answer(question, ReplyKind.ANSWER, candidates[0], candidates, served, score)
+            return Answer(
+                question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
+            )
         if candidates and score >= self.thresholds.clarify:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
+
+    def _alarm(
+        self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None
+    ) -> Answer:
+        """The emergency answer, the crisis answer or both; a question that also clearly matches an entry
+        ("will I get arrested if I call 911 for someone who ODs?") gets that entry after them."""
+        entry: str | None = None
+        candidates: tuple[str, ...] = ()
+        if emergency is not None:
+            ranking = self.rank(question, lang)
+            if ranking.hits and ranking.confidence >= self.thresholds.answer:
+                entry, candidates = ranking.hits[0].entry, tuple(hit.entry for hit in ranking.hits)
+            else:
+                entry = emergency.entry
+        else:
+            entry = CRISIS_ENTRY
+        found_in = emergency.lang if emergency is not None else crisis.lang if crisis is not None else lang
+        served = self._alarm_language(found_in, lang)
+        return Answer(question, ReplyKind.EMERGENCY, entry, candidates, served, 1.0, emergency, crisis)
 
     def rank(self, question: str, lang: str) -> Ranking:
         """The best ranking of the entries for ``question`` from someone who reads ``lang``."""
@@ -169,58 +297,69 @@ class Answerer:
     def _served(self, entry_id: str, lang: str) -> str:
         return self.kb.entries[entry_id].text_in(lang).lang
 
-    def _emergency_language(self, match: EmergencyMatch, lang: str) -> str:
+    def _alarm_language(self, found_in: str, lang: str) -> str:
         texts = self.content.emergency.texts
         # The asker's language first: trigger lists overlap (Russian "передоз" is Ukrainian slang too),
-        # so the list that matched says only that the question is not in English.
+        # so the list that matched says only that the message is not in English.
         if lang != "en" and lang in texts:
             return lang
-        return match.lang if match.lang in texts else "en"
+        return found_in if found_in in texts else "en"
 
     # ------------------------------------------------------------------ rendering
 
-    def replies(self, answer: Answer, lang: str) -> list[Reply]:
-        """The replies to send, in order: an emergency answer first, then any entry it carries."""
-        if answer.kind is ReplyKind.EMERGENCY and answer.emergency is not None:
-            # All in the emergency answer's language: a Russian question from a client set to English
-            # gets the Russian emergency text, and the entry after it in Russian too.
-            replies = [self.emergency_reply(answer.emergency, answer.lang)]
-            if answer.entry and answer.entry != answer.emergency.entry:
+    def replies(self, answer: Answer, lang: str, *, country: str | None = None, in_group: bool = False) -> list[Reply]:
+        """The replies to send, in order: the emergency answer, the crisis answer, then any entry.
+
+        ``country``: where the asker is, when known (for the local emergency number and crisis line).
+        ``in_group``: asked in a group: the crisis answer goes to the person privately, with a short
+        pointer in the group.
+        """
+        if answer.kind is ReplyKind.EMERGENCY:
+            # All in the alarm's language: a Russian message from a client set to English gets the
+            # Russian emergency text, and the entry after it in Russian too.
+            replies: list[Reply] = []
+            if answer.emergency is not None:
+                replies.append(self.emergency_reply(answer.emergency, answer.lang, country))
+            if answer.crisis is not None:
+                replies.extend(self.crisis_replies(answer.lang, country, in_group=in_group))
+            shown = {answer.emergency.entry if answer.emergency else None, CRISIS_ENTRY}
+            if answer.entry and answer.entry not in shown:
                 replies.append(self.entry_reply(answer.entry, answer.lang))
             return replies
+        if answer.kind is ReplyKind.ANSWER and answer.entry and answer.about_overdose:
+            reply = self.entry_reply(answer.entry, lang)
+            closing = markup.text(self._emergency_line(lang, country))
+            return [dataclasses.replace(reply, text=markup.join(reply.text, closing))]
         return [self.reply(answer, lang)]
 
     def reply(self, answer: Answer, lang: str) -> Reply:
         t = self.locales
         if answer.kind is ReplyKind.ANSWER and answer.entry:
             return self.entry_reply(answer.entry, lang)
+        if answer.kind is ReplyKind.SMALLTALK and answer.smalltalk is not None:
+            text = markup.join(t.rich(lang, f"smalltalk.{answer.smalltalk.intent}"), t.rich(lang, "smalltalk.can_do"))
+            return Reply(text, self._menu_buttons(lang), kind=ReplyKind.SMALLTALK)
         if answer.kind is ReplyKind.REFUSAL and answer.entry:
             entry = self.kb.entries[answer.entry]
             shown = entry.text_in(lang)
-            text = markup.join(
-                t.rich(lang, f"refusal.{self._refusal_key(answer.entry)}"),
-                self._noted(shown, lang, markup.first_paragraph(shown.answer)),
-            )
-            return Reply(text, self._entry_buttons([entry.id], lang), kind=ReplyKind.REFUSAL, entry=entry.id)
+            text = self._noted(shown, lang, markup.first_paragraph(shown.answer))
+            if answer.entry == DOSING_ENTRY:
+                # The entry's first line is the refusal; what follows it is what does help.
+                offered: tuple[str, ...] = SAFER_USE_ENTRIES
+            else:
+                text = markup.join(t.rich(lang, "refusal.supply"), text)
+                offered = (answer.entry,)
+            return Reply(text, self._entry_buttons(offered, lang), kind=ReplyKind.REFUSAL, entry=entry.id)
         if answer.kind is ReplyKind.CLARIFY:
             choices = list(answer.candidates[:MAX_CHOICES])
             return Reply(t.rich(lang, "clarify"), self._entry_buttons(choices, lang), kind=ReplyKind.CLARIFY)
-        return Reply(
-            t.rich(lang, "fallback"),
-            (
-                (
-                    Button(t.text(lang, "button.topics"), "topics:"),
-                    Button(t.text(lang, "button.help"), "help:"),
-                ),
-            ),
-            kind=ReplyKind.FALLBACK,
-        )
+        return Reply(t.rich(lang, "fallback"), self._menu_buttons(lang), kind=ReplyKind.FALLBACK)
 
-    @staticmethod
-    def _refusal_key(entry: str) -> str:
-        return "dosing" if entry == "dosing-advice" else "supply"
+    def _menu_buttons(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+        t = self.locales
+        return ((Button(t.text(lang, "button.topics"), "topics:"), Button(t.text(lang, "button.help"), "help:")),)
 
-    def _entry_buttons(self, ids: list[str], lang: str) -> tuple[tuple[Button, ...], ...]:
+    def _entry_buttons(self, ids: Iterable[str], lang: str) -> tuple[tuple[Button, ...], ...]:
         entries = self.kb.entries
         return tuple((Button(entries[i].text_in(lang).title, f"kb:{i}"),) for i in ids if i in entries)
 
@@ -250,17 +389,88 @@ class Answerer:
             spans.append(Link(label, source.url) if source.url else Plain(label))
         return tuple(spans)
 
-    def emergency_reply(self, match: EmergencyMatch, lang: str) -> Reply:
+    def _local_number(self, country: str | None) -> str | None:
+        country = country or self.emergency_country
+        if not country:
+            return None
+        line = line_for(self.content.crisis, country)
+        if line is not None:
+            return line.emergency
+        listed = [n for n in self.content.emergency.numbers if country in n.countries]
+        return listed[0].number if listed else None
+
+    def _emergency_line(self, lang: str, country: str | None) -> str:
+        """One line: the local emergency number when the country is known, else the common ones."""
+        country = country or self.emergency_country
+        local = self._local_number(country)
+        if local is not None:
+            return self.locales.text(lang, "emergency.call_local", number=local, country=self._country_name(country, lang))
+        numbers = " · ".join(n.number for n in self.content.emergency.numbers)
+        return self.locales.text(lang, "emergency.call_any", numbers=numbers)
+
+    def _country_name(self, country: str | None, lang: str) -> str:
+        if not country:
+            return ""
+        return str(Locale.parse(lang).territories.get(country.upper(), country.upper()))
+
+    def emergency_reply(self, match: EmergencyMatch, lang: str, country: str | None = None) -> Reply:
         content = self.content.emergency
         body = content.texts.get(lang) or content.texts["en"]
         lines: list[str] = []
-        country = self.emergency_country
-        local = [n for n in content.numbers if country and country in n.countries]
-        if local:
-            lines.append(self.locales.text(lang, "emergency.local_number", country=country, number=local[0].number))
-        listed = " · ".join(f"{n.number} ({n.where.get(lang) or n.where['en']})" for n in content.numbers)
+        country = country or self.emergency_country
+        local = self._local_number(country)
+        if local is not None:
+            lines.append(
+                self.locales.text(lang, "emergency.local_number", country=self._country_name(country, lang), number=local)
+            )
+        listed = "; ".join(f"{n.number}: {n.where.get(lang) or n.where['en']}" for n in content.numbers)
         lines.append(self.locales.text(lang, "emergency.numbers", numbers=listed))
         text = markup.join(body, markup.text("\n".join(lines)))
         entry = self.kb.entries.get(match.entry)
         buttons = ((Button(entry.text_in(lang).title, f"kb:{entry.id}"),),) if entry else ()
         return Reply(text, buttons, kind=ReplyKind.EMERGENCY, entry=match.entry)
+
+    def crisis_replies(self, lang: str, country: str | None = None, *, in_group: bool = False) -> list[Reply]:
+        """The crisis answer; asked in a group, it goes to the person privately, with a pointer there."""
+        reply = self.crisis_reply(lang, country)
+        if not in_group:
+            return [reply]
+        pointer = Reply(self.locales.rich(lang, "crisis.pointer"), kind=ReplyKind.EMERGENCY, handoff="helpline")
+        return [dataclasses.replace(reply, private=True), pointer]
+
+    def crisis_reply(self, lang: str, country: str | None = None) -> Reply:
+        content = self.content.crisis
+        t = self.locales
+        country = (country or self.emergency_country or "").upper() or None
+        parts: list[RichText] = [content.texts.get(lang) or content.texts["en"]]
+        line = line_for(content, country)
+        if line is not None and line.name:
+            contact = [t.text(lang, "crisis.call", number=line.phone)] if line.phone else []
+            if line.text:
+                contact.append(t.text(lang, "crisis.text", number=line.text))
+            details = [t.text(lang, "crisis.always")] if line.always else []
+            if line.free:
+                details.append(t.text(lang, "crisis.free"))
+            spans: list[markup.Span] = [Bold(line.name), Plain(": " + ", ".join(contact) if contact else "")]
+            if details:
+                spans.append(Plain(f" ({', '.join(details)})"))
+            if line.chat:
+                spans.extend((Plain(" · "), Link(t.text(lang, "crisis.chat"), line.chat)))
+            parts.append(tuple(s for s in spans if not (isinstance(s, Plain) and not s.text)))
+        parts.append(markup.text(self._danger_line(lang, country)))
+        directory = content.directory
+        if directory is not None:
+            url = f"{directory.country_url}{country}" if country and line is None else directory.url
+            parts.append(t.rich(lang, "crisis.directory") + (Link(directory.name, url),))
+        parts.append(t.rich(lang, "crisis.door"))
+        entry = self.kb.entries.get(CRISIS_ENTRY)
+        buttons = ((Button(entry.text_in(lang).title, f"kb:{entry.id}"),),) if entry else ()
+        return Reply(markup.join(*parts), buttons, kind=ReplyKind.EMERGENCY, entry=CRISIS_ENTRY)
+
+    def _danger_line(self, lang: str, country: str | None) -> str:
+        local = self._local_number(country)
+        if local is not None:
+            return self.locales.text(lang, "crisis.danger_local", number=local)
+        numbers = " · ".join(n.number for n in self.content.emergency.numbers)
+        return self.locales.text(lang, "crisis.danger_any", numbers=numbers)
+

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import content as content_pkg
-from bot.answering import Answerer, Thresholds
+from bot.answering import Answerer, Thresholds, usual_country
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
 from bot.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
-from bot.langdetect import LanguageDetector
 from bot.records import Records
 from bot.router import Context, Router
 from bot.secret_key import load_key
@@ -41,15 +40,14 @@ class Services:
     content: Content
     locales: Locales
     answerer: Answerer
-    languages: LanguageDetector
 
 
 def build_services(config: Config, content: Content | None = None) -> Services:
     loaded = content or content_pkg.load(config.content_path)
     locales = Locales(loaded.locales, config.default_language)
     thresholds = Thresholds(config.answering.answer_threshold, config.answering.clarify_threshold)
-    answerer = Answerer(loaded, locales, thresholds, config.emergency_country)
-    return Services(config, loaded, locales, answerer, LanguageDetector())
+    answerer = Answerer(loaded, locales, thresholds, config.emergency_country, config.default_language)
+    return Services(config, loaded, locales, answerer)
 
 
 class Core:
@@ -113,8 +111,9 @@ class Core:
             log.info("forgot %d abandoned conversation(s)", purged)
 
     async def language_for(self, event: Event, user_key: str) -> str:
-        """The person's /language choice; else the language of their question when it is clear;
-        else their platform's language; else the configured default."""
+        """The person's /language choice; else the language of their question when it can be told
+        (from the question variants it matches when the detector is unsure); else their platform's
+        language; else the configured default."""
         chosen = await self.store.user_language(user_key)
         if chosen:
             return chosen
@@ -127,7 +126,7 @@ class Core:
             question = content.args
         else:
             return fallback
-        detected = self.services.languages.detect(question)
+        detected = self.answerer.language_of(question)
         if detected is None or detected == fallback:
             return fallback
         # Text typed into a form (a name, a country, a broadcast's body) answers the form rather
@@ -148,18 +147,30 @@ class Core:
             lang = await self.language_for(event, user_key)
             ctx = Context(self, event, user_key, lang)
             if event.chat.kind is ChatKind.GROUP and not event.addressed:
-                return self._unaddressed(ctx)
+                return await self._unaddressed(ctx)
             return await self.router.dispatch(ctx)
         except Exception:
             # Logged without the message text: that may be personal.
             log.exception("failed to handle a %s event on %s", type(event.content).__name__, event.user.platform)
             return [Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)]
 
-    def _unaddressed(self, ctx: Context) -> list[Reply]:
-        """In a group, text not meant for the bot gets an answer only if it describes an emergency."""
+    async def _unaddressed(self, ctx: Context) -> list[Reply]:
+        """In a group, text not meant for the bot gets an answer only if it describes an emergency or a
+        crisis (the crisis answer goes to the person privately)."""
         content = ctx.event.content
-        if isinstance(content, Text):
-            match = self.answerer.detector.detect(content.text)
-            if match is not None:
-                return self.answerer.replies(self.answerer.answer(content.text, ctx.lang), ctx.lang)
+        if isinstance(content, Text) and self.answerer.is_alarm(content.text):
+            return await self.answer(ctx, content.text)
         return []
+
+    async def answer(self, ctx: Context, question: str) -> list[Reply]:
+        """The replies to a question, with the local emergency number and crisis line when it needs them."""
+        answer = self.answerer.answer(question, ctx.lang)
+        country = await self.country_of(ctx) if answer.kind is ReplyKind.EMERGENCY or answer.about_overdose else None
+        return self.answerer.replies(answer, ctx.lang, country=country, in_group=ctx.event.chat.kind is ChatKind.GROUP)
+
+    async def country_of(self, ctx: Context) -> str | None:
+        """Where the person likely is: the deployment's country; else the one they gave when signing a
+        petition; else the country their platform's language points to."""
+        if self.config.emergency_country:
+            return self.config.emergency_country
+        return await self.records.country_of(ctx.user_key) or usual_country(ctx.event.user.language)

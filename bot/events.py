@@ -79,6 +79,8 @@ class ReplyKind(StrEnum):
     CLARIFY = "clarify"
     FALLBACK = "fallback"
     REFUSAL = "refusal"
+    # A greeting, thanks or "who are you": a friendly line and what the bot can do.
+    SMALLTALK = "smalltalk"
     INFO = "info"
     ERROR = "error"
 

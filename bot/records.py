@@ -272,6 +272,14 @@ class Records:
         )
         return [self._signature(row, bool(row["wants_updates"])) for row in rows]
 
+    async def country_of(self, user: str) -> str | None:
+        """The country a person gave when they last signed a petition (for their crisis line), if any."""
+        row = await self._one(
+            "SELECT country FROM signatures WHERE user_id = ? AND country IS NOT NULL ORDER BY signed_at DESC LIMIT 1",
+            (user,),
+        )
+        return self.keys.cipher.decrypt(row["country"], "signatures.country") if row is not None else None
+
     async def signups_per_day(self, since: date) -> dict[date, int]:
         rows = await self._all(
             "SELECT substr(signed_at, 1, 10) AS day, COUNT(*) FROM signatures WHERE signed_at >= ? GROUP BY day",

@@ -30,7 +30,6 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.content.model import Entry, Lexicon
 from bot.markup import RichText, plain
-from bot.phrases import allowed_typos
 from bot.text import stem, words
 
 # Field weights: a question variant is the best evidence, the answer text the weakest.
@@ -343,6 +342,16 @@ class Retriever:
         reranked.sort(reverse=True)
         hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, _, doc in reranked[:limit])
         return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4))
+
+
+def allowed_typos(length: int) -> int:
+    """How many edits a misspelt question word of this length may be from the knowledge-base word it
+    is corrected to (the first letters must agree too)."""
+    if length >= 8:
+        return 2
+    if length >= 5:
+        return 1
+    return 0
 
 
 def _holds(docs: array[int], doc: int) -> bool:

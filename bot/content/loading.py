@@ -6,7 +6,15 @@ from pathlib import Path
 
 from bot.content.campaigns import load_campaigns
 from bot.content.model import Content
-from bot.content.schema import load_emergency, load_kb, load_lexicon, load_locales, load_refusals
+from bot.content.schema import (
+    load_crisis,
+    load_emergency,
+    load_kb,
+    load_lexicon,
+    load_locales,
+    load_refusals,
+    load_smalltalk,
+)
 from bot.content.yamlio import Problem
 
 
@@ -21,4 +29,6 @@ def load_content(root: Path) -> tuple[Content, list[Problem]]:
     lexicon = load_lexicon(root, problems)
     locales = load_locales(root, problems)
     campaigns = load_campaigns(root, problems)
-    return Content(kb, emergency, refusals, lexicon, locales, campaigns), problems
+    crisis = load_crisis(root, problems)
+    smalltalk = load_smalltalk(root, problems)
+    return Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk), problems

@@ -13,11 +13,15 @@ def register(router: Router) -> None:
     async def ask(ctx: Context, question: str) -> list[Reply]:
         if not question.strip():
             return [ctx.reply("ask.usage")]
-        answerer = ctx.core.answerer
-        return answerer.replies(answerer.answer(question, ctx.lang), ctx.lang)
+        return await ctx.core.answer(ctx, question)
 
     router.command("ask", "command.ask")(ask)
     router.text(ask)
+
+    @router.command("helpline", "command.helpline", personal=True)
+    async def helpline(ctx: Context, args: str) -> list[Reply]:
+        # Personal, so that asked in a group it moves to a private chat: the crisis answer is shown there.
+        return ctx.core.answerer.crisis_replies(ctx.lang, await ctx.core.country_of(ctx))
 
     async def topics(ctx: Context, group_id: str) -> list[Reply]:
         kb = ctx.core.content.kb

@@ -126,10 +126,9 @@ def register(router: Router) -> None:
         if petition is None:
             await ctx.core.records.end_conversation(ctx.user_key)
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        answerer = ctx.core.answerer
-        if answerer.detector.detect(text) is not None:
+        if ctx.core.answerer.is_alarm(text):
             # Someone in danger comes before any form: answer, then keep the sign-up where it was.
-            return [*answerer.replies(answerer.answer(text, ctx.lang), ctx.lang), question(ctx, petition, step)]
+            return [*await ctx.core.answer(ctx, text), question(ctx, petition, step)]
         answers = dict(state.get("answers", {}))
         if step == CONSENT:
             return reask(ctx, petition, step, ctx.t("sign.press_agree"))
