@@ -134,7 +134,7 @@ class Answerer:
         self.detector = EmergencyDetector(content.emergency, known)
         self.crises = CrisisDetector(content.crisis, known)
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
-        self.refusals = RefusalRules(content.refusals)
+        self.refusals = RefusalRules(content.refusals, known)
         self.analyzers = {lang: Analyzer(content.lexicon, lang) for lang in LANGUAGES}
         self.indexes: dict[str, Retriever] = {}
         self._recent: OrderedDict[tuple[str, str], Answer] = OrderedDict()

@@ -7,6 +7,7 @@ only applies them.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.content.model import RefusalRule
@@ -23,8 +24,12 @@ class Refusal:
 class RefusalRules:
     """Requests for doses or for a source of supply: answered with a refusal, never with an amount."""
 
-    def __init__(self, rules: tuple[RefusalRule, ...]) -> None:
-        self._rules = [(rule, [PhraseSet(group) for group in rule.all_of], PhraseSet(rule.none_of)) for rule in rules]
+    def __init__(self, rules: tuple[RefusalRule, ...], known: AbstractSet[str] = frozenset()) -> None:
+        # ``known``: words spelt right, never taken for a typo of a rule's word ("курить" is no "купить").
+        self._rules = [
+            (rule, [PhraseSet(group, known) for group in rule.all_of], PhraseSet(rule.none_of, known))
+            for rule in rules
+        ]
 
     def check(self, text: str) -> Refusal | None:
         tokens = words(text)
