@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from babel import Locale
 
 from bot import markup
-from bot.content.model import LANGUAGES, Content, Entry, EntryText, ReviewStatus
+from bot.calibration import probability
+from bot.content.model import LANGUAGES, Calibration, Content, Entry, EntryText, ReviewStatus
 from bot.crisis import CRISIS_ENTRY, CrisisDetector, CrisisMatch, line_for
 from bot.emergency import Concept, EmergencyDetector, EmergencyMatch
 from bot.events import Button, Reply, ReplyKind
@@ -56,12 +57,6 @@ OVERDOSE_TOPIC = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, C
 # Decisions remembered (least recently asked forgotten first), for questions up to this long.
 ANSWER_CACHE = 4096
 MAX_CACHED_QUESTION = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    answer: float = 0.55
-    clarify: float = 0.45
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +93,11 @@ def vocabulary(content: Content) -> frozenset[str]:
     return frozenset(found)
 
 
+def country_names() -> frozenset[str]:
+    """Every country's name in each of the bot's languages (CLDR, through babel)."""
+    return frozenset(name for lang in LANGUAGES for name in Locale.parse(lang).territories.values())
+
+
 def usual_country(lang: str | None) -> str | None:
     """The country a platform's language tag points to: its region ("pt-BR"), else where the language
     is most spoken by CLDR's likely subtags ("uk" -> UA)."""
@@ -118,7 +118,7 @@ class Answerer:
         self,
         content: Content,
         locales: Locales,
-        thresholds: Thresholds | None = None,
+        calibration: Calibration | None = None,
         emergency_country: str | None = None,
         default_language: str = KB_LANGUAGE,
         languages: LanguageDetector | None = None,
@@ -126,7 +126,8 @@ class Answerer:
         self.content = content
         self.kb = content.kb
         self.locales = locales
-        self.thresholds = thresholds or Thresholds()
+        # When to answer: fitted on the tuning set (bot/calibration.py); a deployment may override it.
+        self.calibration = calibration or content.calibration
         self.emergency_country = emergency_country
         self.default_language = default_language
         self.languages = languages or LanguageDetector()
@@ -135,7 +136,8 @@ class Answerer:
         self.crises = CrisisDetector(content.crisis, known)
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals, known)
-        self.analyzers = {lang: Analyzer(content.lexicon, lang) for lang in LANGUAGES}
+        places = country_names()
+        self.analyzers = {lang: Analyzer(content.lexicon, lang, places) for lang in LANGUAGES}
         self.indexes: dict[str, Retriever] = {}
         self._recent: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         for lang, analyzer in self.analyzers.items():
@@ -220,18 +222,15 @@ class Answerer:
         about_overdose = bool(reading.concepts & OVERDOSE_TOPIC)
         ranking = self.rank(question, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
-        score = ranking.confidence
+        score = probability(self.calibration, ranking)
         if ranking.coverage < MIN_COVERAGE:
             return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
-        if candidates and score >= self.thresholds.answer:
-            if candidates[0] == CRISIS_ENTRY:
-                # Asking for a crisis line is asking for the crisis answer, with the local line in it.
-                return self._alarm(question, lang, None, CrisisMatch(lang, ""))
+        if candidates and score >= self.calibration.answer:
             served = self._served(candidates[0], lang)
             return Answer(
                 question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
             )
-        if candidates and score >= self.thresholds.clarify:
+        if candidates and score >= self.calibration.clarify:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
 
@@ -244,7 +243,7 @@ class Answerer:
         candidates: tuple[str, ...] = ()
         if emergency is not None:
             ranking = self.rank(question, lang)
-            if ranking.hits and ranking.confidence >= self.thresholds.answer:
+            if self._confident(ranking):
                 entry, candidates = ranking.hits[0].entry, tuple(hit.entry for hit in ranking.hits)
             else:
                 entry = emergency.entry
@@ -276,13 +275,16 @@ class Answerer:
         best = max(primary, key=self._strength)
         if self._confident(best):
             return best
-        # Not found in the asker's language: the question may be written in another one.
-        others = [index.rank(question) for other, index in self.indexes.items() if other not in (lang, KB_LANGUAGE)]
-        found = max(others, key=self._strength, default=NOTHING)
+        # Not found in the asker's language: the question may be written in the language the detector
+        # leans to (someone who chose English writing in Russian). Only that one: a word or two of an
+        # English question is a word of some other language too ("capital").
+        guess = self.languages.guess(question)
+        other = self.indexes.get(guess.lang) if guess is not None and guess.lang not in (lang, KB_LANGUAGE) else None
+        found = other.rank(question) if other is not None else NOTHING
         return found if self._confident(found) and found.coverage >= CROSS_LANGUAGE_COVERAGE else best
 
     def _confident(self, ranking: Ranking) -> bool:
-        return self._usable(ranking) and ranking.confidence >= self.thresholds.answer
+        return self._usable(ranking) and probability(self.calibration, ranking) >= self.calibration.answer
 
     @staticmethod
     def _usable(ranking: Ranking) -> bool:

@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--show-blind", action="store_true", help="list the blind set's misses too (to read, never to tune on)"
     )
+    calibrate = kb_sub.add_parser(
+        "calibrate", parents=[common], help="fit when to answer on kb-tests.yaml and write calibration.yaml"
+    )
+    calibrate.add_argument(
+        "--check", action="store_true", help="only check that calibration.yaml is what the tuning set gives"
+    )
 
     export = sub.add_parser("export", parents=[common], help="export campaign data (decrypted: handle with care)")
     export_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
@@ -275,6 +281,33 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 
+def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.calibration import fit, render, same
+    from bot.evaluation import calibration_samples, load_cases
+
+    services = _services(config)
+    tests = config.content_path / "kb-tests.yaml"
+    cases = load_cases(tests, set(services.content.kb.entries))
+    calibration, achieved = fit(calibration_samples(services.answerer, cases), date.today())
+    target = config.content_path / "calibration.yaml"
+    print(
+        f"answer at P >= {calibration.answer}, did-you-mean at P >= {calibration.clarify}: "
+        f"{achieved['served']:.1%} of the questions expecting an entry get it, "
+        f"{achieved['out_of_scope_answered']:.1%} of the out-of-scope ones get an entry anyway"
+    )
+    if args.check:
+        if same(calibration, services.content.calibration):
+            print(f"{target} is up to date")
+            return EXIT_OK
+        print(f"{target} is out of date: run advocacy-bot kb calibrate")
+        return EXIT_PROBLEMS
+    target.write_text(render(calibration, achieved, "kb-tests.yaml"), encoding="utf-8")
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
 def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
     from bot.evaluation import load_cases
 
@@ -331,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ask":
             return cmd_ask(config, args)
         if args.command == "kb":
-            return cmd_kb_eval(config, args)
+            return cmd_kb_calibrate(config, args) if args.kb_command == "calibrate" else cmd_kb_eval(config, args)
         if args.command == "content":
             return cmd_content_check(config, args)
         if args.command == "console":

@@ -43,10 +43,11 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class AnsweringConfig:
-    # Confidence (0-1) at or above which the best entry is answered outright.
-    answer_threshold: float = 0.55
-    # Confidence at or above which the bot asks "Did you mean…" instead of falling back.
-    clarify_threshold: float = 0.45
+    # Probability (0-1) that the best entry is right, at or above which it is answered outright;
+    # None: as calibrated on the content's tuning set (calibration.yaml, ``advocacy-bot kb calibrate``).
+    answer_threshold: float | None = None
+    # Probability at or above which the bot asks "Did you mean…" instead of falling back; None: calibrated.
+    clarify_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,8 @@ def _validate(config: Config) -> None:
     if config.emergency_country is not None and not re.fullmatch(r"[A-Z]{2}", config.emergency_country):
         raise ConfigError(f"emergency_country: {config.emergency_country!r} is not an ISO 3166 alpha-2 code")
     answering = config.answering
-    if not 0 <= answering.clarify_threshold <= answering.answer_threshold <= 1:
+    thresholds = [t for t in (answering.clarify_threshold, answering.answer_threshold) if t is not None]
+    if any(not 0 <= t <= 1 for t in thresholds) or thresholds != sorted(thresholds):
         raise ConfigError("answering: need 0 <= clarify_threshold <= answer_threshold <= 1")
     if not 1 <= config.conversations.timeout_minutes <= 24 * 60:
         raise ConfigError("conversations.timeout_minutes: must be between 1 and 1440")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import content as content_pkg
-from bot.answering import Answerer, Thresholds, usual_country
+from bot.answering import Answerer, usual_country
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
@@ -45,8 +45,13 @@ class Services:
 def build_services(config: Config, content: Content | None = None) -> Services:
     loaded = content or content_pkg.load(config.content_path)
     locales = Locales(loaded.locales, config.default_language)
-    thresholds = Thresholds(config.answering.answer_threshold, config.answering.clarify_threshold)
-    answerer = Answerer(loaded, locales, thresholds, config.emergency_country, config.default_language)
+    answering = config.answering
+    calibration = dataclasses.replace(
+        loaded.calibration,
+        answer=loaded.calibration.answer if answering.answer_threshold is None else answering.answer_threshold,
+        clarify=loaded.calibration.clarify if answering.clarify_threshold is None else answering.clarify_threshold,
+    )
+    answerer = Answerer(loaded, locales, calibration, config.emergency_country, config.default_language)
     return Services(config, loaded, locales, answerer)
 
 

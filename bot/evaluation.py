@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answering import Answer, Answerer
+from bot.calibration import Sample
 from bot.content.model import LANGUAGES
 from bot.content.yamlio import ContentError, Node, Problem, Seq, load_yaml
 from bot.events import ReplyKind
@@ -163,6 +164,24 @@ def evaluate(answerer: Answerer, cases: Iterable[Case], chosen: str | None = Non
             expected = answerer.kb.entries[case.expect].text_in(expected).lang
         outcomes.append(Outcome(case, answer, lang, expected))
     return outcomes
+
+
+def calibration_samples(answerer: Answerer, cases: Iterable[Case]) -> list[Sample]:
+    """The rankings of the questions that reach the knowledge base (not alarms, small talk or refusals),
+    for fitting when to answer (bot/calibration.py)."""
+    samples = []
+    for case in cases:
+        if case.group not in ("entries", "overdose-questions", "out-of-scope", "look-alikes"):
+            continue
+        lang = answerer.language_of(case.question) or answerer.default_language
+        if answerer.answer(case.question, lang).kind in (ReplyKind.EMERGENCY, ReplyKind.SMALLTALK, ReplyKind.REFUSAL):
+            continue
+        ranking = answerer.rank(case.question, lang)
+        in_scope = case.kind == "answer"
+        ids = [hit.entry for hit in ranking.hits]
+        place = ids.index(case.expect) if in_scope and case.expect in ids else None
+        samples.append(Sample(ranking, in_scope, place))
+    return samples
 
 
 def _share(outcomes: list[Outcome]) -> tuple[int, int, float]:

@@ -22,7 +22,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -84,6 +84,16 @@ class Ranking:
     confidence: float
     # The share of the question's information the knowledge base knows at all; 0..1.
     coverage: float
+    # The share the best entry's title, question variants and tags hold (not its answer): a question
+    # about something else shares a word or two with an answer, rarely with what people ask; 0..1.
+    focus: float = 0.0
+    # The share known to any entry's title, variants or tags: how much the question is one people ask here.
+    asked: float = 0.0
+    # How far the best hit's score is ahead of the second's.
+    margin: float = 0.0
+    # The most of the question one question variant of the best entry holds: a short question that
+    # one variant says entirely ("narcan where") is understood, whatever the rest of the entry says.
+    nearest: float = 0.0
 
 
 NOTHING = Ranking((), 0.0, 0.0)
@@ -97,10 +107,14 @@ _ELISIONS = {"fr": re.compile(r"\b(c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu)['’`
 class Analyzer:
     """Turns text into search terms for one language."""
 
-    def __init__(self, lexicon: Lexicon, lang: str) -> None:
+    def __init__(self, lexicon: Lexicon, lang: str, places: Iterable[str] = ()) -> None:
         self.lang = lang
         self._elision = _ELISIONS.get(lang)
         self.stopwords = lexicon.stopwords.get(lang, frozenset())
+        # Stems of country names: where a question is asked from says nothing of what it asks ("naloxone
+        # in russia"), so a place the knowledge base does not know is left out rather than weighed as
+        # the rarest word there is.
+        self.places = frozenset(stem(w, lang) for name in places for w in self.tokens(name))
         # Keyed by stems, so that one listed form also finds the others: Russian "метадон" must find
         # "метадоном" and "метадона" without the lexicon listing every case of every word.
         self.synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -171,13 +185,17 @@ class Retriever:
         # entry.
         doc_type = "H" if len(documents) <= 0xFFFF else "I"
         self._postings: list[tuple[array[int], array[float]]] = [(array(doc_type), array("f"))]
-        # Each entry's title and question variants as term numbers, each variant ended by 0.
+        # Each entry's title and question variants as term numbers, each variant ended by 0; its tags.
         self._variants: list[array[int]] = []
+        self._tags: list[array[int]] = []
         surface: set[str] = set()
         lengths: list[float] = []
+        # Terms people ask with (titles, variants, tags), as opposed to those only in answers.
+        asked: set[int] = set()
         for doc, document in enumerate(documents):
             bag: dict[int, float] = defaultdict(float)
             variants = array("I")
+            tags = array("I")
             fields = (
                 ("title", (document.title,)),
                 ("questions", document.questions),
@@ -192,8 +210,12 @@ class Retriever:
                         # Typos are corrected towards words people ask with, not every word of an answer.
                         surface.update(tokens)
                     term_ids = [self._number(term, doc_type) for term in terms]
+                    if name != "answer":
+                        asked.update(term_ids)
                     if name in ("title", "questions"):
                         variants.extend([*term_ids, 0])
+                    elif name == "tags":
+                        tags.extend(term_ids)
                     for term_id in term_ids:
                         bag[term_id] += WEIGHTS[name]
             for term_id, tf in bag.items():
@@ -202,6 +224,8 @@ class Retriever:
                 frequencies.append(tf)
             lengths.append(sum(bag.values()))
             self._variants.append(variants)
+            self._tags.append(tags)
+        self._asked = frozenset(asked)
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
         self._surface = sorted(sys.intern(w) for w in surface)
@@ -217,6 +241,7 @@ class Retriever:
         if len(self._terms) <= 0xFFFF:
             # Exact-size copies with 2-byte term numbers: half the memory of the arrays they were built in.
             self._variants = [array("H", variants) for variants in self._variants]
+            self._tags = [array("H", tags) for tags in self._tags]
         self._correction_cache: dict[str, str | None] = {}
 
     def _number(self, term: str, doc_type: str) -> int:
@@ -237,6 +262,18 @@ class Retriever:
         """The term's inverse document frequency (computed, not stored: one float fewer per term)."""
         n = len(self._docs(term))
         return math.log(1 + (self._count - n + 0.5) / (n + 0.5))
+
+    def _variant_sets(self, doc: int) -> list[set[int]]:
+        """The entry's title and each question variant, as sets of term numbers."""
+        sets: list[set[int]] = []
+        variant: set[int] = set()
+        for term_id in self._variants[doc]:
+            if term_id:
+                variant.add(term_id)
+            else:
+                sets.append(variant)
+                variant = set()
+        return sets
 
     def _variant_texts(self, doc: int) -> list[str]:
         texts: list[str] = []
@@ -280,6 +317,8 @@ class Retriever:
             term = stem(word, analyzer.lang)
             if len(word) <= 2 and not self._known(term):
                 continue  # chat shorthand ("r", "u", "ur") carries no meaning worth searching
+            if term in analyzer.places and not self._known(term):
+                continue
             if not self._known(term) and word not in known_elsewhere:
                 corrected = self._correct(word)
                 if corrected is not None:
@@ -312,11 +351,24 @@ class Retriever:
         if not terms:
             return NOTHING
         weights = {t: (self.idf(t) if known else self.unknown_idf) for t, known, _ in terms}
-        total = sum(weights.values()) or 1.0
         known_terms = [t for t, known, _ in terms if known]
-        coverage = (
-            sum(weights[t] for t, known, typed in terms if known or any(w in known_elsewhere for w in typed)) / total
-        )
+        # The question's information is counted per word typed, not per term: "oregon" expands to the
+        # lexicon's "oregon measure 110", which must not outweigh the "capital" it was asked with.
+        pieces: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for term, _, typed in terms:
+            pieces[typed].append(term)
+        piece_weight = {typed: max(weights[t] for t in group) for typed, group in pieces.items()}
+        total = sum(piece_weight.values()) or 1.0
+
+        def share_of(holds: Callable[[str], bool]) -> float:
+            return sum(w for typed, w in piece_weight.items() if any(holds(t) for t in pieces[typed])) / total
+
+        known_set = set(known_terms)
+        coverage = share_of(lambda t: t in known_set) + sum(
+            w
+            for typed, w in piece_weight.items()
+            if not any(t in known_set for t in pieces[typed]) and any(word in known_elsewhere for word in typed)
+        ) / total
         scores: dict[int, float] = defaultdict(float)
         for term in known_terms:
             idf = weights[term]
@@ -333,7 +385,7 @@ class Retriever:
             resemblance = max(fuzz.token_sort_ratio(query, v) for v in self._variant_texts(doc)) / 100
             # The share of the question's information this entry holds: the postings are sorted, so a
             # binary search says whether it holds a term, for the few entries re-ranked.
-            share = sum(weights[t] for t in known_terms if _holds(self._docs(t), doc)) / total
+            share = share_of(lambda t, doc=doc: t in known_set and _holds(self._docs(t), doc))
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
             rank_score = w_bm25 * scores[doc] / top + w_resemblance * resemblance + w_share * share
             c_share, c_resemblance = CONFIDENCE_WEIGHTS
@@ -341,7 +393,24 @@ class Retriever:
             reranked.append((rank_score, confidence, doc))
         reranked.sort(reverse=True)
         hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, _, doc in reranked[:limit])
-        return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4))
+        best_doc = reranked[0][2]
+        held = {*self._variants[best_doc], *self._tags[best_doc]}
+        focus = share_of(lambda t: t in known_set and self._term_ids[t] in held)
+        asked = share_of(lambda t: t in known_set and self._term_ids[t] in self._asked)
+        margin = reranked[0][0] - reranked[1][0] if len(reranked) > 1 else reranked[0][0]
+        nearest = max(
+            (share_of(lambda t, v=variant: t in known_set and self._term_ids[t] in v) for variant in self._variant_sets(best_doc)),
+            default=0.0,
+        )
+        return Ranking(
+            hits,
+            round(reranked[0][1], 4),
+            round(coverage, 4),
+            round(focus, 4),
+            round(asked, 4),
+            round(margin, 4),
+            round(nearest, 4),
+        )
 
 
 def allowed_typos(length: int) -> int:

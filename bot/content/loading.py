@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.content.campaigns import load_campaigns
 from bot.content.model import Content
 from bot.content.schema import (
+    load_calibration,
     load_crisis,
     load_emergency,
     load_kb,
@@ -31,4 +32,5 @@ def load_content(root: Path) -> tuple[Content, list[Problem]]:
     campaigns = load_campaigns(root, problems)
     crisis = load_crisis(root, problems)
     smalltalk = load_smalltalk(root, problems)
-    return Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk), problems
+    calibration = load_calibration(root, problems)
+    return Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk, calibration), problems

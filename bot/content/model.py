@@ -171,6 +171,24 @@ class CrisisContent:
     directory: Directory | None
 
 
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """When to answer (bot/calibration.py): P(best entry right) = logistic(bias + weights . features),
+    the features being the ranking's confidence, coverage and focus; fitted on the tuning set."""
+
+    bias: float
+    weights: tuple[float, ...]
+    # Answer outright at or above this probability; offer "did you mean" at or above ``clarify``.
+    answer: float
+    clarify: float
+    fitted: date
+
+
+# A calibration for content that has none yet (a deployment's own folder without tuning cases): the
+# first release's thresholds, on confidence alone (answer from 0.55, "did you mean" from 0.45).
+UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
+
+
 # The kinds of small talk (bot/smalltalk.py), each with its reply in the interface strings; in order
 # of precedence: "hi, who are you?" is answered as a question about the bot.
 SMALLTALK_INTENTS = ("identity", "abilities", "thanks", "bye", "greeting", "ok")
@@ -280,3 +298,4 @@ class Content:
     crisis: CrisisContent = field(default_factory=lambda: CrisisContent({}, {}, {}, None))
     # intent -> language -> phrases: a message made only of these is small talk.
     smalltalk: ConceptTable = field(default_factory=dict)
+    calibration: Calibration = UNCALIBRATED

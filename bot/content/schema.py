@@ -18,6 +18,8 @@ from bot import markup
 from bot.content.model import (
     CRISIS_CONCEPTS,
     EMERGENCY_CONCEPTS,
+    UNCALIBRATED,
+    Calibration,
     LANGUAGES,
     SMALLTALK_INTENTS,
     ConceptTable,
@@ -499,6 +501,42 @@ def load_crisis(root: Path, problems: list[Problem]) -> CrisisContent:
             continue
         lines[found.country] = found
     return CrisisContent(texts, concepts, lines, directory)
+
+
+CALIBRATED_FEATURES = ("confidence", "coverage", "focus")
+
+
+def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
+    """``calibration.yaml``, written by ``advocacy-bot kb calibrate``; without it, the first release's thresholds."""
+    path = root / "calibration.yaml"
+    if not path.exists():
+        return UNCALIBRATED
+    check = Checker(path, problems)
+    before = len(problems)
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return UNCALIBRATED
+    check.fields(doc, "file", {"model", "answer", "clarify", "fitted"}, {"achieved"})
+    numbers: dict[str, float] = {}
+    model = check.mapping(doc.get("model"), doc.line_of("model"), "model") if "model" in doc else None
+    if model is not None:
+        check.fields(model, "model", {"bias", *CALIBRATED_FEATURES}, set())
+    for where, node, keys in ((model, model, ("bias", *CALIBRATED_FEATURES)), (doc, doc, ("answer", "clarify"))):
+        for key in keys if node is not None else ():
+            value = node.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                check.fail(node.line_of(key), f"{key}: expected a number, got {_kind(value)}")
+            else:
+                numbers[key] = float(value)
+    answer, clarify = numbers.get("answer"), numbers.get("clarify")
+    if answer is not None and clarify is not None and not 0 <= clarify <= answer <= 1:
+        check.fail(doc.line_of("clarify"), "need 0 <= clarify <= answer <= 1")
+    fitted = _check_date(check, doc, "fitted", "file")
+    if len(problems) > before or fitted is None:
+        return UNCALIBRATED
+    weights = tuple(numbers[f] for f in CALIBRATED_FEATURES)
+    return Calibration(numbers["bias"], weights, numbers["answer"], numbers["clarify"], fitted)
 
 
 def load_smalltalk(root: Path, problems: list[Problem]) -> ConceptTable:
