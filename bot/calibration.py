@@ -9,8 +9,8 @@ and the two thresholds are chosen on the same data:
 
 - answer: the lowest probability at which at most ``MAX_OUT_OF_SCOPE`` of the out-of-scope questions
   are answered, which serves the most questions right under that bound;
-- clarify ("did you mean"): the lowest probability above which the right entry is still among the
-  choices offered for most questions.
+- clarify ("did you mean"): the probability down to which offering the best few entries finds the
+  right one for more questions than it fails (out-of-scope ones count as failures).
 
 The result is written to ``calibration.yaml`` in the content folder, which the bot reads; a test
 checks that it is what the tuning set gives, so nobody sets a threshold by hand.
@@ -28,8 +28,6 @@ from bot.retrieval import Ranking
 
 # At most this share of the tuning set's out-of-scope questions may get an entry.
 MAX_OUT_OF_SCOPE = 0.03
-# "Did you mean" is worth offering while the right entry is among the choices at least this often.
-MIN_CLARIFY_HIT_RATE = 0.5
 CLARIFY_CHOICES = 3
 # Ridge penalty: keeps the fit stable when two features move together.
 L2 = 0.01
@@ -78,14 +76,16 @@ def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, f
                 break
             seen_out += 1
         answer = p
-    clarify = answer
-    below = [(p, s) for p, s in scored if p < answer and s.in_scope]
-    for p, _ in reversed(below):
-        band = [s for q, s in below if q >= p]
-        hits = sum(s.place is not None and s.place < CLARIFY_CHOICES for s in band)
-        if hits / len(band) < MIN_CLARIFY_HIT_RATE:
-            break
-        clarify = p
+    # Further down, "did you mean" is offered where it helps more questions than it fails: the band
+    # below the answer threshold where the right entry is among the choices most often, counting the
+    # out-of-scope questions in it (for them it never is).
+    clarify, balance, best = answer, 0, 0
+    for p, sample in reversed(scored):
+        if p >= answer:
+            continue
+        balance += 1 if sample.place is not None and sample.place < CLARIFY_CHOICES else -1
+        if balance > best:
+            clarify, best = p, balance
     calibration = Calibration(round(bias, 4), tuple(round(w, 4) for w in weights), round(answer, 4), round(clarify, 4), when)
     served = sum(
         s.in_scope and s.place == 0 and probability(calibration, s.ranking) >= calibration.answer for s in samples

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.content.model import EmergencyContent
@@ -39,6 +39,12 @@ class Concept(StrEnum):
     SIGN = "sign"
     # A sign that could mean other things (passed out, collapsed): it needs a person, a drug or urgency.
     SIGN_WEAK = "sign_weak"
+    # A part of the body or a vital function (lips, fingertips, chest, breathing, skin) ...
+    BODY = "body"
+    # ... in a state that is not right (purple, grey, cold and clammy, barely moving): together, a weak sign.
+    UNWELL = "unwell"
+    # Someone not responding (won't answer, no reaction, can't get him to respond): a weak sign.
+    UNRESPONSIVE = "unresponsive"
     # An overdose happening or just happened: OD'd, took too much, gave him narcan.
     OVERDOSE = "overdose"
     # The word for overdose, the topic: an emergency only with a person or urgency.
@@ -94,7 +100,16 @@ _ELISION = re.compile(r"\b([cdjlmnst]|qu)['’](?=\w)", re.IGNORECASE)
 _STIMULANT_SIGNALS = frozenset({Concept.STIMULANT, Concept.STIMULANT_SEVERE, Concept.STIMULANT_USE})
 # The concepts that say which language a message is in (look-alikes and grammar words are shared).
 _TELLING = frozenset(
-    {Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *_STIMULANT_SIGNALS, Concept.PERSON}
+    {
+        Concept.SIGN,
+        Concept.SIGN_WEAK,
+        Concept.UNRESPONSIVE,
+        Concept.UNWELL,
+        Concept.OVERDOSE,
+        Concept.OVERDOSE_WORD,
+        *_STIMULANT_SIGNALS,
+        Concept.PERSON,
+    }
 )
 
 
@@ -118,6 +133,8 @@ class Reading:
     concepts: frozenset[Concept]
     phrases: dict[Concept, str]
     languages: Counter[str]
+    # How many times each concept was seen (two body parts in a bad state say more than one).
+    counts: Counter[Concept] = field(default_factory=Counter)
 
     def has(self, *concepts: Concept) -> bool:
         return any(c in self.concepts for c in concepts)
@@ -140,11 +157,13 @@ class EmergencyDetector:
     def read(self, text: str) -> Reading:
         phrases: dict[Concept, str] = {}
         languages: Counter[str] = Counter()
+        counts: Counter[Concept] = Counter()
         for seen in self._reader.read(prepare(text)):
             phrases.setdefault(seen.concept, seen.phrase)
+            counts[seen.concept] += 1
             if seen.concept in _TELLING:
                 languages[seen.lang] += 1
-        return Reading(frozenset(phrases), phrases, languages)
+        return Reading(frozenset(phrases), phrases, languages, counts)
 
     def detect(self, text: str) -> EmergencyMatch | None:
         return self.match(self.read(text))
@@ -169,6 +188,11 @@ def decide(r: Reading) -> EmergencyKind | None:
     human = r.has(c.PERSON, c.SELF)
     present = human or r.has(c.NOW)
     signals = set(r.concepts & {c.SIGN, c.SIGN_WEAK, c.OVERDOSE, *_STIMULANT_SIGNALS})
+    if r.has(c.UNRESPONSIVE) or (r.has(c.BODY) and r.has(c.UNWELL)):
+        signals.add(c.SIGN_WEAK)
+    # Two parts of the body in a bad state, or one with no response: that is a danger sign.
+    if r.has(c.BODY) and r.has(c.UNWELL) and (r.counts[c.BODY] >= 2 or r.has(c.UNRESPONSIVE)):
+        signals.add(c.SIGN)
     if r.has(c.OVERDOSE_WORD) and present:
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.

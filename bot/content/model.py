@@ -98,6 +98,9 @@ class EmergencyNumber:
 EMERGENCY_CONCEPTS = (
     "sign",
     "sign_weak",
+    "body",
+    "unwell",
+    "unresponsive",
     "overdose",
     "overdose_word",
     "stimulant",
