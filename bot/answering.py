@@ -147,22 +147,28 @@ class Answerer:
 
     # ------------------------------------------------------------------ language
 
-    def language_of(self, question: str) -> str | None:
-        """The language ``question`` is written in: the detector's when it is sure, else that of the
-        question variants it matches best, else that of a small-talk or safety phrase in it; None
-        when nothing tells (the asker's platform language is then the best guess)."""
+    def language_of(self, question: str, prefer: str | None = None) -> str | None:
+        """The language ``question`` is written in: the detector's when it is sure; else that of the
+        small talk it is, or of the question variants it matches best, or of a safety phrase in it;
+        None when nothing tells (the asker's platform language is then the best guess).
+
+        ``prefer``: the asker's platform language, which wins whenever the question fits it as well as
+        any other ("narcan spray" from a Russian phone).
+        """
         detected = self.languages.detect(question)
         if detected is not None:
             return detected
-        matched = self._variant_language(question)
+        talk = self.smalltalk.detect(question)
+        if talk is not None:
+            # "hola" is Spanish; "ok" is every language's, and says nothing.
+            return talk.lang
+        matched = self._variant_language(question, prefer)
         if matched is not None:
             return matched
-        for found in (self.smalltalk.detect(question), self.crises.detect(question), self.detector.detect(question)):
-            if found is not None:
-                return found.lang
-        return None
+        alarm = self.crises.detect(question) or self.detector.detect(question)
+        return alarm.lang if alarm is not None else None
 
-    def _variant_language(self, question: str) -> str | None:
+    def _variant_language(self, question: str, prefer: str | None) -> str | None:
         """The language whose own index knows the question best, when one clearly does."""
         scored = sorted(
             ((self._language_strength(index.rank(question)), lang) for lang, index in self.indexes.items()),
@@ -172,11 +178,16 @@ class Answerer:
             return None
         best, lang = scored[0]
         tied = [other for strength, other in scored if best - strength < LANGUAGE_MARGIN]
+        if prefer in tied:
+            return prefer
         if len(tied) == 1:
             return lang
+        if KB_LANGUAGE in tied:
+            # As English as anything else ("suicidal", "narcan spray"): nothing tells.
+            return None
         # Words shared by neighbours ("naloxona" is Spanish and Portuguese): the detector's lean decides.
         guess = self.languages.guess(question)
-        return guess.lang if guess is not None and guess.lang in tied else None
+        return guess.lang if guess is not None and guess.lang in tied else lang
 
     @staticmethod
     def _language_strength(ranking: Ranking) -> float:
@@ -223,8 +234,6 @@ class Answerer:
         ranking = self.rank(question, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
-        if ranking.coverage < MIN_COVERAGE:
-            return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
         if candidates and score >= self.calibration.answer:
             served = self._served(candidates[0], lang)
             return Answer(
@@ -234,9 +243,7 @@ class Answerer:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
 
-    def _alarm(
-        self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None
-    ) -> Answer:
+    def _alarm(self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None) -> Answer:
         """The emergency answer, the crisis answer or both; a question that also clearly matches an entry
         ("will I get arrested if I call 911 for someone who ODs?") gets that entry after them."""
         entry: str | None = None
@@ -406,7 +413,9 @@ class Answerer:
         country = country or self.emergency_country
         local = self._local_number(country)
         if local is not None:
-            return self.locales.text(lang, "emergency.call_local", number=local, country=self._country_name(country, lang))
+            return self.locales.text(
+                lang, "emergency.call_local", number=local, country=self._country_name(country, lang)
+            )
         numbers = " · ".join(n.number for n in self.content.emergency.numbers)
         return self.locales.text(lang, "emergency.call_any", numbers=numbers)
 
@@ -423,7 +432,9 @@ class Answerer:
         local = self._local_number(country)
         if local is not None:
             lines.append(
-                self.locales.text(lang, "emergency.local_number", country=self._country_name(country, lang), number=local)
+                self.locales.text(
+                    lang, "emergency.local_number", country=self._country_name(country, lang), number=local
+                )
             )
         listed = "; ".join(f"{n.number}: {n.where.get(lang) or n.where['en']}" for n in content.numbers)
         lines.append(self.locales.text(lang, "emergency.numbers", numbers=listed))
@@ -462,8 +473,10 @@ class Answerer:
         parts.append(markup.text(self._danger_line(lang, country)))
         directory = content.directory
         if directory is not None:
-            url = f"{directory.country_url}{country}" if country and line is None else directory.url
-            parts.append(t.rich(lang, "crisis.directory") + (Link(directory.name, url),))
+            # Where no line is listed for the country, its page in the directory is the next best thing.
+            known = line is not None and line.name is not None
+            url = f"{directory.country_url}{country}" if country and not known else directory.url
+            parts.append((*t.rich(lang, "crisis.directory"), Link(directory.name, url)))
         parts.append(t.rich(lang, "crisis.door"))
         entry = self.kb.entries.get(CRISIS_ENTRY)
         buttons = ((Button(entry.text_in(lang).title, f"kb:{entry.id}"),),) if entry else ()
@@ -475,4 +488,3 @@ class Answerer:
             return self.locales.text(lang, "crisis.danger_local", number=local)
         numbers = " · ".join(n.number for n in self.content.emergency.numbers)
         return self.locales.text(lang, "crisis.danger_any", numbers=numbers)
-

@@ -27,7 +27,7 @@ from bot.content.model import Calibration
 from bot.retrieval import Ranking
 
 # At most this share of the tuning set's out-of-scope questions may get an entry.
-MAX_OUT_OF_SCOPE = 0.03
+MAX_OUT_OF_SCOPE = 0.025
 CLARIFY_CHOICES = 3
 # Ridge penalty: keeps the fit stable when two features move together.
 L2 = 0.01
@@ -86,7 +86,9 @@ def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, f
         balance += 1 if sample.place is not None and sample.place < CLARIFY_CHOICES else -1
         if balance > best:
             clarify, best = p, balance
-    calibration = Calibration(round(bias, 4), tuple(round(w, 4) for w in weights), round(answer, 4), round(clarify, 4), when)
+    calibration = Calibration(
+        round(bias, 4), tuple(round(w, 4) for w in weights), round(answer, 4), round(clarify, 4), when
+    )
     served = sum(
         s.in_scope and s.place == 0 and probability(calibration, s.ranking) >= calibration.answer for s in samples
     )
@@ -104,7 +106,7 @@ def render(calibration: Calibration, achieved: dict[str, float], source: str) ->
         f"fitted: {calibration.fitted.isoformat()}\n"
         "# P(the best entry is right) = 1 / (1 + exp(-(bias + confidence*w + coverage*w + focus*w)))\n"
         f"model:\n  bias: {calibration.bias}\n{model}"
-        "# Answer at or above this probability; offer \"did you mean\" at or above clarify.\n"
+        '# Answer at or above this probability; offer "did you mean" at or above clarify.\n'
         f"answer: {calibration.answer}\n"
         f"clarify: {calibration.clarify}\n"
         "# On the tuning set: the share of questions expecting an entry that get it, and of the\n"

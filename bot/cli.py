@@ -266,7 +266,11 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
         files = [(args.file, "", True)]
     else:
         files = [
-            (config.content_path / "kb-tests.yaml", "tuning set: thresholds, lexicons and triggers are tuned on it", True),
+            (
+                config.content_path / "kb-tests.yaml",
+                "tuning set: thresholds, lexicons and triggers are tuned on it",
+                True,
+            ),
             (config.content_path / BLIND_SET, "blind set: written before any tuning, never tuned on", args.show_blind),
         ]
     ok = True

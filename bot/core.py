@@ -131,7 +131,7 @@ class Core:
             question = content.args
         else:
             return fallback
-        detected = self.answerer.language_of(question)
+        detected = self.answerer.language_of(question, prefer=fallback)
         if detected is None or detected == fallback:
             return fallback
         # Text typed into a form (a name, a country, a broadcast's body) answers the form rather

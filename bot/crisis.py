@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.content.model import CrisisContent, CrisisLine
-from bot.emergency import prepare
 from bot.phrases import ConceptReader
+from bot.text import phrase_words
 
 CRISIS_ENTRY = "crisis-support"
 
@@ -55,7 +55,7 @@ class CrisisDetector:
 
     def detect(self, text: str) -> CrisisMatch | None:
         c = CrisisConcept
-        seen = self._reader.read(prepare(text))
+        seen = self._reader.read(phrase_words(text))
         found = {s.concept: s for s in reversed(seen)}  # the first of each concept
         languages = Counter(s.lang for s in seen if s.concept in (c.INTENT, c.OTHER, c.MENTION))
         lang = languages.most_common(1)[0][0] if languages else "en"

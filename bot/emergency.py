@@ -23,7 +23,6 @@ device, a pet or a film.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from enum import StrEnum
 
 from bot.content.model import EmergencyContent
 from bot.phrases import ConceptReader
-from bot.text import MAX_ANALYSED_CHARS, words
+from bot.text import phrase_words
 
 
 class Concept(StrEnum):
@@ -92,11 +91,6 @@ class EmergencyKind(StrEnum):
 # The entry that expands on each kind of emergency answer.
 EMERGENCY_ENTRY = {EmergencyKind.OPIOID: "overdose-response", EmergencyKind.STIMULANT: "stimulant-overamping"}
 
-# "OD'd", "od’d", "ODd": folding drops the apostrophe and leaves "odd", a common English word.
-_ODD = re.compile(r"\b(?:[oO][dD]['’][dD]|OD[dD])\b")
-# French elides articles and pronouns ("l'overdose", "j'ai", "n'arrive"): split them off, or folding
-# glues them onto the next word.
-_ELISION = re.compile(r"\b([cdjlmnst]|qu)['’](?=\w)", re.IGNORECASE)
 _STIMULANT_SIGNALS = frozenset({Concept.STIMULANT, Concept.STIMULANT_SEVERE, Concept.STIMULANT_USE})
 # The concepts that say which language a message is in (look-alikes and grammar words are shared).
 _TELLING = frozenset(
@@ -144,12 +138,6 @@ class Reading:
         return self.languages.most_common(1)[0][0] if self.languages else "en"
 
 
-def prepare(text: str) -> list[str]:
-    """The message's folded words, with "OD'd" and French elisions made readable first."""
-    text = _ODD.sub(" overdosed ", text[:MAX_ANALYSED_CHARS])
-    return words(_ELISION.sub(r"\1 ", text))
-
-
 class EmergencyDetector:
     def __init__(self, content: EmergencyContent, known: AbstractSet[str] = frozenset()) -> None:
         self._reader = ConceptReader(content.concepts, Concept, known)
@@ -158,7 +146,7 @@ class EmergencyDetector:
         phrases: dict[Concept, str] = {}
         languages: Counter[str] = Counter()
         counts: Counter[Concept] = Counter()
-        for seen in self._reader.read(prepare(text)):
+        for seen in self._reader.read(phrase_words(text)):
             phrases.setdefault(seen.concept, seen.phrase)
             counts[seen.concept] += 1
             if seen.concept in _TELLING:
@@ -174,8 +162,11 @@ class EmergencyDetector:
         if kind is None:
             return None
         deciding = next(
-            (reading.phrases[c] for c in (Concept.SIGN, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *_STIMULANT_SIGNALS, Concept.SIGN_WEAK)
-             if c in reading.phrases),
+            (
+                reading.phrases[c]
+                for c in (Concept.SIGN, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *_STIMULANT_SIGNALS, Concept.SIGN_WEAK)
+                if c in reading.phrases
+            ),
             "",
         )
         return EmergencyMatch(kind, reading.lang, deciding)
@@ -196,7 +187,8 @@ def decide(r: Reading) -> EmergencyKind | None:
     if r.has(c.OVERDOSE_WORD) and present:
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.
-    if r.has(c.ANIMAL) and not human:
+    # A pet is a vet's business ("my dog wont wake up, he's so lazy"), unless the writer is in it too.
+    if r.has(c.ANIMAL) and not r.has(c.SELF):
         return None
     if r.has(c.OBJECT) and not (drug or r.has(c.OVERDOSE, c.OVERDOSE_WORD, c.PERSON)):
         return None

@@ -235,9 +235,8 @@ def summarise(outcomes: list[Outcome], title: str = "", *, show_misses: bool = T
         met = share <= FALSE_ALARM_TARGET
         ok = ok and met
         mark = "ok" if met else "ABOVE TARGET"
-        lines.append(
-            f"  {'false alarms':<24} {alarms:>4}/{len(calm):<4} {share:7.1%}  ({mark}, at most {FALSE_ALARM_TARGET:.0%})"
-        )
+        bound = f"at most {FALSE_ALARM_TARGET:.0%}"
+        lines.append(f"  {'false alarms':<24} {alarms:>4}/{len(calm):<4} {share:7.1%}  ({mark}, {bound})")
     total, count, share = _share(outcomes)
     lines.append(f"  {'all':<24} {total:>4}/{count:<4} {share:7.1%}")
 

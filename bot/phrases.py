@@ -16,9 +16,9 @@ reports every tagged phrase found, with where it was found, so that rules can re
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence, Set as AbstractSet
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Generic, TypeVar
 
 from rapidfuzz import process
@@ -50,11 +50,15 @@ class Word:
 _NO_MATCH: frozenset[Word] = frozenset()
 
 
+# What a phrase stands for, for rules over concepts: its concept and its language.
+Tag = tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     source: str
     words: tuple[Word, ...]
-    tag: Hashable = None
+    tag: Tag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +70,11 @@ class Found:
     end: int
 
     @property
-    def tag(self) -> Hashable:
+    def tag(self) -> Tag | None:
         return self.phrase.tag
 
 
-def compile_phrase(source: str, tag: Hashable = None) -> Phrase:
+def compile_phrase(source: str, tag: Tag | None = None) -> Phrase:
     compiled: list[Word] = []
     for part in fold(source).split():
         text = "".join(words(part.rstrip("*")))
@@ -86,7 +90,7 @@ class PhraseSet:
     spelt right, that only match exactly.
     """
 
-    def __init__(self, phrases: Iterable[str | tuple[str, Hashable]], known: AbstractSet[str] = frozenset()) -> None:
+    def __init__(self, phrases: Iterable[str | tuple[str, Tag]], known: AbstractSet[str] = frozenset()) -> None:
         self._known = known
         compiled = (compile_phrase(*((p, None) if isinstance(p, str) else p)) for p in phrases)
         self.phrases = tuple(p for p in compiled if p.words)
@@ -167,7 +171,8 @@ def _match_rest(phrase: Sequence[Word], index: int, pos: int, matched: Sequence[
     return -1
 
 
-C = TypeVar("C", bound=StrEnum)
+# A concept: an enumeration member, or any name.
+C = TypeVar("C", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +192,15 @@ class ConceptReader(Generic[C]):
     """Finds the concepts of a content table (concept -> language -> phrases) in a message."""
 
     def __init__(
-        self, table: dict[str, dict[str, tuple[str, ...]]], concepts: type[C], known: AbstractSet[str] = frozenset()
+        self,
+        table: dict[str, dict[str, tuple[str, ...]]],
+        concepts: Callable[[str], C],
+        known: AbstractSet[str] = frozenset(),
     ) -> None:
+        self._concepts = {name: concepts(name) for name in table}
         self._phrases = PhraseSet(
             (
-                (phrase, (concepts(name), lang))
+                (phrase, (name, lang))
                 for name, by_lang in table.items()
                 for lang, phrases in by_lang.items()
                 for phrase in phrases
@@ -203,6 +212,7 @@ class ConceptReader(Generic[C]):
         """Each concept found, with the language and the phrase that showed it, in message order."""
         out: list[Seen[C]] = []
         for found in self._phrases.find_all(tokens):
-            concept, lang = found.tag  # type: ignore[misc]
-            out.append(Seen(concept, lang, found))
+            if found.tag is not None:
+                name, lang = found.tag
+                out.append(Seen(self._concepts[name], lang, found))
         return out

@@ -87,13 +87,6 @@ class Ranking:
     # The share the best entry's title, question variants and tags hold (not its answer): a question
     # about something else shares a word or two with an answer, rarely with what people ask; 0..1.
     focus: float = 0.0
-    # The share known to any entry's title, variants or tags: how much the question is one people ask here.
-    asked: float = 0.0
-    # How far the best hit's score is ahead of the second's.
-    margin: float = 0.0
-    # The most of the question one question variant of the best entry holds: a short question that
-    # one variant says entirely ("narcan where") is understood, whatever the rest of the entry says.
-    nearest: float = 0.0
 
 
 NOTHING = Ranking((), 0.0, 0.0)
@@ -190,8 +183,6 @@ class Retriever:
         self._tags: list[array[int]] = []
         surface: set[str] = set()
         lengths: list[float] = []
-        # Terms people ask with (titles, variants, tags), as opposed to those only in answers.
-        asked: set[int] = set()
         for doc, document in enumerate(documents):
             bag: dict[int, float] = defaultdict(float)
             variants = array("I")
@@ -210,8 +201,6 @@ class Retriever:
                         # Typos are corrected towards words people ask with, not every word of an answer.
                         surface.update(tokens)
                     term_ids = [self._number(term, doc_type) for term in terms]
-                    if name != "answer":
-                        asked.update(term_ids)
                     if name in ("title", "questions"):
                         variants.extend([*term_ids, 0])
                     elif name == "tags":
@@ -225,7 +214,6 @@ class Retriever:
             lengths.append(sum(bag.values()))
             self._variants.append(variants)
             self._tags.append(tags)
-        self._asked = frozenset(asked)
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
         self._surface = sorted(sys.intern(w) for w in surface)
@@ -263,17 +251,10 @@ class Retriever:
         n = len(self._docs(term))
         return math.log(1 + (self._count - n + 0.5) / (n + 0.5))
 
-    def _variant_sets(self, doc: int) -> list[set[int]]:
-        """The entry's title and each question variant, as sets of term numbers."""
-        sets: list[set[int]] = []
-        variant: set[int] = set()
-        for term_id in self._variants[doc]:
-            if term_id:
-                variant.add(term_id)
-            else:
-                sets.append(variant)
-                variant = set()
-        return sets
+    def _holder(self, doc: int, known: Container[str]) -> Callable[[str], bool]:
+        """Whether entry ``doc`` holds a known term: the postings are sorted, so a binary search says,
+        for the few entries re-ranked."""
+        return lambda term: term in known and _holds(self._docs(term), doc)
 
     def _variant_texts(self, doc: int) -> list[str]:
         texts: list[str] = []
@@ -364,11 +345,15 @@ class Retriever:
             return sum(w for typed, w in piece_weight.items() if any(holds(t) for t in pieces[typed])) / total
 
         known_set = set(known_terms)
-        coverage = share_of(lambda t: t in known_set) + sum(
-            w
-            for typed, w in piece_weight.items()
-            if not any(t in known_set for t in pieces[typed]) and any(word in known_elsewhere for word in typed)
-        ) / total
+        coverage = (
+            share_of(lambda t: t in known_set)
+            + sum(
+                w
+                for typed, w in piece_weight.items()
+                if not any(t in known_set for t in pieces[typed]) and any(word in known_elsewhere for word in typed)
+            )
+            / total
+        )
         scores: dict[int, float] = defaultdict(float)
         for term in known_terms:
             idf = weights[term]
@@ -383,9 +368,8 @@ class Retriever:
         reranked: list[tuple[float, float, int]] = []
         for doc in best:
             resemblance = max(fuzz.token_sort_ratio(query, v) for v in self._variant_texts(doc)) / 100
-            # The share of the question's information this entry holds: the postings are sorted, so a
-            # binary search says whether it holds a term, for the few entries re-ranked.
-            share = share_of(lambda t, doc=doc: t in known_set and _holds(self._docs(t), doc))
+            # The share of the question's information this entry holds.
+            share = share_of(self._holder(doc, known_set))
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
             rank_score = w_bm25 * scores[doc] / top + w_resemblance * resemblance + w_share * share
             c_share, c_resemblance = CONFIDENCE_WEIGHTS
@@ -393,24 +377,9 @@ class Retriever:
             reranked.append((rank_score, confidence, doc))
         reranked.sort(reverse=True)
         hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, _, doc in reranked[:limit])
-        best_doc = reranked[0][2]
-        held = {*self._variants[best_doc], *self._tags[best_doc]}
+        held = {*self._variants[reranked[0][2]], *self._tags[reranked[0][2]]}
         focus = share_of(lambda t: t in known_set and self._term_ids[t] in held)
-        asked = share_of(lambda t: t in known_set and self._term_ids[t] in self._asked)
-        margin = reranked[0][0] - reranked[1][0] if len(reranked) > 1 else reranked[0][0]
-        nearest = max(
-            (share_of(lambda t, v=variant: t in known_set and self._term_ids[t] in v) for variant in self._variant_sets(best_doc)),
-            default=0.0,
-        )
-        return Ranking(
-            hits,
-            round(reranked[0][1], 4),
-            round(coverage, 4),
-            round(focus, 4),
-            round(asked, 4),
-            round(margin, 4),
-            round(nearest, 4),
-        )
+        return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4), round(focus, 4))
 
 
 def allowed_typos(length: int) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.content.model import RefusalRule
 from bot.phrases import PhraseSet
-from bot.text import words
+from bot.text import phrase_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class RefusalRules:
         ]
 
     def check(self, text: str) -> Refusal | None:
-        tokens = words(text)
+        tokens = phrase_words(text)
         for rule, groups, exceptions in self._rules:
             if all(g.find(tokens) for g in groups) and not (exceptions and exceptions.find(tokens)):
                 return Refusal(rule.id, rule.entry)

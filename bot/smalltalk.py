@@ -12,42 +12,36 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.content.model import SMALLTALK_INTENTS, ConceptTable
-from bot.emergency import prepare
-from bot.phrases import PhraseSet
-
+from bot.phrases import ConceptReader
+from bot.text import phrase_words
 
 
 @dataclass(frozen=True, slots=True)
 class SmallTalk:
     intent: str
-    lang: str
+    # The language of the phrase; None when several languages say it alike ("ok", "hola" is only Spanish).
+    lang: str | None
 
 
 class SmallTalkDetector:
     def __init__(self, table: ConceptTable, stopwords: Mapping[str, AbstractSet[str]]) -> None:
-        self._phrases = PhraseSet(
-            (phrase, (intent, lang))
-            for intent, by_lang in table.items()
-            for lang, phrases in by_lang.items()
-            for phrase in phrases
-        )
+        self._reader = ConceptReader(table, str)
         self._fillers = frozenset().union(*stopwords.values()) if stopwords else frozenset()
 
     def detect(self, text: str) -> SmallTalk | None:
-        tokens = prepare(text)
+        tokens = phrase_words(text)
         if not tokens:
             return None
         covered = [False] * len(tokens)
-        intents: dict[str, str] = {}
-        for found in self._phrases.find_all(tokens):
-            intent, lang = found.tag  # type: ignore[misc]
-            intents.setdefault(intent, lang)
-            for at in range(found.start, found.end):
+        intents: dict[str, set[str]] = {}
+        for seen in self._reader.read(tokens):
+            intents.setdefault(seen.concept, set()).add(seen.lang)
+            for at in range(seen.found.start, seen.found.end):
                 covered[at] = True
         if not intents:
             return None
         if not all(done or token in self._fillers for done, token in zip(covered, tokens, strict=True)):
             return None
         intent = next(i for i in SMALLTALK_INTENTS if i in intents)
-        return SmallTalk(intent, intents[intent])
-
+        langs = intents[intent]
+        return SmallTalk(intent, next(iter(langs)) if len(langs) == 1 else None)

@@ -37,6 +37,19 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+# "OD'd", "od’d", "ODd": folding drops the apostrophe and leaves "odd", a common English word.
+_ODD = re.compile(r"\b(?:[oO][dD]['’][dD]|OD[dD])\b")
+# French elides articles and pronouns ("l'overdose", "j'ai", "n'arrive"): split them off, or folding
+# glues them onto the next word.
+_ELISION = re.compile(r"\b([cdjlmnst]|qu)['’](?=\w)", re.IGNORECASE)
+
+
+def phrase_words(text: str) -> list[str]:
+    """The folded words the content's phrase rules read: "OD'd" made readable, French elisions split."""
+    text = _ODD.sub(" overdosed ", text[:MAX_ANALYSED_CHARS])
+    return words(_ELISION.sub(r"\1 ", text))
+
+
 @lru_cache(maxsize=8)
 def _stemmer(lang: str) -> snowballstemmer.Stemmer | None:
     name = _STEMMER_NAMES.get(lang)

@@ -9,6 +9,7 @@ import pytest
 from helpers import run_bot
 
 from bot.events import ReplyKind
+from bot.markup import plain
 from bot.testing import TestBot
 
 
@@ -49,8 +50,17 @@ async def test_topics_with_a_group_letter(bot: TestBot) -> None:
     assert "Back" in reply
 
 
-async def test_emergency_answer_comes_before_the_entry_asked_about(bot: TestBot) -> None:
+async def test_a_question_about_overdose_gets_its_entry_and_the_emergency_number(bot: TestBot) -> None:
     bot.push("will i get arrested if i call 911 for someone who ods")
+    reply = await bot.pop_reply()
+    assert reply.kind is ReplyKind.ANSWER and reply.entry == "good-samaritan-laws"
+    # Not the alarm: one closing line with the emergency numbers.
+    assert plain(reply.text).rstrip().splitlines()[-1].startswith("If someone is in danger right now, call")
+    assert not bot.replies
+
+
+async def test_emergency_answer_comes_before_the_entry_asked_about(bot: TestBot) -> None:
+    bot.push("my friend is overdosing, can i get arrested for calling 911")
     first = await bot.pop_reply()
     second = await bot.pop_reply()
     assert first.kind is ReplyKind.EMERGENCY

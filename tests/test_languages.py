@@ -294,7 +294,7 @@ TYPICAL = {
 
 @pytest.mark.parametrize(("lang", "question"), [(lang, q) for lang, questions in TYPICAL.items() for q in questions])
 def test_typical_questions_get_their_language(services: Services, lang: str, question: str) -> None:
-    assert services.languages.detect(question) == lang
+    assert services.answerer.languages.detect(question) == lang
 
 
 @pytest.mark.parametrize(
@@ -302,7 +302,7 @@ def test_typical_questions_get_their_language(services: Services, lang: str, que
     ["спасибо", "дякую", "gracias", "obrigado", "merci", "ok thanks", "naloxone", "Мария Иванова", "Portugal", "👍"],
 )
 def test_short_messages_are_given_no_language(services: Services, message: str) -> None:
-    assert services.languages.detect(message) is None
+    assert services.answerer.languages.detect(message) is None
 
 
 @pytest.mark.parametrize(
@@ -316,7 +316,7 @@ def test_short_messages_are_given_no_language(services: Services, message: str) 
     ],
 )
 def test_other_languages_are_not_taken_for_ours(services: Services, question: str) -> None:
-    assert services.languages.detect(question) is None
+    assert services.answerer.languages.detect(question) is None
 
 
 async def test_the_question_language_comes_before_the_platform_but_after_a_choice(
@@ -334,8 +334,9 @@ async def test_the_question_language_comes_before_the_platform_but_after_a_choic
         bot.push("як діє налоксон і де його взяти")
         reply = await bot.pop_reply()
         assert reply.entry == "naloxone" and "Джерела" in render(reply)
-        # One word or two say too little: the platform's language stays, with no flip either way.
-        assert await language_of("дякую") == "en"
+        # A word or two: the language of the question variants or small talk they match, when only one
+        # language has them; the platform's when it fits as well as any.
+        assert await language_of("дякую") == "uk"
         assert await language_of("narcan spray", "ru") == "ru"
         assert await language_of("where can i get naloxone", "ru") == "en"
         # An explicit choice comes first.
@@ -345,7 +346,7 @@ async def test_the_question_language_comes_before_the_platform_but_after_a_choic
 
 async def test_a_form_answer_never_changes_the_language(boris: TestBot) -> None:
     name = "Maria Fernanda da Silva Santos"
-    assert boris.core.services.languages.detect(name) == "pt"
+    assert boris.core.services.answerer.languages.detect(name) == "pt"
     boris.push("/sign")
     for _ in range(3):
         await boris.pop()

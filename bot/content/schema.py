@@ -18,10 +18,10 @@ from bot import markup
 from bot.content.model import (
     CRISIS_CONCEPTS,
     EMERGENCY_CONCEPTS,
-    UNCALIBRATED,
-    Calibration,
     LANGUAGES,
     SMALLTALK_INTENTS,
+    UNCALIBRATED,
+    Calibration,
     ConceptTable,
     CrisisContent,
     CrisisLine,
@@ -522,8 +522,11 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
     model = check.mapping(doc.get("model"), doc.line_of("model"), "model") if "model" in doc else None
     if model is not None:
         check.fields(model, "model", {"bias", *CALIBRATED_FEATURES}, set())
-    for where, node, keys in ((model, model, ("bias", *CALIBRATED_FEATURES)), (doc, doc, ("answer", "clarify"))):
-        for key in keys if node is not None else ():
+    sections: list[tuple[Node, tuple[str, ...]]] = [(doc, ("answer", "clarify"))]
+    if model is not None:
+        sections.append((model, ("bias", *CALIBRATED_FEATURES)))
+    for node, keys in sections:
+        for key in keys:
             value = node.get(key)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 check.fail(node.line_of(key), f"{key}: expected a number, got {_kind(value)}")

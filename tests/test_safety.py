@@ -1,0 +1,358 @@
+"""Safety first: emergencies in any words, the crisis path, questions about overdose, look-alikes,
+small talk, the language of a short question, and when to answer (calibrated on data)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from helpers import run_bot
+
+from bot.calibration import Sample, fit, probability, same
+from bot.content import BUNDLED_CONTENT, check
+from bot.content.model import SMALLTALK_INTENTS, Calibration
+from bot.core import Services
+from bot.crisis import CRISIS_ENTRY
+from bot.emergency import Concept, EmergencyKind
+from bot.evaluation import calibration_samples, load_cases
+from bot.events import ReplyKind
+from bot.markup import plain
+from bot.plaintext import render
+from bot.retrieval import Hit, Ranking
+from bot.testing import TestBot
+
+# ---------------------------------------------------------------- emergencies
+
+EMERGENCIES = [
+    # someone else, now
+    ("en", "my friend is not breathing and his lips are blue"),
+    ("en", "bro OD'd in the bathroom"),
+    ("en", "found my roommate on the floor, grey face, wont answer me"),
+    # the writer, just now
+    ("en", "i think i took too much fent"),
+    ("en", "i did way too much and my chest hurts"),
+    # stimulants, slang
+    ("en", "shes been geeking for 3 days and now shes shaking and confused"),
+    ("en", "he's on meth and having a seizure"),
+    # the other five languages
+    ("es", "mi amigo se pasó con la heroína y no reacciona"),
+    ("es", "creo que me pasé con el perico, el corazón a mil"),
+    ("pt", "meu irmão usou e não acorda, a boca tá roxa"),
+    ("pt", "acho que exagerei na cocaína, dor no peito"),
+    ("ru", "друг передознулся, не дышит"),
+    ("ru", "под мефом и судороги у него"),
+    ("uk", "подруга не прокидається після дози"),
+    ("uk", "він посинів і не дихає"),
+    ("fr", "mon pote a fait une od, il respire plus"),
+    ("fr", "elle est sous coke et elle convulse"),
+]
+
+
+@pytest.mark.parametrize(("lang", "message"), EMERGENCIES)
+def test_an_emergency_gets_the_emergency_answer_first(services: Services, lang: str, message: str) -> None:
+    answerer = services.answerer
+    answer = answerer.answer(message, answerer.language_of(message) or "en")
+    assert answer.kind is ReplyKind.EMERGENCY and answer.emergency is not None, answer
+    first = answerer.replies(answer, answer.lang)[0]
+    assert first.kind is ReplyKind.EMERGENCY
+    # In the language it was written in.
+    assert answer.lang == lang
+
+
+def test_a_stimulant_emergency_links_overamping(services: Services) -> None:
+    match = services.answerer.detector.detect("shes been geeking for days and now shes burning up and confused")
+    assert match is not None and match.kind is EmergencyKind.STIMULANT and match.entry == "stimulant-overamping"
+
+
+ABOUT_OVERDOSE = [
+    ("when's overdose awareness day this year", "action-days"),
+    ("how many overdose deaths in portugal", "portugal-outcomes"),
+    ("can you od on weed", None),
+    ("what does an overdose look like", "overdose-signs"),
+    ("will i get arrested if i call 911 for someone who ods", "good-samaritan-laws"),
+    ("what should you do if someone overdoses", "overdose-response"),
+]
+
+
+@pytest.mark.parametrize(("question", "entry"), ABOUT_OVERDOSE)
+def test_a_question_about_overdose_is_no_alarm(services: Services, question: str, entry: str | None) -> None:
+    answerer = services.answerer
+    answer = answerer.answer(question, "en")
+    assert answer.kind is not ReplyKind.EMERGENCY, answer
+    if entry is not None:
+        assert answer.kind is ReplyKind.ANSWER and answer.entry == entry, answer
+        # The entry, then the emergency number as one closing line (not the whole alarm).
+        [reply] = answerer.replies(answer, "en", country="GB")
+        assert plain(reply.text).rstrip().endswith("If someone is in danger right now, call 999 (United Kingdom).")
+
+
+LOOK_ALIKES = [
+    "my phone is overheating again",
+    "my PC wont wake up",
+    "my laptop keeps overheating",
+    "my dog wont wake up, he's so lazy",
+    "in the movie he overdoses and stops breathing",
+    "i'm dying of laughter",
+    "this homework is killing me",
+    "i overdosed on chocolate this weekend lol",
+    "record drug seizure at the port",
+    "my lips are blue from the slushie lol",
+    "mi móvil se sobrecalienta",
+    "мой ноутбук не просыпается",
+    "je suis mort de rire",
+]
+
+
+@pytest.mark.parametrize("message", LOOK_ALIKES)
+def test_look_alikes_never_raise_the_alarm(services: Services, message: str) -> None:
+    assert services.answerer.answer(message, "en").kind is not ReplyKind.EMERGENCY
+
+
+def test_concepts_match_the_content(services: Services) -> None:
+    assert set(services.content.emergency.concepts) == {c.value for c in Concept}
+
+
+def test_a_long_word_with_a_typo_still_counts_but_a_real_word_never_does(services: Services) -> None:
+    detector = services.answerer.detector
+    assert detector.detect("my frend isnt breathng") is not None
+    # "sharing" is one letter from "shaking", and a word of its own.
+    assert Concept.STIMULANT not in detector.read("is sharing a crack pipe risky").concepts
+
+
+# ---------------------------------------------------------------- the crisis path
+
+CRISES = [
+    ("en", "i want to end my life"),
+    ("en", "suicidal"),
+    ("en", "honestly thinking about kms tonight"),
+    ("en", "i keep cutting myself"),
+    ("en", "everyone would be better off without me"),
+    ("en", "my friend says she wants to kill herself"),
+    ("es", "me quiero morir"),
+    ("pt", "quero morrer, não aguento mais"),
+    ("ru", "хочу умереть"),
+    ("uk", "не хочу більше жити"),
+    ("fr", "j'ai envie de mourir"),
+]
+
+
+@pytest.mark.parametrize(("lang", "message"), CRISES)
+def test_a_crisis_gets_the_crisis_answer_never_a_fallback(services: Services, lang: str, message: str) -> None:
+    answerer = services.answerer
+    answer = answerer.answer(message, answerer.language_of(message) or "en")
+    assert answer.kind is ReplyKind.EMERGENCY and answer.crisis is not None and answer.entry == CRISIS_ENTRY
+    assert answer.lang == lang
+    [reply] = answerer.replies(answer, answer.lang)
+    text = render(reply)
+    assert plain(services.content.crisis.texts[lang]).splitlines()[0] in text
+    assert "findahelpline.com" in text
+    # Never "I can't answer that".
+    assert services.locales.text(lang, "fallback").splitlines()[0] not in text
+
+
+def test_the_crisis_answer_gives_the_line_of_the_country_and_its_emergency_number(services: Services) -> None:
+    answerer = services.answerer
+    text = render(answerer.crisis_reply("en", "GB"))
+    assert "Samaritans" in text and "116 123" in text and "24/7" in text and "999" in text
+    text = render(answerer.crisis_reply("pt", "BR"))
+    assert "CVV" in text and "188" in text and "192" in text
+    # No line known for the country: the emergency number and the directory's page for it.
+    text = render(answerer.crisis_reply("en", "GE"))
+    assert "112" in text and "findahelpline.com/GE" in text
+    # Nothing known: every common emergency number and the directory.
+    text = render(answerer.crisis_reply("en"))
+    assert "112" in text and "911" in text and "findahelpline.com" in text
+
+
+def test_the_crisis_answer_follows_safe_messaging(services: Services) -> None:
+    # Acknowledges and cares, says people answer, conveys hope, keeps the door open, no method words.
+    text = render(services.answerer.crisis_reply("en", "US")).lower()
+    for said in ("glad you told me", "not a burden", "come through", "write to me again", "988"):
+        assert said in text
+    for never in ("pills", "rope", "jump", "gun", "commit suicide", "don't do anything stupid"):
+        assert never not in text
+
+
+@pytest.mark.parametrize("message", ["this exam is killing me", "i could die of embarrassment lol", "suicide squad"])
+def test_figures_of_speech_are_no_crisis(services: Services, message: str) -> None:
+    assert services.answerer.crises.detect(message) is None
+
+
+def test_every_crisis_line_has_a_source_and_a_review_date(services: Services) -> None:
+    lines = services.content.crisis.lines
+    assert {"US", "GB", "ES", "MX", "BR", "PT", "FR", "RU", "UA"} <= set(lines)
+    for line in lines.values():
+        assert line.source.startswith("http") and line.reviewed >= date(2026, 12, 1)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(BUNDLED_CONTENT, root, ignore=shutil.ignore_patterns("eval"))
+    return root
+
+
+def test_the_content_check_refuses_a_crisis_line_without_a_source(tree: Path) -> None:
+    path = tree / "crisis.yaml"
+    text = path.read_text()
+    source = "    source: https://988lifeline.org/get-help/what-to-expect\n"
+    assert source in text
+    path.write_text(text.replace(source, "", 1))
+    line = text[: text.index("  - country: US")].count("\n") + 1
+    problems = [str(p) for p in check(tree)]
+    assert any(p.startswith(f"{path}:{line}:") and "needs a source" in p for p in problems), problems
+
+
+def test_ask_json_reports_a_crisis_as_an_emergency_with_the_crisis_entry() -> None:
+    result = run_bot("ask", "--json", "i", "want", "to", "end", "my", "life")
+    record = json.loads(result.stdout)
+    assert record["kind"] == "emergency" and record["entry"] == CRISIS_ENTRY
+    assert "findahelpline.com" in record["text"]
+
+
+async def test_the_crisis_answer_on_the_console_and_helpline(bot: TestBot) -> None:
+    bot.push("i don't want to be alive anymore")
+    reply = await bot.pop_reply()
+    assert reply.kind is ReplyKind.EMERGENCY and reply.entry == CRISIS_ENTRY and not reply.private
+    assert "findahelpline.com" in render(reply)
+    text = await bot.ask("/helpline")
+    assert "findahelpline.com" in text
+
+
+# ---------------------------------------------------------------- small talk
+
+SMALL_TALK = [
+    ("en", "hello", "greeting"),
+    ("en", "thank you!!", "thanks"),
+    ("en", "ok", "ok"),
+    ("en", "hey, who are you?", "identity"),
+    ("es", "hola, ¿qué tal?", "greeting"),
+    ("pt", "valeu", "thanks"),
+    ("ru", "спасибо большое", "thanks"),
+    ("uk", "привіт", "greeting"),
+    ("fr", "merci beaucoup", "thanks"),
+]
+
+
+@pytest.mark.parametrize(("lang", "message", "intent"), SMALL_TALK)
+def test_small_talk_gets_a_friendly_line_in_the_persons_language(
+    services: Services, lang: str, message: str, intent: str
+) -> None:
+    answerer = services.answerer
+    asked = answerer.language_of(message) or "en"
+    answer = answerer.answer(message, asked)
+    assert answer.kind is ReplyKind.SMALLTALK and answer.smalltalk is not None
+    assert answer.smalltalk.intent == intent and asked == lang
+    [reply] = answerer.replies(answer, asked)
+    text = render(reply)
+    assert services.locales.text(lang, f"smalltalk.{intent}") in text
+    assert services.locales.text(lang, "smalltalk.can_do").split(",")[0] in text
+
+
+def test_a_greeting_before_a_question_answers_the_question(services: Services) -> None:
+    answer = services.answerer.answer("hi, where can i get narcan", "en")
+    assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone"
+
+
+def test_every_kind_of_small_talk_has_its_reply(services: Services) -> None:
+    for lang in services.content.locales:
+        for intent in SMALLTALK_INTENTS:
+            assert services.locales.has(lang, f"smalltalk.{intent}")
+
+
+# ---------------------------------------------------------------- the language of a short question
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "entry"),
+    [
+        ("naloxona donde", "es", "naloxone"),
+        ("naloxona gratis donde", "es", "naloxone"),
+        ("onde tem naloxona", "pt", "naloxone"),
+        ("налоксон де взяти", "uk", "naloxone"),
+    ],
+)
+def test_a_short_question_is_answered_in_the_language_of_the_variants_it_matches(
+    services: Services, question: str, lang: str, entry: str
+) -> None:
+    answerer = services.answerer
+    # Too short for the language detector to be sure...
+    assert answerer.languages.detect(question) is None
+    # ... but only one language's question variants know it.
+    asked = answerer.language_of(question)
+    assert asked == lang
+    answer = answerer.answer(question, asked)
+    assert answer.entry == entry and answer.lang == lang
+    # Every label of the reply is in that language too.
+    [reply] = answerer.replies(answer, asked)
+    labels = [button.label for row in reply.buttons for button in row]
+    titles = {e.text_in(lang).title for e in services.content.kb.entries.values()}
+    assert labels and all(label in titles for label in labels)
+
+
+# ---------------------------------------------------------------- refusals and numbers
+
+
+def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Services) -> None:
+    answerer = services.answerer
+    answer = answerer.answer("how many xans should i take", "en")
+    [reply] = answerer.replies(answer, "en")
+    text = render(reply)
+    assert text.lower().count("doses or amounts") == 1
+    actions = [button.action for row in reply.buttons for button in row]
+    assert actions == ["kb:drug-checking", "kb:dosing-advice", "kb:never-use-alone"]
+
+
+def test_emergency_numbers_have_no_nested_parentheses(services: Services) -> None:
+    answerer = services.answerer
+    text = render(answerer.emergency_reply(answerer.detector.detect("he is not breathing"), "en"))  # type: ignore[arg-type]
+    numbers_line = next(line for line in text.splitlines() if line.startswith("Emergency numbers:"))
+    assert not re.search(r"\([^)]*\(", numbers_line), numbers_line
+    assert "911: North America (US, Canada, Mexico)" in numbers_line
+
+
+# ---------------------------------------------------------------- when to answer
+
+
+def test_the_calibration_is_what_the_tuning_set_gives(services: Services) -> None:
+    cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
+    fitted, achieved = fit(calibration_samples(services.answerer, cases), date.today())
+    assert same(fitted, services.content.calibration), "run: advocacy-bot kb calibrate"
+    assert achieved["out_of_scope_answered"] <= 0.025
+
+
+def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:
+    def sample(confidence: float, coverage: float, in_scope: bool, right: bool) -> Sample:
+        ranking = Ranking((Hit("x", 1.0),), confidence, coverage, coverage)
+        return Sample(ranking, in_scope, 0 if right else (1 if in_scope else None))
+
+    samples = [sample(0.9, 1.0, True, True)] * 30 + [sample(0.55, 0.6, False, False)] * 30
+    samples += [sample(0.7, 0.9, True, True)] * 10 + [sample(0.6, 0.9, True, False)] * 10
+    calibration, achieved = fit(samples, date(2026, 12, 6))
+    assert achieved["out_of_scope_answered"] == 0.0 and achieved["served"] > 0.7
+    strong = Ranking((Hit("x", 1.0),), 0.9, 1.0, 1.0)
+    weak = Ranking((Hit("x", 1.0),), 0.55, 0.6, 0.6)
+    assert probability(calibration, strong) >= calibration.answer > probability(calibration, weak)
+
+
+def test_kb_calibrate_check_says_when_the_file_is_stale(tree: Path) -> None:
+    path = tree / "calibration.yaml"
+    path.write_text(path.read_text().replace("answer: ", "answer: 0.9999 #", 1))
+    config = tree.parent / "config.yaml"
+    config.write_text(f"content:\n  path: {tree}\n")
+    result = run_bot("--config", str(config), "kb", "calibrate", "--check")
+    assert result.returncode == 1 and "out of date" in result.stdout
+
+
+def test_a_calibration_without_a_file_falls_back_to_the_first_releases_thresholds(tree: Path) -> None:
+    from bot.content import load
+
+    (tree / "calibration.yaml").unlink()
+    calibration = load(tree).calibration
+    assert isinstance(calibration, Calibration)
+    assert probability(calibration, Ranking((Hit("x", 1.0),), 0.56, 1.0, 1.0)) >= calibration.answer
+    assert probability(calibration, Ranking((Hit("x", 1.0),), 0.5, 1.0, 1.0)) < calibration.answer
