@@ -151,8 +151,10 @@ def _env_file_text(key: str, platforms: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def init(plan: Plan, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> None:
-    """Write the installation; what was done and what comes next go to ``err``."""
+def init(plan: Plan, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    """Write the installation; the key (with --print-key) goes to ``out`` (stdout), what was done and
+    what comes next to ``err`` (stderr)."""
+    out, err = out or sys.stdout, err or sys.stderr
     _refuse_existing(plan)
     key = secrets.token_hex(KEY_BYTES)
     plan.directory.mkdir(parents=True, exist_ok=True)
