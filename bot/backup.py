@@ -3,8 +3,8 @@
 A backup is SQLite's online backup (the API behind the sqlite3 shell's ``.backup``): it can be taken
 while the bot runs, and sees one moment of the database. Each copy is checked whole before it gets
 its final name, is owner-only, and only the newest ``keep`` are kept. Restoring checks the backup,
-saves the current database beside itself, then copies the backup in through the same API (which
-knows about the write-ahead log), so that no stale ``-wal`` file can be replayed over it.
+moves the current database (and its ``-wal`` file, which would otherwise be replayed over the
+restored one) aside as it is, then copies the backup into a new owner-only file.
 
 The secret key is never part of a backup: whoever holds a backup and the key can read every
 signature, so the key is kept elsewhere (see the README).
@@ -116,19 +116,17 @@ def restore(backup_file: Path, database: Path, secret: bytes | None, now: dateti
                     raise BackupError(f"{backup_file}: {exc}") from exc
         saved = None
         if database.exists():
+            # Moved aside as it is, with its write-ahead log: it may be damaged (often the reason to
+            # restore), and a log left behind would be replayed over the restored database.
             saved = database.with_name(f"{database.name}.before-restore-{now:%Y%m%dT%H%M%SZ}")
-            _private_file(saved)
-            with (
-                contextlib.closing(sqlite3.connect(database)) as current,
-                contextlib.closing(sqlite3.connect(saved)) as aside,
-            ):
-                current.backup(aside)
-                aside.execute("PRAGMA journal_mode=DELETE")
-        else:
-            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _private_file(database)
+            for suffix in ("", "-wal", "-shm"):
+                part = database.with_name(database.name + suffix)
+                if part.exists():
+                    kept = saved.with_name(saved.name + suffix)
+                    os.replace(part, kept)
+                    os.chmod(kept, 0o600)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_file(database)
         with contextlib.closing(sqlite3.connect(database)) as live:
             source.backup(live)
-            # The bot opens it in WAL mode again; fold the log in now, so the file alone is the restored one.
-            live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return saved
