@@ -172,3 +172,5 @@ def test_piped_escape_sequences_are_not_questions(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
+    # Without -v the console logs warnings only: nothing here.
+    assert "INFO" not in result.stderr and "applied migration" not in result.stderr

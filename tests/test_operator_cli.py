@@ -13,8 +13,10 @@ from conftest import TEST_KEY
 from helpers import run_bot
 
 from bot import heartbeat
+from bot.broadcasting import stalled
 from bot.config import Config, StorageConfig
 from bot.core import Services
+from bot.delivery.outbox import Broadcast
 from bot.logs import JsonFormatter, level_for, platform_of
 from bot.records import stamp
 from bot.testing import TestBot
@@ -87,10 +89,21 @@ async def test_broadcast_status_says_when_it_waits_for_a_running_bot(
     assert "waiting for a running bot: nothing has happened to it for over a minute" in out
     assert "no bot seen running on this database" in out
 
-    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    cli(tmp_path, "broadcast", "send", "--text-file", str(text), "--topic", "news", "--at", later)
-    code, out, _ = cli(tmp_path, "broadcast", "status", "2")
-    assert "waiting" not in out
+
+def test_only_a_due_broadcast_that_nothing_has_moved_is_waiting() -> None:
+    now = datetime(2027, 6, 19, 12, 0, tzinfo=UTC)
+    minutes = [now - timedelta(minutes=m) for m in range(4)]
+
+    def broadcast(state: str, send_at: datetime) -> Broadcast:
+        return Broadcast(1, "broadcast", "news", "Hello", None, None, state, send_at, minutes[3], None, None)
+
+    assert stalled(broadcast("scheduled", minutes[2]), None, None, now)
+    assert not stalled(broadcast("scheduled", now + timedelta(hours=1)), None, None, now)
+    # Sending: due messages untouched for over a minute, or being worked on.
+    assert stalled(broadcast("sending", minutes[3]), minutes[3], minutes[2], now)
+    assert not stalled(broadcast("sending", minutes[3]), minutes[3], now, now)
+    assert not stalled(broadcast("sending", minutes[3]), None, minutes[2], now)
+    assert not stalled(broadcast("done", minutes[3]), None, None, now)
 
 
 async def test_export_in_chat_names_the_configuration_the_bot_runs_with(
@@ -113,14 +126,6 @@ async def test_root_does_not_open_a_database_a_service_user_owns(
     code, _, err = cli(tmp_path, "stats")
     assert code == 1
     assert "run this as" in err and "as root it would leave files the bot cannot open" in err
-
-
-def test_the_console_logs_warnings_only_unless_asked(tmp_path: Path) -> None:
-    code, out, err = cli(tmp_path, stdin="/help\n")
-    assert code == 0 and "/quit" in out
-    assert "INFO" not in err and "applied migration" not in err
-    code, _, err = cli(tmp_path, "-v", stdin="/help\n")
-    assert code == 0 and "INFO bot.app: running adapters: console" in err
 
 
 def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
