@@ -174,12 +174,18 @@ async def test_doctor_fails_a_missing_token_key_or_configuration(tmp_path: Path)
     assert not check.ok and "telegram.enabled: expected true or false" in check.detail
 
 
-async def _database_with_data(config: Config, services: Services) -> None:
-    core = await Core.open(config, services=services)
+async def configured_database(tmp_path: Path, services: Services, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration file and the database it names, with someone in it, made with the test key."""
+    monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", TEST_KEY)
+    database = tmp_path / "bot.sqlite3"
+    core = await Core.open(Config(storage=StorageConfig(database)), services=services)
     try:
         await core.store.set_user_language("someone", "console", "en")
     finally:
         await core.close()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage:\n  path: {database}\n")
+    return config
 
 
 @pytest.mark.parametrize(
@@ -188,11 +194,8 @@ async def _database_with_data(config: Config, services: Services) -> None:
 async def test_doctor_fails_a_damaged_database(
     tmp_path: Path, services: Services, monkeypatch: pytest.MonkeyPatch, damage: str, said: str
 ) -> None:
-    monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", TEST_KEY)
+    config = await configured_database(tmp_path, services, monkeypatch)
     database = tmp_path / "bot.sqlite3"
-    await _database_with_data(Config(storage=StorageConfig(database)), services)
-    config = tmp_path / "config.yaml"
-    config.write_text(f"storage:\n  path: {database}\n")
     assert by_name(await diagnose(config))["database"].ok
     data = bytearray(database.read_bytes())
     if damage == "not a database":
@@ -210,11 +213,8 @@ async def test_doctor_fails_a_damaged_database(
 async def test_doctor_fails_a_key_that_does_not_open_the_database(
     tmp_path: Path, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", TEST_KEY)
+    config = await configured_database(tmp_path, services, monkeypatch)
     database = tmp_path / "bot.sqlite3"
-    await _database_with_data(Config(storage=StorageConfig(database)), services)
-    config = tmp_path / "config.yaml"
-    config.write_text(f"storage:\n  path: {database}\n")
     monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", "99" * 32)
     check = by_name(await diagnose(config))["database"]
     assert not check.ok and "is not the one this database was created with" in check.detail
