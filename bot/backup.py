@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from bot import heartbeat
+from bot.config import Config
 from bot.crypto import unwrap_keys
 from bot.migrations import MIGRATIONS
-from bot.secret_key import SecretKeyError
+from bot.secret_key import SecretKeyError, load_key
 
 PREFIX = "advocacy-bot-"
 SUFFIX = ".sqlite3"
@@ -130,3 +132,25 @@ def restore(backup_file: Path, database: Path, secret: bytes | None, now: dateti
         with contextlib.closing(sqlite3.connect(database)) as live:
             source.backup(live)
     return saved
+
+
+def restore_database(
+    config: Config, backup_file: Path, now: datetime, *, force: bool, notice: Callable[[str], None]
+) -> str:
+    """``advocacy-bot restore``: refused while a bot runs on the database (unless ``force``), checked
+    with the configured key when there is one; returns what was done."""
+    database = config.store_path
+    seen = recently_running(database, now)
+    if seen and not force:
+        raise BackupError(
+            f"a bot was running on {database} moments ago ({heartbeat.describe(seen, now)}): "
+            "stop it first (systemctl stop advocacy-bot), or add --force if it has crashed"
+        )
+    try:
+        secret: bytes | None = load_key(config.data_dir, create=False)
+    except SecretKeyError:
+        secret = None
+        notice(f"advocacy-bot: no secret key is configured, so whether it opens {backup_file} is not checked")
+    saved = restore(backup_file, database, secret, now)
+    aside = f"; the database it replaced is saved as {saved}" if saved else ""
+    return f"restored {database} from {backup_file}{aside}. Check with doctor, then start the bot."

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -296,8 +297,6 @@ def cmd_doctor(config_path: Path | None) -> int:
 
 
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from bot.backup import BackupError, backup
 
     if args.keep < 1:
@@ -313,32 +312,13 @@ def cmd_backup(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(config: Config, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from bot.backup import BackupError, restore_database
 
-    from bot import heartbeat
-    from bot.backup import BackupError, recently_running, restore
-    from bot.secret_key import load_key
-
-    now = datetime.now(UTC)
-    seen = recently_running(config.store_path, now)
-    if seen and not args.force:
-        _notice(
-            f"advocacy-bot: a bot was running on {config.store_path} moments ago ({heartbeat.describe(seen, now)}): "
-            "stop it first (systemctl stop advocacy-bot), or add --force if it has crashed"
-        )
-        return EXIT_PROBLEMS
     try:
-        secret = load_key(config.data_dir, create=False)
-    except SecretKeyError:
-        secret = None
-        _notice(f"advocacy-bot: no secret key is configured, so whether it opens {args.file} is not checked")
-    try:
-        saved = restore(args.file, config.store_path, secret, now)
+        _notice(restore_database(config, args.file, datetime.now(UTC), force=args.force, notice=_notice))
     except (BackupError, OSError, sqlite3.Error) as exc:
         _notice(f"advocacy-bot: restore failed: {exc}")
         return EXIT_PROBLEMS
-    aside = f"; the database it replaced is saved as {saved}" if saved else ""
-    _notice(f"restored {config.store_path} from {args.file}{aside}. Check with doctor, then start the bot.")
     return EXIT_OK
 
 
