@@ -1,17 +1,21 @@
 """The console adapter: chat with the bot on stdin/stdout, interactively or piped.
 
 Piped, it reads lines until end of input, prints each reply and exits; interactively it shows a
-prompt. Buttons are numbered choices: typing the number presses the button.
+prompt, with line editing and history (``console_terminal``). Buttons are numbered choices: typing
+the number presses the button.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
+from adapters.console_terminal import Terminal
 from bot import adapters
 from bot.config import Config, PlatformLimits
 from bot.core import Core
@@ -21,6 +25,17 @@ from bot.plaintext import buttons_of, render
 
 PLATFORM = "console"
 QUIT = {"/quit", "/exit"}
+# The history of typed lines, in the data directory (owner-only).
+HISTORY_FILE = "console_history"
+WELCOME = "advocacy-bot: type a question, /help for commands, /quit to leave.\n"
+# Terminal escape sequences (an arrow key where nothing edits lines: "^[[A") and other control
+# characters: keys, not text. Character classes in sequence, no nesting: linear time.
+_KEYS = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.)?|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def typed_text(line: str) -> str:
+    """What was typed on ``line``, without the keys that are not text."""
+    return _KEYS.sub("", line)
 
 
 class ConsoleAdapter:
@@ -34,6 +49,7 @@ class ConsoleAdapter:
         stdout: IO[str] | None = None,
         interactive: bool | None = None,
         on_delivery: Callable[[Reply], None] | None = None,
+        history: Path | None = None,
     ) -> None:
         self.user = User(PLATFORM, user_id, language)
         self.chat = Chat(f"console:{user_id}", ChatKind.PRIVATE)
@@ -43,6 +59,9 @@ class ConsoleAdapter:
         self._choices: list[Button] = []
         # Where broadcasts go instead of the screen (a test collecting them).
         self._on_delivery = on_delivery
+        # The file typed lines are kept in, interactively (None: kept for this session only).
+        self.history = history
+        self._terminal: Terminal | None = None
 
     @property
     def choices(self) -> list[Button]:
@@ -63,6 +82,8 @@ class ConsoleAdapter:
         """Show a broadcast or reminder, as a recipient on a chat platform would get it."""
         if self._on_delivery is not None:
             self._on_delivery(reply)
+        elif self._terminal is not None:
+            self._terminal.background(render(reply) + "\n\n")
         else:
             self._write(render(reply) + "\n\n")
         choices = buttons_of(reply)
@@ -82,20 +103,49 @@ class ConsoleAdapter:
             self._choices = choices
         return replies
 
+    async def answer(self, core: Core, line: str) -> None:
+        for reply in await self.handle_line(core, line):
+            self._write(render(reply) + "\n\n")
+
     async def run(self, core: Core, stop: asyncio.Event) -> None:
-        lines = _LineReader(self.stdin)
         if self.interactive:
-            self._write("advocacy-bot: type a question, /help for commands, /quit to leave.\n")
+            await self._converse(core, stop)
+            return
+        lines = _LineReader(self.stdin)
         while not stop.is_set():
-            if self.interactive:
-                self._write("> ")
             line = await lines.next(stop)
-            if line is None or line.strip() in QUIT:
+            if line is None:
                 break
-            if not line.strip():
-                continue
-            for reply in await self.handle_line(core, line):
-                self._write(render(reply) + "\n\n")
+            text = typed_text(line).strip()
+            if text in QUIT:
+                break
+            if text:
+                await self.answer(core, text)
+
+    async def _converse(self, core: Core, stop: asyncio.Event) -> None:
+        user_key = core.keyring.user_id(PLATFORM, self.user.id)
+        with Terminal(self.stdin, self.stdout, self.history) as terminal:
+            self._terminal = terminal
+            self._write(WELCOME)
+            try:
+                while not stop.is_set():
+                    line = await terminal.read_line(stop)
+                    if line is None:
+                        break
+                    try:
+                        text = typed_text(line).strip()
+                        if text in QUIT:
+                            break
+                        if not text:
+                            continue
+                        # Answers to a form (a name, an e-mail) are never kept for the up arrow or the file.
+                        if await core.records.conversation(user_key) is None:
+                            terminal.remember(text)
+                        await self.answer(core, text)
+                    finally:
+                        terminal.answered()
+            finally:
+                self._terminal = None
 
 
 class ConsoleSender:
@@ -160,7 +210,7 @@ class _LineReader:
 
 
 def create(config: Config) -> ConsoleAdapter:
-    return ConsoleAdapter(config.console.user_id, config.console.language)
+    return ConsoleAdapter(config.console.user_id, config.console.language, history=config.data_dir / HISTORY_FILE)
 
 
 def register() -> None:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -120,9 +121,18 @@ class DiscordAdapter:
         # Set while a gateway session is up (after on_ready).
         self.ready = asyncio.Event()
         self.client: DiscordClient | None = None
+        # Whether the gateway connection is up now (it drops and resumes; ready stays set meanwhile).
+        self.online = False
 
     def sender(self, config: Config) -> DiscordSender:
         return DiscordSender(self.connected, config.delivery.discord)
+
+    def health(self) -> str | None:
+        if not self.ready.is_set():
+            return "discord: not connected yet"
+        if not self.online:
+            return "discord: the gateway connection is down (reconnecting)"
+        return None
 
     async def connected(self) -> DiscordClient:
         """The client, once its session is up."""
@@ -149,7 +159,23 @@ class DiscordAdapter:
         try:
             await running
         except discord.LoginFailure as exc:
-            raise adapters.AdapterError(f"Discord refused the bot token in {TOKEN_ENV} ({exc})") from exc
+            raise _refused(exc) from exc
+
+
+def _refused(exc: discord.LoginFailure) -> adapters.AdapterError:
+    return adapters.AdapterError(f"Discord refused the bot token in {TOKEN_ENV} ({exc})")
+
+
+def _counting_429s(core: Core) -> aiohttp.TraceConfig:
+    """Every 429 Discord answers, for the metrics: discord.py waits most of them out by itself."""
+
+    async def ended(session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status == 429:
+            core.metrics.rate_limited(PLATFORM)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(ended)
+    return trace
 
 
 class DiscordClient(discord.Client):
@@ -163,6 +189,7 @@ class DiscordClient(discord.Client):
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=adapter.timings.guild_ready_timeout,
             max_ratelimit_timeout=MAX_RATELIMIT_SLEEP,
+            http_trace=_counting_429s(core),
         )
         self.adapter = adapter
         self.core = core
@@ -212,8 +239,15 @@ class DiscordClient(discord.Client):
         log.info("registered %d slash commands", len(self.tree.get_commands()))
 
     async def on_ready(self) -> None:
+        self.adapter.online = True
         self.adapter.ready.set()
         log.info("connected to Discord, in %d server(s)", len(self.guilds))
+
+    async def on_resumed(self) -> None:
+        self.adapter.online = True
+
+    async def on_disconnect(self) -> None:
+        self.adapter.online = False
 
     # ----------------------------------------------------------------------------- people and places
 
@@ -464,14 +498,34 @@ class DiscordClient(discord.Client):
         await self._setup(interaction, lambda guild, lang: self.servers.speak(guild, language))
 
 
-def create(config: Config) -> DiscordAdapter:
+def _token() -> str:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise adapters.AdapterError(
             f"the discord adapter needs the bot's token in the {TOKEN_ENV} environment variable "
             "(Discord developer portal > your application > Bot > Reset Token)"
         )
-    return DiscordAdapter(config, token)
+    return token
+
+
+def create(config: Config) -> DiscordAdapter:
+    return DiscordAdapter(config, _token())
+
+
+async def check(config: Config) -> str:
+    """The token is set and Discord accepts it (GET /users/@me): for ``advocacy-bot doctor``."""
+    token = _token()
+    discord.http.Route.BASE = config.discord.api_base
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        me = await http.static_login(token)
+    except discord.LoginFailure as exc:
+        raise _refused(exc) from exc
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        raise adapters.AdapterError(f"cannot reach Discord at {config.discord.api_base}: {exc}") from exc
+    finally:
+        await http.close()
+    return f"{me['username']} accepts the token"
 
 
 def register() -> None:

@@ -13,8 +13,9 @@ import hashlib
 import html
 import logging
 import os
+import time
 import warnings
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -54,6 +55,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot import adapters, markup
@@ -86,6 +88,49 @@ App = Application[Any, Any, Any, Any, Any, Any]
 
 class TelegramStartError(adapters.AdapterError):
     pass
+
+
+def _token() -> str:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise TelegramStartError(f"{TOKEN_ENV} is not set: create a bot with @BotFather and put its token there")
+    return token
+
+
+def _start_error(exc: InvalidToken | NetworkError, config: Config) -> TelegramStartError:
+    if isinstance(exc, InvalidToken):
+        return TelegramStartError(
+            f"Telegram rejected the bot token (401 Unauthorized): check {TOKEN_ENV} or ask @BotFather for a new one"
+        )
+    return TelegramStartError(f"cannot reach the Bot API at {config.telegram.base_url}: {exc}")
+
+
+async def check(config: Config) -> str:
+    """The token is set and Telegram accepts it (getMe): for ``advocacy-bot doctor``."""
+    bot = Bot(_token(), base_url=config.telegram.base_url)
+    try:
+        async with bot:
+            return f"@{bot.username} accepts the token ({config.telegram.mode})"
+    except (InvalidToken, NetworkError) as exc:
+        raise _start_error(exc, config) from exc
+
+
+class ObservedRequest(HTTPXRequest):
+    """python-telegram-bot's HTTP client, telling the adapter the status of every answer (None: no
+    answer), for the count of 429s and for whether polling works."""
+
+    def __init__(self, observe: Callable[[int | None], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._observe = observe
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except Exception:
+            self._observe(None)
+            raise
+        self._observe(code)
+        return code, payload
 
 
 # ---------------------------------------------------------------------- rendering
@@ -307,9 +352,7 @@ class TelegramAdapter:
 
     def __init__(self, config: Config, token: str | None = None) -> None:
         self.config = config
-        token = token or os.environ.get(TOKEN_ENV, "").strip()
-        if not token:
-            raise TelegramStartError(f"{TOKEN_ENV} is not set: create a bot with @BotFather and put its token there")
+        token = token or _token()
         self.secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip() or None
         if config.telegram.mode == "webhook" and not self.secret:
             raise TelegramStartError(f"{WEBHOOK_SECRET_ENV} is not set: webhook mode checks it on every request")
@@ -322,6 +365,9 @@ class TelegramAdapter:
             .token(token)
             .base_url(config.telegram.base_url)
             .concurrent_updates(ChatOrderedProcessor(config.telegram.concurrent_updates))
+            # python-telegram-bot's own pool sizes for each client.
+            .request(ObservedRequest(self._answered, connection_pool_size=256))
+            .get_updates_request(ObservedRequest(self._polled, connection_pool_size=1))
             .build()
         )
         self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
@@ -331,6 +377,8 @@ class TelegramAdapter:
         self._started = asyncio.Event()
         self._failure: TelegramStartError | None = None
         self._stop: asyncio.Event | None = None
+        # Since when (monotonic seconds) and why asking for updates fails; None while it works.
+        self._polling_failure: tuple[float, str] | None = None
         self.username = ""
 
     def sender(self, config: Config) -> TelegramSender:
@@ -340,6 +388,28 @@ class TelegramAdapter:
         await self._started.wait()
         assert self._core is not None
         return self._core
+
+    def health(self) -> str | None:
+        if not self._started.is_set():
+            return "telegram: not connected yet"
+        updater = self.app.updater
+        if updater is None or not updater.running:
+            return "telegram: not receiving updates"
+        if self._polling_failure is not None:
+            since, why = self._polling_failure
+            return f"telegram: asking for updates has failed for {time.monotonic() - since:.0f} s ({why})"
+        return None
+
+    def _answered(self, status: int | None) -> None:
+        if status == 429 and self._core is not None:
+            self._core.metrics.rate_limited(PLATFORM)
+
+    def _polled(self, status: int | None) -> None:
+        self._answered(status)
+        if status == 200:
+            self._polling_failure = None
+        elif self._polling_failure is None:
+            self._polling_failure = (time.monotonic(), "no answer" if status is None else f"HTTP {status}")
 
     @property
     def bot(self) -> Bot:
@@ -351,12 +421,8 @@ class TelegramAdapter:
         self._core, self._stop = core, stop
         try:
             await self.app.initialize()  # getMe: checks the token
-        except InvalidToken as exc:
-            raise TelegramStartError(
-                f"Telegram rejected the bot token (401 Unauthorized): check {TOKEN_ENV} or ask @BotFather for a new one"
-            ) from exc
-        except NetworkError as exc:
-            raise TelegramStartError(f"cannot reach the Bot API at {self.config.telegram.base_url}: {exc}") from exc
+        except (InvalidToken, NetworkError) as exc:
+            raise _start_error(exc, self.config) from exc
         try:
             self.username = self.bot.username
             await self.set_commands(core)

@@ -1,4 +1,8 @@
-"""Running adapters: one core and one store shared by every adapter, graceful shutdown on signals."""
+"""Running adapters: one core and one store shared by every adapter, graceful shutdown on signals.
+
+Beside the adapters run a delivery engine per platform, the scheduler, a heartbeat (so that the
+organisers' commands know a bot is running) and, with ``metrics.enabled``, /healthz and /metrics.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,38 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from bot import heartbeat
 from bot.adapters import Adapter, AdapterError, DeliveringAdapter
 from bot.config import Config
 from bot.core import Core
 from bot.delivery import Engine, Scheduler
 
+if TYPE_CHECKING:
+    from bot.monitoring import Monitoring
+
 log = logging.getLogger(__name__)
+
+
+class StartError(Exception):
+    """Something beside the adapters could not start (the metrics server)."""
+
+
+async def start_monitoring(core: Core, adapters: Sequence[Adapter]) -> Monitoring:
+    settings = core.config.metrics
+    try:
+        from bot.monitoring import Monitoring
+    except ImportError as exc:
+        raise StartError(
+            f"metrics.enabled needs the metrics extra ({exc}): pip install 'advocacy-bot[metrics]'"
+        ) from exc
+    monitoring = Monitoring(core, adapters, settings)
+    try:
+        await monitoring.start()
+    except OSError as exc:
+        raise StartError(f"cannot serve /healthz and /metrics on {settings.listen}:{settings.port}: {exc}") from exc
+    return monitoring
 
 
 async def serve(
@@ -26,6 +55,11 @@ async def serve(
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM, or until every one of them has finished."""
     core = await Core.open(config, notice=notice, create_key=create_key)
+    try:
+        monitoring = await start_monitoring(core, adapters) if config.metrics.enabled else None
+    except BaseException:
+        await core.close()
+        raise
     # The content and its indexes live as long as the process: moved out of the collector's way,
     # they are not scanned again at every collection (about a tenth more updates per second).
     gc.collect()
@@ -68,6 +102,8 @@ async def serve(
             for engine in engines.values():
                 group.create_task(engine.run(stop), name=f"delivery:{engine.platform}")
             group.create_task(scheduler.run(stop), name="scheduler")
+            if engines:
+                group.create_task(heartbeat.beat(core.store, list(engines), core.clock, stop), name="heartbeat")
             log.info("running adapters: %s", ", ".join(a.name for a in adapters))
             # Delivery serves the adapters: when every adapter has finished (the console's input
             # ended), everything stops.
@@ -76,6 +112,8 @@ async def serve(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if monitoring is not None:
+            await monitoring.close()
         await core.close()
         log.info("stopped")
     if failures:

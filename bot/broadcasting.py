@@ -1,20 +1,26 @@
 """``advocacy-bot broadcast``: organisers queue, list, inspect and cancel broadcasts from the server.
 
-The running bot's scheduler picks queued broadcasts up (it looks every 30 seconds).
+The running bot's scheduler picks queued broadcasts up (it looks every 30 seconds). Nothing here
+sends anything: ``send`` says whether a running bot will, and ``status`` when none has for a while.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot import heartbeat
 from bot.config import Config
 from bot.delivery.messages import broadcast_message
 from bot.delivery.outbox import Broadcast, Outbox
+from bot.delivery.scheduler import TICK_SECONDS
 from bot.export import ExportError, opened
 from bot.handlers.broadcasts import MAX_BROADCAST_CHARS
 from bot.i18n import Locales
 from bot.plaintext import render
+
+# A broadcast nothing has moved for this long is waiting for a running bot.
+STALLED = timedelta(minutes=1)
 
 
 def read_text(path: Path) -> str:
@@ -64,7 +70,22 @@ async def send(
         broadcast_id = await outbox.create(
             kind="broadcast", topic=topic, body=body, language=language, platform=platform, send_at=send_at, now=now
         )
-    return f"broadcast {broadcast_id} scheduled for {send_at.isoformat()} ({audience} subscribers now)"
+        seen = await heartbeat.running(records.store, now)
+    scheduled = f"broadcast {broadcast_id} scheduled for {send_at.isoformat()} ({audience} subscribers now)"
+    return f"{scheduled}\n{who_sends(seen, platform, now)}"
+
+
+def who_sends(seen: dict[str, datetime], platform: str | None, now: datetime) -> str:
+    """Whether a running bot will send a queued broadcast (to ``platform``, or everywhere)."""
+    if not seen:
+        return (
+            "No bot is running on this database (none seen in the last few minutes): "
+            "it goes out when one starts (advocacy-bot run)."
+        )
+    running = heartbeat.describe(seen, now)
+    if platform is not None and platform not in seen:
+        return f"The running bot does not deliver to {platform} ({running}): it goes out when one that does starts."
+    return f"A running bot ({running}) picks it up within {TICK_SECONDS:g} seconds of its time."
 
 
 def _line(broadcast: Broadcast) -> str:
@@ -82,17 +103,32 @@ async def listing(config: Config) -> str:
 
 
 async def status(config: Config, broadcast_id: int) -> str:
+    now = datetime.now(UTC)
     async with opened(config) as (records, _):
         outbox = Outbox(records.store, records.keys)
         broadcast = await outbox.get(broadcast_id)
         if broadcast is None:
             raise ExportError(f"there is no broadcast {broadcast_id}")
         counts = await outbox.counts(broadcast_id)
+        oldest_due, last_change = await outbox.activity(broadcast_id)
+        seen = await heartbeat.running(records.store, now)
     lines = [_line(broadcast)]
     lines += [f"{state}: {count}" for state, count in sorted(counts.items())] or ["no recipients queued yet"]
     if broadcast.started_at and broadcast.finished_at:
         lines.append(f"duration: {broadcast.finished_at - broadcast.started_at}")
+    if stalled(broadcast, oldest_due, last_change, now):
+        bots = f"bots seen: {heartbeat.describe(seen, now)}" if seen else "no bot seen running on this database"
+        lines.append(f"waiting for a running bot: nothing has happened to it for over a minute ({bots})")
     return "\n".join(lines)
+
+
+def stalled(broadcast: Broadcast, oldest_due: datetime | None, last_change: datetime | None, now: datetime) -> bool:
+    """Nothing has claimed a broadcast that is due: not started, or its due messages untouched."""
+    if broadcast.state == "scheduled":
+        return broadcast.send_at <= now - STALLED
+    if broadcast.state != "sending" or oldest_due is None or oldest_due > now - STALLED:
+        return False
+    return last_change is None or last_change <= now - STALLED
 
 
 async def cancel(config: Config, broadcast_id: int) -> str:

@@ -7,18 +7,21 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__, adapters
-from bot.config import Config, ConfigError, load_config
+from bot.config import PLATFORMS, Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
 from bot.delivery.messages import TOPICS
+from bot.logs import HANDLER_NAME, configure_logging, level_for
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
-from bot.store import StoreError
+from bot.store import StoreError, owner_problem
 
 if TYPE_CHECKING:
     from bot.core import Services
@@ -34,6 +37,15 @@ AUTO = "auto"
 BLIND_SET = Path("eval") / "blind.yaml"
 
 
+def _no_history(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="keep no history file of the lines typed into the console",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -42,19 +54,50 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="configuration file (default: $ADVOCACY_BOT_CONFIG)",
     )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log more on stderr: -v INFO, -vv DEBUG (default: warnings, or INFO for a server run)",
+    )
     parser = argparse.ArgumentParser(
         prog="advocacy-bot",
         description="Harm-reduction and drug-policy chat bot. With no command: run the enabled adapters.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"advocacy-bot {__version__}")
+    _no_history(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("run", parents=[common], help="run every adapter enabled in the configuration")
+    _no_history(sub.add_parser("run", parents=[common], help="run every adapter enabled in the configuration"))
 
     console = sub.add_parser("console", parents=[common], help="chat with the bot in this terminal")
     console.add_argument("--user-id", help="act as this user id (to try organiser features)")
     console.add_argument("--lang", choices=LANGUAGES, help="act as a user whose client speaks this language")
+    _no_history(console)
+
+    init = sub.add_parser(
+        "init", help="start an installation: a commented config.yaml, an owner-only data directory, a secret key"
+    )
+    init.add_argument("directory", nargs="?", type=Path, default=Path(), help="where config.yaml goes (default: here)")
+    init.add_argument("--data", type=Path, help="the data directory (default: DIRECTORY/data)")
+    for platform in ("telegram", "discord"):
+        init.add_argument(f"--{platform}", action="store_true", help=f"enable the {platform} adapter")
+    init.add_argument("--metrics", action="store_true", help="serve /healthz and /metrics (the metrics extra)")
+    where_key = init.add_mutually_exclusive_group()
+    where_key.add_argument(
+        "--env-file", type=Path, help="write the key (and empty token lines) to this environment file, for systemd"
+    )
+    where_key.add_argument(
+        "--print-key", action="store_true", help="print the key as an export line on stdout and write it nowhere"
+    )
+
+    sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the configuration, key, database, content and platform tokens (exit 1 on any failure)",
+    )
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question (or '-' for one per line on stdin)")
     ask.add_argument(
@@ -114,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
         one = broadcast_sub.add_parser(name, parents=[common], help=what)
         one.add_argument("id", type=int)
 
+    backup = sub.add_parser("backup", parents=[common], help="copy the database consistently (the bot may run)")
+    backup.add_argument("directory", type=Path, help="where the copies go (created owner-only)")
+    backup.add_argument("--keep", type=int, default=14, help="how many copies to keep, newest first (default: 14)")
+    restore = sub.add_parser("restore", parents=[common], help="replace the database with a backup (bot stopped)")
+    restore.add_argument("file", type=Path, help="a copy made by advocacy-bot backup")
+    restore.add_argument("--force", action="store_true", help="even if a bot was running on the database lately")
+
     key = sub.add_parser("key", parents=[common], help="secret-key tools")
     key_sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
     key_sub.add_parser(
@@ -131,6 +181,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _notice(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _uses_database(config: Config) -> None:
+    """Say which database this command works on, and from which configuration; refuse it as root
+    when the database belongs to a service user."""
+    where = f"configuration {config.source}" if config.source else "no configuration file: the defaults"
+    _notice(f"advocacy-bot: database {config.store_path} ({where})")
+    problem = owner_problem(config.store_path)
+    if problem is not None:
+        raise StoreError(problem)
 
 
 def _services(config: Config) -> Services:
@@ -194,21 +254,21 @@ def cmd_key_rotate(config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespace | None = None) -> int:
-    from bot.app import serve
+def _console(config: Config, args: argparse.Namespace) -> adapters.Adapter:
+    from adapters.console import HISTORY_FILE, ConsoleAdapter
+
+    return ConsoleAdapter(
+        getattr(args, "user_id", None) or config.console.user_id,
+        getattr(args, "lang", None) or config.console.language,
+        history=None if getattr(args, "no_history", False) else config.data_dir / HISTORY_FILE,
+    )
+
+
+def cmd_run(config: Config, names: Sequence[str], args: argparse.Namespace) -> int:
+    from bot.app import StartError, serve
 
     try:
-        chosen = []
-        for name in names:
-            adapter = adapters.create(name, config)
-            if console_args is not None and name == "console":
-                from adapters.console import ConsoleAdapter
-
-                adapter = ConsoleAdapter(
-                    console_args.user_id or config.console.user_id,
-                    console_args.lang or config.console.language,
-                )
-            chosen.append(adapter)
+        chosen = [_console(config, args) if name == "console" else adapters.create(name, config) for name in names]
     except adapters.AdapterError as exc:
         _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS
@@ -219,8 +279,62 @@ def cmd_run(config: Config, names: Sequence[str], console_args: argparse.Namespa
     # adapter without the key configured would lose every signature when the box is rebuilt.
     try:
         asyncio.run(serve(config, chosen, notice=_notice, create_key=all(a.name == "console" for a in chosen)))
-    except adapters.AdapterError as exc:
+    except (adapters.AdapterError, StartError) as exc:
         _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bot.init import InitError, Plan, init
+
+    directory: Path = args.directory.absolute()
+    plan = Plan(
+        directory,
+        (args.data or directory / "data").absolute(),
+        tuple(platform for platform in ("telegram", "discord") if getattr(args, platform)),
+        args.metrics,
+        args.env_file.absolute() if args.env_file else None,
+        args.print_key,
+    )
+    try:
+        init(plan)
+    except (InitError, OSError) as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def cmd_doctor(config_path: Path | None) -> int:
+    from bot.doctor import diagnose, report
+
+    text, ok = report(asyncio.run(diagnose(config_path)))
+    print(text)
+    return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    if args.keep < 1:
+        _notice("advocacy-bot: --keep must be at least 1")
+        return EXIT_USAGE
+    try:
+        copy = backup(config.store_path, args.directory, args.keep, datetime.now(UTC))
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        _notice(f"advocacy-bot: backup failed: {exc}")
+        return EXIT_PROBLEMS
+    _notice(f"backed up to {copy}")
+    return EXIT_OK
+
+
+def cmd_restore(config: Config, args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore_database
+
+    try:
+        _notice(restore_database(config, args.file, datetime.now(UTC), force=args.force, notice=_notice))
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        _notice(f"advocacy-bot: restore failed: {exc}")
         return EXIT_PROBLEMS
     return EXIT_OK
 
@@ -345,17 +459,36 @@ def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    root = logging.getLogger()
+    level = root.level
+    try:
+        return _main(argv)
+    finally:
+        # Called in-process (tests, tools), the command leaves logging as it found it: no handler
+        # behind on a stream it no longer owns.
+        for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    verbosity = getattr(args, "verbose", 0)
+    if args.command == "init":
+        return cmd_init(args)
+    if args.command == "doctor":
+        # Before the configuration is loaded: a broken one is the doctor's first finding.
+        configure_logging(level_for(None, verbosity, quiet=True))
+        return cmd_doctor(getattr(args, "config", None))
     try:
         config = load_config(getattr(args, "config", None))
     except ConfigError as exc:
         _notice(f"advocacy-bot: invalid configuration: {exc}")
         return EXIT_USAGE
-    logging.basicConfig(
-        level=config.logging.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    enabled = [name for name in PLATFORMS if getattr(config, name).enabled]
+    # Someone reads this terminal (a conversation, a command's output): warnings only, unless asked.
+    serving = args.command in (None, "run") and "console" not in enabled
+    configure_logging(level_for(config.logging.level, verbosity, quiet=not serving), config.logging.format)
     if args.command != "content":
         # Every other command needs usable content; say what is wrong rather than fail later.
         problems = check(config.content_path)
@@ -371,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_kb_calibrate(config, args) if args.kb_command == "calibrate" else cmd_kb_eval(config, args)
         if args.command == "content":
             return cmd_content_check(config, args)
+        _uses_database(config)
         if args.command == "console":
             return cmd_run(config, ["console"], args)
         if args.command == "export":
@@ -381,8 +515,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_broadcast(config, args)
         if args.command == "key":
             return cmd_key_rotate(config)
-        enabled = [name for name in ("console", "telegram", "discord") if getattr(config, name).enabled]
-        return cmd_run(config, enabled)
+        if args.command == "backup":
+            return cmd_backup(config, args)
+        if args.command == "restore":
+            return cmd_restore(config, args)
+        return cmd_run(config, enabled, args)
     except ContentError as exc:
         _notice(str(exc))
         return EXIT_PROBLEMS

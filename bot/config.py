@@ -96,7 +96,20 @@ class RemindersConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    level: str = "INFO"
+    # DEBUG, INFO, WARNING, ERROR or CRITICAL; None: WARNING when someone reads the terminal (the
+    # console, organiser commands), INFO for a server run. -v and -vv on the command line win.
+    level: str | None = None
+    # "text", or "json": one JSON object per line (time, level, logger, event, platform).
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # Serve /healthz and /metrics (Prometheus) over HTTP while the bot runs; needs the metrics extra.
+    enabled: bool = False
+    # The loopback address by default: the figures are for this machine's monitoring, not the world's.
+    listen: str = "127.0.0.1"
+    port: int = 9877
 
 
 @dataclass(frozen=True)
@@ -151,11 +164,14 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     # The folder the configuration file was read from: relative paths in it are resolved there.
     base_dir: Path = field(default_factory=Path.cwd, compare=False)
+    # The configuration file itself (None: no file, the defaults), for telling people which it was.
+    source: Path | None = field(default=None, compare=False)
 
     @property
     def data_dir(self) -> Path:
@@ -225,7 +241,7 @@ def _build(cls: Any, data: Any, prefix: str, base: Path, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}{prefix or 'the file'}: expected a mapping of options, got {data!r}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls) if f.name != "base_dir"}
+    known = {f.name for f in dataclasses.fields(cls) if f.name not in ("base_dir", "source")}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else str(key)
@@ -277,8 +293,11 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"reminders.default_timezone: {config.reminders.default_timezone!r} is not a time zone name"
         ) from exc
-    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(f"logging.level: {config.logging.level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    level = config.logging.level
+    if level is not None and level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"logging.level: {level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if config.logging.format not in ("text", "json"):
+        raise ConfigError(f"logging.format: {config.logging.format!r} is not text or json")
     telegram = config.telegram
     if telegram.mode not in ("polling", "webhook"):
         raise ConfigError(f"telegram.mode: {telegram.mode!r} is not polling or webhook")
@@ -288,6 +307,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("telegram.concurrent_updates: must be between 1 and 512")
     if not 1 <= telegram.webhook_port <= 65535:
         raise ConfigError("telegram.webhook_port: must be between 1 and 65535")
+    if not 1 <= config.metrics.port <= 65535:
+        raise ConfigError("metrics.port: must be between 1 and 65535")
     for name in ("telegram.base_url", "discord.api_base", "discord.gateway_url"):
         section, option = name.split(".")
         url = getattr(getattr(config, section), option)
@@ -314,6 +335,7 @@ def load_config(path: Path | None = None) -> Config:
     except ContentError as exc:
         raise ConfigError(str(exc)) from exc
     try:
-        return from_mapping(data, path.resolve().parent)
+        config = from_mapping(data, path.resolve().parent)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    return dataclasses.replace(config, source=path.resolve())

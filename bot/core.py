@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
 from bot.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
+from bot.metrics import Metrics
 from bot.records import Records
 from bot.router import Context, Router
 from bot.secret_key import load_key
@@ -77,6 +79,7 @@ class Core:
         self.clock: Clock = clock or SystemClock()
         # Called when messages are queued, so that idle delivery engines start at once.
         self.wake_delivery: Callable[[], None] = lambda: None
+        self.metrics = Metrics()
 
     @classmethod
     async def open(
@@ -146,6 +149,12 @@ class Core:
 
     async def handle(self, event: Event) -> list[Reply]:
         """Every reply to one event. Never raises: a failure is logged and the user told."""
+        started = time.perf_counter()
+        replies = await self._handle(event)
+        self.metrics.handled(event.user.platform, event.content, replies, time.perf_counter() - started)
+        return replies
+
+    async def _handle(self, event: Event) -> list[Reply]:
         user_key = self.keyring.user_id(event.user.platform, event.user.id)
         lang = self.config.default_language
         try:

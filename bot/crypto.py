@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -84,11 +85,17 @@ class Keyring:
                         (purpose, _wrap(secret, purpose, key), utcnow()),
                     )
             wrapped = await _wrapped_keys(store)
-        keys = {purpose: _unwrap(secret, purpose, blob) for purpose, blob in wrapped.items()}
-        missing = set(PURPOSES) - set(keys)
-        if missing:
-            raise SecretKeyError(f"the database's keyring is missing {', '.join(sorted(missing))}")
+        keys = unwrap_keys(secret, wrapped)
         return cls(FieldCipher(keys["fields"]), keys["user-ids"], keys["index"])
+
+
+def unwrap_keys(secret: bytes, wrapped: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The working keys, unwrapped with ``secret``; SecretKeyError if it is not the right key."""
+    keys = {purpose: _unwrap(secret, purpose, blob) for purpose, blob in wrapped.items()}
+    missing = set(PURPOSES) - set(keys)
+    if missing:
+        raise SecretKeyError(f"the database's keyring is missing {', '.join(sorted(missing))}")
+    return keys
 
 
 async def rotate(store: Store, old_secret: bytes, new_secret: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -243,3 +244,24 @@ class Store:
                 "DELETE FROM adapter_settings WHERE platform = ? AND scope = ?", (platform, scope)
             )
         return cursor.rowcount
+
+
+def owner_problem(path: Path) -> str | None:
+    """Why this process should not open the database at ``path``: root would leave files (a ``-wal``,
+    a ``-shm``) that the service user who owns the database cannot open any more."""
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None or geteuid() != 0 or not path.exists():
+        return None
+    owner = path.stat().st_uid
+    if owner == 0:
+        return None
+    try:
+        import pwd
+
+        name = pwd.getpwuid(owner).pw_name
+    except (ImportError, KeyError):
+        name = str(owner)
+    return (
+        f"{path} belongs to {name}: run this as {name} (sudo -u {name} …, or deploy/advocacy-bot-admin); "
+        "as root it would leave files the bot cannot open"
+    )

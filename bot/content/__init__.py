@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from bot.content.loading import load_content
 from bot.content.model import LANGUAGES, Content, Entry, Group, KnowledgeBase, Source
 from bot.content.yamlio import ContentError, Problem
 
-# The content shipped with the project: the repository's top-level ``content/`` folder.
-BUNDLED_CONTENT = Path(__file__).resolve().parents[2] / "content"
+# The content shipped with the project: the repository's top-level ``content/`` folder, installed as
+# the package ``bot.bundled_content`` (a folder on disk in a wheel and in an editable install).
+BUNDLED_CONTENT = Path(str(files("bot.bundled_content")))
 
 __all__ = [
     "BUNDLED_CONTENT",

@@ -48,6 +48,8 @@ class Engine:
         self.wake = asyncio.Event()
         # Called after rows were settled (the scheduler then reports finished broadcasts promptly).
         self.after_batch: Callable[[], None] = lambda: None
+        # Log records name the platform in a field of their own too (logging.format: json).
+        self._log_extra = {"platform": self.platform}
 
     def _seconds(self) -> float:
         return self.clock.monotonic()
@@ -58,7 +60,13 @@ class Engine:
         settled = await self.outbox.recover(self.platform, at_least_once, self.clock())
         if settled:
             what = "will be sent again" if at_least_once else "are counted as failed"
-            log.warning("%d %s message(s) were in flight at a crash: they %s", settled, self.platform, what)
+            log.warning(
+                "%d %s message(s) were in flight at a crash: they %s",
+                settled,
+                self.platform,
+                what,
+                extra=self._log_extra,
+            )
         return settled
 
     async def run_once(self) -> int:
@@ -69,7 +77,12 @@ class Engine:
                 self.platform, self.clock(), self.config.window, self.grace
             )
             if expired:
-                log.warning("skipped %d %s reminder(s) due more than the grace period ago", expired, self.platform)
+                log.warning(
+                    "skipped %d %s reminder(s) due more than the grace period ago",
+                    expired,
+                    self.platform,
+                    extra=self._log_extra,
+                )
             handled += skipped + expired
             if not claimed:
                 if skipped or expired:
@@ -78,6 +91,15 @@ class Engine:
             outcomes = await self._deliver(claimed)
             await self.outbox.record(outcomes, self.clock())
             handled += sum(outcome.state != "pending" for outcome in outcomes)
+            self._count(outcomes)
+
+    def _count(self, outcomes: Sequence[Outcome]) -> None:
+        metrics = self.core.metrics
+        for outcome in outcomes:
+            if outcome.state == "sent":
+                metrics.sent(self.platform)
+            elif outcome.state == "failed":
+                metrics.failed(self.platform, outcome.error or "unknown")
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.recover()
@@ -89,7 +111,7 @@ class Engine:
                     self.after_batch()
                 next_due = await self.outbox.next_due(self.platform)
             except Exception:
-                log.exception("the %s delivery engine failed; retrying", self.platform)
+                log.exception("the %s delivery engine failed; retrying", self.platform, extra=self._log_extra)
                 next_due = None
             delay = POLL_SECONDS
             if next_due is not None:
@@ -137,14 +159,22 @@ class Engine:
             return Outcome(row.id, "pending", attempts, "chat-moved", self.clock())
         except RecipientGone:
             await self.core.records.unsubscribe(row.user_id)
-            log.info("a %s recipient is gone (blocked the bot or left): unsubscribed", self.platform)
+            log.info(
+                "a %s recipient is gone (blocked the bot or left): unsubscribed", self.platform, extra=self._log_extra
+            )
             return Outcome(row.id, "failed", attempts, "gone")
         except PermanentFailure as exc:
-            log.warning("a %s message failed permanently: %s", self.platform, type(exc).__name__)
+            log.warning("a %s message failed permanently: %s", self.platform, type(exc).__name__, extra=self._log_extra)
             return Outcome(row.id, "failed", attempts, "permanent")
         except Exception as exc:  # temporary by default: a network error must not lose the message
             if attempts >= self.config.max_attempts:
-                log.warning("a %s message failed %d times (%s): giving up", self.platform, attempts, type(exc).__name__)
+                log.warning(
+                    "a %s message failed %d times (%s): giving up",
+                    self.platform,
+                    attempts,
+                    type(exc).__name__,
+                    extra=self._log_extra,
+                )
                 return Outcome(row.id, "failed", attempts, "temporary")
             return Outcome(row.id, "pending", attempts, "temporary", self.clock() + self.backoff(attempts))
         return Outcome(row.id, "sent", attempts)
@@ -162,7 +192,7 @@ class Engine:
         with contextlib.suppress(Exception):
             await self.sender.send(address, message)
             return True
-        log.warning("could not send a report on %s", self.platform)
+        log.warning("could not send a report on %s", self.platform, extra=self._log_extra)
         return False
 
 

@@ -239,6 +239,17 @@ class Outbox:
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
+    async def activity(self, broadcast_id: int) -> tuple[datetime | None, datetime | None]:
+        """When the oldest message still waiting was due, and when any of the broadcast's rows last changed."""
+        row = await self.store.row(
+            "SELECT MIN(CASE WHEN state = 'pending' THEN due_at END), MAX(updated_at) FROM outbox"
+            " WHERE broadcast_id = ?",
+            (broadcast_id,),
+        )
+        if row is None:
+            return None, None
+        return _when(row[0]), _when(row[1])
+
     async def finish(self, now: datetime, keep_open: Sequence[int] = ()) -> list[Report]:
         """Mark done every sending broadcast with no row left to send (except ``keep_open``)."""
         rows = await self.store.rows(

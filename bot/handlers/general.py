@@ -7,6 +7,8 @@ from bot.content.model import LANGUAGES
 from bot.events import HANDOFF, Button, Reply, ReplyKind
 from bot.router import Context, Router
 
+CONSOLE = "console"
+
 
 def register(router: Router) -> None:
     @router.command("start", "command.start")
@@ -30,8 +32,12 @@ def register(router: Router) -> None:
 
     async def show_help(ctx: Context, args: str) -> list[Reply]:
         lines = [ctx.t("help.intro")]
-        for spec in router.visible_commands(ctx.is_organiser):
-            lines.append(markup.join((markup.Bold(f"/{spec.name}"),), ctx.t(spec.description), sep=" — "))
+        entries = [(spec.name, spec.description) for spec in router.visible_commands(ctx.is_organiser)]
+        if ctx.event.user.platform == CONSOLE:
+            # The console's own command (the adapter ends the session on it).
+            entries.append(("quit", "command.quit"))
+        for name, description in entries:
+            lines.append(markup.join((markup.Bold(f"/{name}"),), ctx.t(description), sep=" — "))
         lines.append(ctx.t("help.free_text"))
         return [Reply(markup.join(*lines, sep="\n"))]
 

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
+
 from bot import stats
+from bot.config import Config
 from bot.events import Reply
 from bot.router import Context, Router
+
+
+def export_command(config: Config, petition: str) -> str:
+    """The command that exports ``petition``, on the configuration the bot runs with: without it, the
+    command would read another database (the default one) on a server that sets storage.path."""
+    configured = ["--config", str(config.source)] if config.source is not None else []
+    return shlex.join(
+        ["advocacy-bot", *configured, "export", "signatures", "--petition", petition, "--out", "signatures.csv"]
+    )
 
 
 def register(router: Router) -> None:
@@ -17,4 +29,4 @@ def register(router: Router) -> None:
     @router.command("export", "command.export", organiser_only=True)
     async def export(ctx: Context, args: str) -> list[Reply]:
         petition = args.strip() or next(iter(ctx.core.content.campaigns.petitions), "ID")
-        return [ctx.reply("export.on_server", petition=petition)]
+        return [ctx.reply("export.on_server", command=export_command(ctx.core.config, petition))]
