@@ -563,7 +563,19 @@ class TelegramAdapter:
         # The adapter's own labels ("Continue in a private chat") in the person's language.
         lang = await core.language_for(event, core.keyring.user_id(PLATFORM, event.user.id))
         for reply in merged(replies):
+            if reply.private and event.chat.kind is ChatKind.GROUP:
+                await self._send_privately(core, event.user.id, reply, lang)
+                continue
             await self.answer(core, event.chat.id, reply, lang, reply_to=reply_to)
+
+    async def _send_privately(self, core: Core, user_id: str, reply: Reply, lang: str) -> None:
+        """A reply meant for one person (the crisis answer to a message in a group), in their private
+        chat with the bot. Telegram lets a bot write first only to someone who has started it; for
+        anyone else the reply in the group carries a button that opens the private chat."""
+        try:
+            await self.answer(core, user_id, reply, lang)
+        except Forbidden:
+            log.info("a private reply could not be delivered: the person has not started the bot")
 
     async def _on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member

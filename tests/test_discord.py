@@ -112,6 +112,28 @@ async def test_emergency_in_a_server_is_answered_in_the_channel(bot: Bot, guild:
     assert bot.fake.mentions_that_would_ping(answer) == Pings()
 
 
+async def test_a_crisis_in_a_server_is_answered_to_the_member_alone(bot: Bot, guild: FakeGuild) -> None:
+    crisis = "i want to end my life"
+    exchange = await bot.command("ask", {"question": crisis}, containing="findahelpline.com", guild_id=guild.id)
+    # Seen by the member alone: nothing of it reaches the channel.
+    assert all(message.ephemeral for message in exchange.messages)
+    assert all(message.ephemeral for message in bot.fake.sent_messages(guild.default_channel_id))
+    everyone_quiet(bot.fake, exchange.messages)
+    # Mentioned in a channel: the crisis answer goes to the member's DMs, a pointer stays in the channel.
+    await bot.fake.message_create(f"<@{bot.fake.bot_user_id}> {crisis}", guild_id=guild.id)
+    await bot.fake.wait_for(lambda call: call.message is not None and "findahelpline.com" in call.message.content)
+    await eventually(lambda: _public_messages(bot, guild.default_channel_id))
+    private = [m for m in bot.fake.sent_messages() if "findahelpline.com" in m.content and not m.ephemeral]
+    assert private and all(m.channel_id != guild.default_channel_id for m in private)
+    in_channel = [m for m in bot.fake.sent_messages(guild.default_channel_id) if not m.ephemeral]
+    assert in_channel and all("findahelpline" not in m.content for m in in_channel)
+    everyone_quiet(bot.fake, in_channel)
+
+
+async def _public_messages(bot: Bot, channel_id: int) -> bool:
+    return any(not m.ephemeral for m in bot.fake.sent_messages(channel_id))
+
+
 async def test_free_text_in_a_dm_and_when_mentioned_only(bot: Bot, guild: FakeGuild) -> None:
     (answer, *_) = await bot.dm("what is naloxone", containing="Naloxone")
     assert answer.kind == "channel"

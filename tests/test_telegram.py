@@ -265,6 +265,37 @@ async def test_emergency_in_a_group_is_answered_there_even_unaddressed(tmp_path:
         assert len(bot.tg.sent_messages(GROUP["id"])) == before + 1
 
 
+async def test_a_crisis_in_a_group_is_answered_privately_with_a_pointer_there(
+    tmp_path: Path, services: Services
+) -> None:
+    async with running(tmp_path, services) as bot:
+        await bot.say("/start")  # Alice has a private chat with the bot
+        before = len(bot.tg.sent_messages(ALICE["id"]))
+        # Not addressed to the bot, and still never left unanswered.
+        (pointer,) = await bot.say("honestly i want to end my life", chat=GROUP)
+        (private,) = await bot.replies(ALICE["id"], before, 1)
+        assert "glad you told me" in private["text"] and "Find A Helpline" in private["text"]
+        # The group sees a short pointer, never the crisis answer itself.
+        assert "Find A Helpline" not in pointer["text"] and "private chat" in pointer["text"]
+        (button,) = pointer["reply_markup"]["inline_keyboard"][-1]
+        assert button["url"] == f"https://t.me/{USERNAME}?start=helpline"
+        # The link opens the crisis answer in the private chat.
+        (again,) = await bot.say("/start helpline")
+        assert "Find A Helpline" in again["text"]
+        # Someone the bot cannot write to first: the pointer in the group still leads to it.
+        bot.tg.push_my_chat_member(private_chat(BORIS), BORIS, "member", "kicked")
+        (pointer,) = await bot.say("хочу умереть", user=BORIS, chat=GROUP)
+        assert "Find A Helpline" not in pointer["text"]
+        assert pointer["reply_markup"]["inline_keyboard"][-1][0]["url"].endswith("?start=helpline")
+
+
+async def test_an_emergency_question_about_the_law_gets_both(tmp_path: Path, services: Services) -> None:
+    async with running(tmp_path, services) as bot:
+        emergency, entry = await bot.say("my friend is overdosing, will i get arrested if i call 911", n=2)
+        assert emergency["text"].startswith("Call your local emergency number now.")
+        assert "Good Samaritan" in entry["text"]
+
+
 async def test_topics_buttons_and_every_callback_answered(tmp_path: Path, services: Services) -> None:
     async with running(tmp_path, services) as bot:
         (menu,) = await bot.say("/topics")
