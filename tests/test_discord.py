@@ -194,7 +194,8 @@ async def test_sign_through_the_modal_and_the_consent_button(bot: Bot, guild: Fa
     await bot.answer(again_sent, to_markdown(bot.core.locales.rich("en", "discord.form.expired")))
     assert await bot.core.records.signature_count(petition.id) == 1
     # Campaign updates go to the member's DMs, not to the server channel.
-    await bot.click(f"updates:yes:{petition.id}", containing=shown(bot, "sign.updates_accepted"))
+    topic = bot.core.locales.text("en", "topic.petitions")
+    await bot.click(f"updates:yes:{petition.id}", containing=shown(bot, "sign.updates_accepted", topic=topic))
     user_key = bot.core.keyring.user_id(PLATFORM, str(bot.fake.default_user_id))
     assert await bot.core.records.topics_of(user_key) != []
 
