@@ -22,6 +22,8 @@ from bot.text import words
 
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
+# The most of someone's own text a reason quotes back to them.
+MAX_ECHO_CHARS = 60
 # Joiners inside a name ("Mary-Jane O'Neil Jr."), beside letters and combining marks of any script.
 NAME_PUNCTUATION = frozenset("-'’.,")
 
@@ -33,6 +35,12 @@ class FieldError(Exception):
     params: dict[str, Any] = field(default_factory=dict)
     # Values the person probably meant (country codes, zones), best first, to offer as buttons.
     options: list[str] = field(default_factory=list)
+
+
+def echoed(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """What someone typed, as quoted back in a reason: cut short, so a pasted page is not sent back."""
+    shown = " ".join(text[: 4 * limit].split())
+    return shown if len(shown) <= limit else shown[: limit - 1].rstrip() + "…"
 
 
 def clean_name(text: str) -> str:
@@ -219,8 +227,8 @@ def resolve_country(text: str, lang: str) -> Country:
     codes = list(dict.fromkeys(names[match] for match, _, _ in close))[:MAX_SUGGESTIONS]
     if codes:
         suggestions = ", ".join(country_name(code, lang) for code in codes)
-        raise FieldError("form.country.suggest", {"text": query, "suggestions": suggestions}, codes)
-    raise FieldError("form.country.unknown", {"text": query})
+        raise FieldError("form.country.suggest", {"text": echoed(query), "suggestions": suggestions}, codes)
+    raise FieldError("form.country.unknown", {"text": echoed(query)})
 
 
 def is_shorthand(text: str, country: Country, lang: str) -> bool:

@@ -12,7 +12,7 @@ from babel.dates import get_timezone_location
 from rapidfuzz import fuzz, process
 
 from bot.content.model import LANGUAGES
-from bot.forms import MAX_SUGGESTIONS, FieldError, country_name, resolve_country
+from bot.forms import MAX_SUGGESTIONS, FieldError, country_name, echoed, resolve_country
 from bot.text import words
 
 # Abbreviations people give for their time zone, each with the zones it may mean (most likely first).
@@ -185,7 +185,7 @@ def resolve_zone(text: str, lang: str) -> str:
     if "/" in query:
         zone = _by_name().get(query.casefold().replace(" ", "_"))
         if zone is None:
-            raise FieldError("timezone.unknown", {"text": query})
+            raise FieldError("timezone.unknown", {"text": echoed(query)})
         return zone
     zones = list(ABBREVIATIONS.get(query.upper(), ()))
     if zones:
@@ -197,7 +197,7 @@ def resolve_zone(text: str, lang: str) -> str:
         zones += [z for z in _country_choices(country.code) if z not in zones] if country is not None else []
         if len(zones) == 1:
             return zones[0]
-        raise FieldError("timezone.ambiguous", {"text": query}, zones)
+        raise FieldError("timezone.ambiguous", {"text": echoed(query)}, zones)
     try:
         country = resolve_country(query, lang)
     except FieldError:
@@ -214,7 +214,7 @@ def resolve_zone(text: str, lang: str) -> str:
         return zone
     close = process.extract(key, list(_cities()), scorer=fuzz.ratio, limit=10, score_cutoff=80)
     options = list(dict.fromkeys(_cities()[match] for match, _, _ in close))[:MAX_SUGGESTIONS]
-    raise FieldError("timezone.suggest" if options else "timezone.unknown", {"text": query}, options)
+    raise FieldError("timezone.suggest" if options else "timezone.unknown", {"text": echoed(query)}, options)
 
 
 def _country_choices(code: str) -> list[str]:

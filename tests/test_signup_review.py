@@ -146,3 +146,10 @@ async def test_the_review_in_russian(config: Config, services: Services) -> None
         review = await bot.ask_each("/sign", "Мария Иванова", "пропустить", "Германия")
         assert "Проверьте перед подписанием:\nИмя: Мария Иванова\nЭл. почта: (не указано)\nСтрана: Германия" in review
         assert "[2] Изменить имя" in review
+
+
+async def test_a_pasted_page_is_not_quoted_back(bot: TestBot) -> None:
+    reply = await bot.ask_each("/sign", "Maria López", "skip", "zz " * 30_000)
+    assert "I don't know a country called \"zz zz" in reply and "…" in reply and len(reply) < 500
+    assert len(await bot.ask("/cancel")) < 100
+    assert len(await bot.ask("/timezone " + "zz " * 30_000)) < 500

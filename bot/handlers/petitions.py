@@ -14,6 +14,7 @@ interface string that explains them).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot import forms, markup
@@ -222,7 +223,7 @@ def register(router: Router) -> None:
                     text, [stop_words.get(ctx.lang, frozenset()), stop_words.get("en", frozenset())]
                 )
                 if doubt == "form.name.question":
-                    raise forms.FieldError(doubt, {"text": text.strip()})
+                    raise forms.FieldError(doubt, {"text": forms.echoed(text)})
                 name = forms.clean_name(text)
                 if doubt is not None:
                     raise forms.FieldError(doubt, {"text": name}, [name])
@@ -233,11 +234,12 @@ def register(router: Router) -> None:
                 if suggestion is not None:
                     raise forms.FieldError("form.email.suggest", {"suggestion": suggestion}, [suggestion, email])
                 return await accept(ctx, petition, state, email)
-            country = forms.resolve_country(text, ctx.lang)
+            # Off the event loop: the first look-up in a language reads CLDR's names for ~1 s.
+            country = await asyncio.to_thread(forms.resolve_country, text, ctx.lang)
             note: RichText = ()
             if forms.is_shorthand(text, country, ctx.lang):
                 # "usa", "Deutschland": say which country it became, before it goes on the petition.
-                note = ctx.t("form.country.understood", text=text.strip(), country=country.name(ctx.lang))
+                note = ctx.t("form.country.understood", text=forms.echoed(text), country=country.name(ctx.lang))
             return await accept(ctx, petition, state, country.code, note)
         except forms.FieldError as error:
             if error.options:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import timedelta
@@ -117,7 +118,8 @@ def register(router: Router) -> None:
         if not args.strip():
             return [ctx.reply("timezone.current", zone=await zone_of(ctx))]
         try:
-            zone = resolve_zone(args, ctx.lang)
+            # Off the event loop: the first look-up reads CLDR's city and country names for ~1 s.
+            zone = await asyncio.to_thread(resolve_zone, args, ctx.lang)
         except forms.FieldError as error:
             now = ctx.core.clock()
             buttons = tuple(
