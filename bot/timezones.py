@@ -129,7 +129,7 @@ def _key(text: str) -> str:
 @cache
 def _by_name() -> dict[str, str]:
     """Folded zone name ("europe/lisbon", "utc") -> zone."""
-    return {name.casefold(): name for name in sorted(available_timezones())}
+    return {name.casefold(): name for name in sorted(_zones())}
 
 
 @cache
@@ -158,8 +158,14 @@ def country_zone(country: str) -> str | None:
     return zones[0] if len(offsets) == 1 else None
 
 
+@cache
+def _zones() -> frozenset[str]:
+    # Cached: the tz database's names are read from disk.
+    return frozenset(available_timezones())
+
+
 def is_zone(name: str) -> bool:
-    return name in available_timezones()
+    return name in _zones()
 
 
 def zone_label(zone: str, lang: str, now: datetime) -> str:
