@@ -153,3 +153,9 @@ async def test_a_pasted_page_is_not_quoted_back(bot: TestBot) -> None:
     assert "I don't know a country called \"zz zz" in reply and "…" in reply and len(reply) < 500
     assert len(await bot.ask("/cancel")) < 100
     assert len(await bot.ask("/timezone " + "zz " * 30_000)) < 500
+
+
+async def test_mydata_shows_a_value_waiting_for_confirmation(bot: TestBot) -> None:
+    await bot.ask_each("/sign", "Maria López", "maria@gmial.com")
+    text = await bot.ask("/mydata")
+    assert "typed so far: name: Maria López, email?: maria@gmail.com / maria@gmial.com" in text
