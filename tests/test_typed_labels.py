@@ -9,7 +9,7 @@ import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
 
-from bot.choices import typed_choice
+from bot.choices import label_meaning, shared_vocabulary, typed_choice
 from bot.clock import ManualClock
 from bot.config import Config
 from bot.content.model import LANGUAGES
@@ -174,3 +174,25 @@ def test_a_reply_that_fits_two_buttons_presses_neither(services: Services) -> No
     assert typed_choice(locales, "en", languages, "да", two[:1]) == two[0]
     assert typed_choice(locales, "en", languages, "yes please", two[:1]) == two[0]
     assert typed_choice(locales, "en", languages, "carry naloxone", [Button("✓ Carry naloxone (12)", "pledge:n")])
+
+
+MEANT = {
+    "yes": ("button.agree", "button.updates_yes", "button.forget_confirm", "button.take_pledge", "button.use_name",
+            "button.yes", "button.yes_value"),
+    "no": ("button.updates_no", "button.keep", "button.no", "button.keep_value"),
+    "skip": ("button.skip",),
+    "cancel": ("button.cancel",),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_knows_what_its_own_buttons_mean(services: Services, lang: str) -> None:
+    """A translator who rewords a button keeps typing it working: its words must be in typed.*."""
+    locales = services.locales
+    for meaning, keys in MEANT.items():
+        for key in keys:
+            label = locales.text(lang, key, value="x")
+            assert label_meaning(locales, lang, label) == meaning, (lang, key, label)
+    # No word means two things in two languages and is still taken everywhere.
+    shared = shared_vocabulary(locales, tuple(LANGUAGES))
+    assert shared["ok"] == "yes" and shared["no"] == "no"
