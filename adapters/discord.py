@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -40,13 +41,27 @@ from adapters.discord_render import (
     Outgoing,
     StaleButton,
     compact,
+    escape,
     render,
 )
 from adapters.discord_servers import Servers
 from bot import adapters
 from bot.config import Config
 from bot.core import Core
-from bot.events import ButtonPress, Chat, ChatKind, Command, Content, Event, Reply, ReplyKind, Text, User, parse_text
+from bot.events import (
+    ButtonPress,
+    Chat,
+    ChatKind,
+    Command,
+    Content,
+    Event,
+    Reply,
+    ReplyKind,
+    Share,
+    Text,
+    User,
+    parse_text,
+)
 from bot.markup import RichText
 
 log = logging.getLogger(__name__)
@@ -55,6 +70,8 @@ TOKEN_ENV = "DISCORD_BOT_TOKEN"
 # Where the digest of the registered commands is kept (adapter settings).
 GLOBAL_SCOPE = "global"
 COMMANDS_HASH = "commands_hash"
+# The ids Discord gave the registered commands (for command mentions, </pledge:ID>), as JSON.
+COMMAND_IDS = "command_ids"
 # The core's form questions carry a Cancel button with this action.
 CANCEL_ACTION = "cancel:"
 
@@ -198,6 +215,8 @@ class DiscordClient(discord.Client):
         # One person's events are handled one after the other (Discord dispatches each in its own task):
         # two quick clicks must not both act on the same stored form.
         self._turns = Turns()
+        # Command name -> the id Discord gave it: known once the commands are registered.
+        self.command_ids: dict[str, int] = {}
 
     # ----------------------------------------------------------------------------- start-up
 
@@ -227,16 +246,27 @@ class DiscordClient(discord.Client):
             raise RuntimeError("setup_hook runs after login, which sets the application id")
         wanted = await digest(self.tree, translator, self.application_id)
         store = self.core.store
+        known = await store.setting(PLATFORM, GLOBAL_SCOPE, COMMAND_IDS)
         if await store.setting(PLATFORM, GLOBAL_SCOPE, COMMANDS_HASH) == wanted:
             log.info("the slash commands are registered already")
-            return
-        try:
-            await self.tree.sync()
-        except discord.HTTPException:
-            log.exception("could not register the slash commands; the ones registered before stay")
-            return
-        await store.set_setting(PLATFORM, GLOBAL_SCOPE, COMMANDS_HASH, wanted)
-        log.info("registered %d slash commands", len(self.tree.get_commands()))
+            if known is not None:
+                self.command_ids = {str(name): int(value) for name, value in json.loads(known).items()}
+                return
+            try:
+                registered = await self.tree.fetch_commands()
+            except discord.HTTPException:
+                log.warning("could not read the registered commands' ids: command mentions show as text")
+                return
+        else:
+            try:
+                registered = await self.tree.sync()
+            except discord.HTTPException:
+                log.exception("could not register the slash commands; the ones registered before stay")
+                return
+            await store.set_setting(PLATFORM, GLOBAL_SCOPE, COMMANDS_HASH, wanted)
+            log.info("registered %d slash commands", len(self.tree.get_commands()))
+        self.command_ids = {command.name: command.id for command in registered}
+        await store.set_setting(PLATFORM, GLOBAL_SCOPE, COMMAND_IDS, json.dumps(self.command_ids))
 
     async def on_ready(self) -> None:
         self.adapter.online = True
@@ -380,12 +410,13 @@ class DiscordClient(discord.Client):
     async def _work(self, interaction: discord.Interaction[Any], event: Event, place: Place, handle: Handle) -> Answer:
         async with self._turns.of(interaction.user.id):
             replies = await handle(event)
-            handoff = next((reply.handoff for reply in replies if reply.handoff), None)
-            if handoff is not None and interaction.guild_id is not None:
+            if any(reply.handoff for reply in replies) and interaction.guild_id is not None:
                 # The core moves personal business to a private chat: here, the member's ephemeral one.
+                # What they did themselves (a command, a click) is done there as they did it, not as a
+                # link anyone could have sent them (which would ask them to confirm any change).
                 place = await self._private_place(interaction)
-                event = replace(event, chat=place.chat, content=Command("start", handoff))
-                replies = await self.core.handle(event)
+                event = replace(event, chat=place.chat)
+                replies = await handle(event)
             return await self._finish(event, replies, place)
 
     async def _finish(self, event: Event, replies: list[Reply], place: Place) -> Answer:
@@ -412,7 +443,16 @@ class DiscordClient(discord.Client):
             in_server = answer.place.chat.kind is ChatKind.GROUP
             ephemeral = answer.place.ephemeral or (reply.private and in_server)
             messages.extend(render(reply, extra=extra, ephemeral=ephemeral))
+            if reply.share is not None:
+                messages.append(Outgoing(self.share_mention(reply.share), ephemeral=ephemeral))
         return compact(messages)
+
+    def share_mention(self, share: Share) -> str:
+        """The shared command as a mention people can click (</pledge:ID>), or as text until its id is known."""
+        command_id = self.command_ids.get(share.command)
+        if command_id is None:
+            return escape(f"/{share.command} {share.argument}".rstrip(), line_start=True)
+        return f"</{share.command}:{command_id}>"
 
     async def _respond(self, interaction: discord.Interaction[Any], answer: Answer, *, deferred: bool | None) -> None:
         """Send the answer: the interaction's response, then follow-ups.

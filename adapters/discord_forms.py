@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import discord
 
 from adapters.discord_render import FORM, Choice, fit
-from bot import forms
+from bot import forms, markup
 from bot.content.model import localized
 from bot.core import Core
 from bot.events import ButtonPress, Content, Event, Reply, Text
@@ -77,7 +77,7 @@ async def current(core: Core, user_key: str, lang: str) -> Form | None:
     state = conversation.state
     step = str(state.get("step"))
     if conversation.flow == broadcasts.FLOW and step == "text":
-        question = core.locales.text(lang, "broadcast.ask_text", max=broadcasts.MAX_BROADCAST_CHARS)
+        question = markup.plain(broadcasts.text_prompt(core.locales, lang))
         text = Field("text", True, question, broadcasts.MAX_BROADCAST_CHARS, paragraph=True)
         title = core.locales.text(lang, "discord.broadcast.title")
         return Form(broadcasts.FLOW, title, (text,))
@@ -87,6 +87,9 @@ async def current(core: Core, user_key: str, lang: str) -> Form | None:
     names = [field.name for field in petition.fields]
     if step not in names:
         return None
+    first = names.index(step)
+    # A field changed from the review is asked alone: the review follows it.
+    last = first + 1 if state.get("reviewing") else len(names)
     # The questions' plain wording: "press Skip" does not apply in a form, where one leaves a field empty.
     fields = tuple(
         Field(
@@ -96,7 +99,7 @@ async def current(core: Core, user_key: str, lang: str) -> Form | None:
             MAX_LENGTHS.get(field.name, MAX_COUNTRY_CHARS),
             skip=None if field.required else f"sign-skip:{petition.id}:{field.name}",
         )
-        for field in petition.fields[names.index(step) :]
+        for field in petition.fields[first:last]
     )
     return Form(f"{petitions.FLOW}:{petition.id}", localized(petition.title, lang), fields)
 

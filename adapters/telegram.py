@@ -63,7 +63,7 @@ from bot.config import Config, PlatformLimits
 from bot.content.model import LANGUAGES
 from bot.core import Core
 from bot.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, TemporaryFailure
-from bot.events import ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, User, parse_text
+from bot.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, Share, User, parse_text
 from bot.markup import Bold, Link, RichText, plain
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,7 @@ def merged(replies: Sequence[Reply]) -> list[Reply]:
             previous is not None
             and not previous.buttons
             and previous.handoff is None
+            and previous.share is None
             and ReplyKind.EMERGENCY not in (previous.kind, reply.kind)
             and utf16_len(plain(previous.text) + plain(reply.text)) + 2 <= MAX_MESSAGE
         )
@@ -604,10 +605,18 @@ class TelegramAdapter:
             rows.append([InlineKeyboardButton(label, url=f"https://t.me/{self.username}?start={reply.handoff}")])
         return InlineKeyboardMarkup(rows) if rows else None
 
+    def share_link(self, share: Share) -> RichText:
+        """A deep link that opens a private chat with this bot on ``share``'s command."""
+        if self.username and HANDOFF.fullmatch(share.payload):
+            url = f"https://t.me/{self.username}?start={share.payload}"
+            return (Link(url, url),)
+        return markup.text(f"/{share.command} {share.argument}".rstrip())
+
     async def send_reply(
         self, core: Core, chat_id: str, reply: Reply, lang: str, *, reply_to: int | None = None
     ) -> None:
-        chunks = split_html(reply.text)
+        text = reply.text if reply.share is None else markup.join(reply.text, self.share_link(reply.share), sep="\n")
+        chunks = split_html(text)
         keyboard = await self.keyboard(core, reply, lang)
         for index, chunk in enumerate(chunks):
             params: dict[str, Any] = {

@@ -16,11 +16,15 @@ from bot.delivery.outbox import Broadcast, Outbox
 from bot.delivery.scheduler import TICK_SECONDS
 from bot.export import ExportError, opened
 from bot.handlers.broadcasts import MAX_BROADCAST_CHARS
-from bot.i18n import Locales
+from bot.i18n import Locales, counted
 from bot.plaintext import render
 
 # A broadcast nothing has moved for this long is waiting for a running bot.
 STALLED = timedelta(minutes=1)
+
+
+def subscribers(count: int) -> str:
+    return counted(count, {"one": "{count} subscriber", "other": "{count} subscribers"})
 
 
 def read_text(path: Path) -> str:
@@ -64,14 +68,14 @@ async def send(
         if dry_run:
             locales = Locales(content.locales, config.default_language)
             preview = render(broadcast_message(locales, body, topic, language or config.default_language))
-            return f"{preview}\n\nAudience: {audience} subscribers now.\ndry run: nothing was queued"
+            return f"{preview}\n\nAudience: {subscribers(audience)} now.\ndry run: nothing was queued"
         now = datetime.now(UTC).replace(microsecond=0)
         send_at = when or now
         broadcast_id = await outbox.create(
             kind="broadcast", topic=topic, body=body, language=language, platform=platform, send_at=send_at, now=now
         )
         seen = await heartbeat.running(records.store, now)
-    scheduled = f"broadcast {broadcast_id} scheduled for {send_at.isoformat()} ({audience} subscribers now)"
+    scheduled = f"broadcast {broadcast_id} scheduled for {send_at.isoformat()} ({subscribers(audience)} now)"
     return f"{scheduled}\n{who_sends(seen, platform, now)}"
 
 
@@ -136,4 +140,5 @@ async def cancel(config: Config, broadcast_id: int) -> str:
         stopped = await Outbox(records.store, records.keys).cancel(broadcast_id, datetime.now(UTC))
     if stopped is None:
         raise ExportError(f"broadcast {broadcast_id} has already finished or been cancelled (or does not exist)")
-    return f"broadcast {broadcast_id} cancelled: {stopped} message(s) will not be sent"
+    messages = counted(stopped, {"one": "{count} message", "other": "{count} messages"})
+    return f"broadcast {broadcast_id} cancelled: {messages} will not be sent"

@@ -18,6 +18,7 @@ from bot import __version__, adapters
 from bot.config import PLATFORMS, Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
 from bot.delivery.messages import TOPICS
+from bot.i18n import counted
 from bot.logs import HANDLER_NAME, configure_logging, level_for
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
@@ -208,7 +209,8 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
         _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS
     if args.out is not None:
-        _notice(f"exported {count} signature(s) of {args.petition} to {args.out}")
+        signatures = counted(count, {"one": "{count} signature", "other": "{count} signatures"})
+        _notice(f"exported {signatures} of {args.petition} to {args.out}")
     return EXIT_OK
 
 
@@ -444,17 +446,28 @@ def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problem(s) in {root}", file=sys.stderr)
+        print(
+            counted(len(problems), {"one": "{count} problem", "other": "{count} problems"}) + f" in {root}",
+            file=sys.stderr,
+        )
         return EXIT_PROBLEMS
     from bot.content import load
 
     content = load(root)
-    print(
-        f"ok: {len(content.kb.entries)} entries in {len(content.kb.groups)} groups, "
-        f"{len(content.emergency.texts)} emergency languages, {len(content.refusals)} refusal rules, "
-        f"{len(content.locales)} locales, {len(content.campaigns.pledges)} pledges, "
-        f"{len(content.campaigns.petitions)} petitions, {cases} eval cases ({root})"
+    figures = (
+        (len(content.kb.entries), "entry", "entries"),
+        (len(content.kb.groups), "group", "groups"),
+        (len(content.emergency.texts), "emergency language", "emergency languages"),
+        (len(content.refusals), "refusal rule", "refusal rules"),
+        (len(content.locales), "locale", "locales"),
+        (len(content.campaigns.pledges), "pledge", "pledges"),
+        (len(content.campaigns.petitions), "petition", "petitions"),
+        (cases, "eval case", "eval cases"),
     )
+    entries, groups, *rest = (
+        counted(n, {"one": f"{{count}} {one}", "other": f"{{count}} {other}"}) for n, one, other in figures
+    )
+    print(f"ok: {entries} in {groups}, {', '.join(rest)} ({root})")
     return EXIT_OK
 
 

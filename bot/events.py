@@ -86,6 +86,20 @@ class ReplyKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """A way for someone else to reach a command (a pledge's share link), which each adapter writes
+    its own way: a Telegram deep link, a Discord command mention, the command on the console."""
+
+    command: str
+    argument: str = ""
+
+    @property
+    def payload(self) -> str:
+        """As a start payload ("pledge-carry-naloxone"), like a hand-off's."""
+        return f"{self.command}-{self.argument}" if self.argument else self.command
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: RichText
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -98,6 +112,8 @@ class Reply:
     # as a start payload ("sign-un-decriminalise" for /sign un-decriminalise). Adapters turn it
     # into a link or button that opens the private chat and sends /start <payload>.
     handoff: str | None = None
+    # Shown after the text: how to bring someone else here (see Share).
+    share: Share | None = None
     extras: dict[str, object] = field(default_factory=dict, compare=False)
 
 

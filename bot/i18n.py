@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,7 @@ PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
 
 class Locales:
     def __init__(self, strings: dict[str, dict[str, str]], default: str = "en") -> None:
+        self._source = strings
         self._parsed = {
             lang: {key: markup.parse(value) for key, value in table.items()} for lang, table in strings.items()
         }
@@ -26,7 +28,11 @@ class Locales:
         return key in self._parsed.get(lang, {})
 
     def rich(self, lang: str, key: str, **params: Any) -> RichText:
-        """The string for ``key``, filled with ``params`` (never parsed as markup)."""
+        """The string for ``key``, filled with ``params`` (never parsed as markup); for a plural family
+        ("form.name.too_long.one/.other"), its form for ``params["count"]``."""
+        if "count" in params and isinstance(params["count"], int) and not self.has("en", key):
+            count = params.pop("count")
+            return self.plural(lang, key, count, **params)
         for candidate in (lang, self.default, "en"):
             template = self._parsed.get(candidate, {}).get(key)
             if template is not None:
@@ -36,6 +42,14 @@ class Locales:
     def text(self, lang: str, key: str, **params: Any) -> str:
         return markup.plain(self.rich(lang, key, **params))
 
+    def source(self, lang: str, key: str) -> str:
+        """The string for ``key`` as written, markup unparsed: to show people the markup's own syntax."""
+        for candidate in (lang, self.default, "en"):
+            template = self._source.get(candidate, {}).get(key)
+            if template is not None:
+                return template
+        raise KeyError(f"no interface string {key!r}")
+
     def plural(self, lang: str, key: str, count: int, **params: Any) -> RichText:
         """``key.<category>`` for ``count`` by the language's CLDR plural rules, ``{count}`` filled."""
         language = next((c for c in (lang, self.default, "en") if self.has(c, f"{key}.other")), "en")
@@ -43,6 +57,13 @@ class Locales:
         category = plural_category(language, count)
         chosen = f"{key}.{category}" if self.has(language, f"{key}.{category}") else f"{key}.other"
         return self.rich(language, chosen, count=number(lang, count), **params)
+
+
+def counted(count: int, forms: Mapping[str, str], lang: str = "en") -> str:
+    """``forms[category]`` for ``count`` by ``lang``'s CLDR plural rules, ``{count}`` filled: for text
+    outside the interface strings (the command line, in English). "other" is required."""
+    form = forms.get(plural_category(lang, count), forms["other"])
+    return form.format(count=number(lang, count))
 
 
 def plural_categories(lang: str) -> frozenset[str]:

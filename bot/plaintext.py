@@ -11,8 +11,11 @@ def buttons_of(reply: Reply) -> list[Button]:
 
 
 def render(reply: Reply) -> str:
-    """The reply's text, then its buttons as numbered choices ("[1] Naloxone")."""
+    """The reply's text (with its share: the command to pass on), then its buttons as numbered
+    choices ("[1] Naloxone")."""
     lines = [plain(reply.text).rstrip()]
+    if reply.share is not None:
+        lines.append(f"/{reply.share.command} {reply.share.argument}".rstrip())
     for number, button in enumerate(buttons_of(reply), 1):
         lines.append(f"  [{number}] {button.label}")
     return "\n".join(lines)

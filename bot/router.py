@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.events import HANDOFF, ButtonPress, ChatKind, Command, Event, Gone, Reply, ReplyKind, Text
+from bot.choices import typed_choice
+from bot.events import HANDOFF, Button, ButtonPress, ChatKind, Command, Event, Gone, Reply, ReplyKind, Text
 from bot.markup import RichText
 
 if TYPE_CHECKING:
@@ -26,6 +29,9 @@ class Context:
     # The pseudonymous id the store knows this person by.
     user_key: str
     lang: str
+    # Arrived through a link (/start <payload>): anyone can send someone such a link, so whatever it
+    # would change is asked about first (see confirm).
+    via_link: bool = False
 
     def t(self, key: str, **params: Any) -> RichText:
         return self.core.locales.rich(self.lang, key, **params)
@@ -36,6 +42,11 @@ class Context:
     def reply(self, key: str, kind: ReplyKind = ReplyKind.INFO, **params: Any) -> Reply:
         return Reply(self.t(key, **params), kind=kind)
 
+    def confirm(self, question: RichText, action: str) -> Reply:
+        """A change someone did not ask for in so many words: one tap on Yes makes it (``action``)."""
+        buttons = ((Button(self.text("button.yes"), action), Button(self.text("button.no"), "dismiss:")),)
+        return Reply(question, buttons)
+
     @property
     def is_organiser(self) -> bool:
         return self.event.organiser or self.core.config.is_organiser(self.event.user.platform, self.event.user.id)
@@ -44,6 +55,19 @@ class Context:
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]
 # Free text typed while a multi-step form (a "flow", such as a petition sign-up) is under way.
 FlowHandler = Callable[[Context, str, "Conversation"], Awaitable[list[Reply]]]
+# The buttons a form's current question offers (to press by typing their labels after a restart).
+Offers = Callable[[Context, "Conversation"], tuple[Button, ...]]
+# People whose last private replies offered buttons, remembered to press them by typing.
+OFFERED_CACHE = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """The buttons of someone's last private replies, the language of their labels, and when."""
+
+    buttons: tuple[Button, ...]
+    lang: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +87,10 @@ class Router:
         self._actions: dict[str, Handler] = {}
         self._text: Handler | None = None
         self._flows: dict[str, FlowHandler] = {}
+        self._offers: dict[str, Offers] = {}
         self._handoffs: dict[str, str] = {}
+        # In memory only: after a restart, a form's own question tells what it offers (Offers).
+        self._offered: OrderedDict[str, Offered] = OrderedDict()
         self._gone: Handler | None = None
         # Free text that means one thing whatever else is going on (STOP): checked before anything.
         self._keywords: list[Callable[[Context, str], Awaitable[list[Reply] | None]]] = []
@@ -79,21 +106,29 @@ class Router:
 
         return register
 
-    def flow(self, name: str) -> Callable[[FlowHandler], FlowHandler]:
+    def flow(self, name: str, *, offers: Offers | None = None) -> Callable[[FlowHandler], FlowHandler]:
+        """Handle free text while the form ``name`` is under way; ``offers``: its question's buttons."""
+
         def register(handler: FlowHandler) -> FlowHandler:
             if name in self._flows:
                 raise ValueError(f"flow {name!r} registered twice")
             self._flows[name] = handler
+            if offers is not None:
+                self._offers[name] = offers
             return handler
 
         return register
 
-    def action(self, prefix: str, *, handoff: str | None = None) -> Callable[[Handler], Handler]:
+    def action(self, prefix: str, *, handoff: str | None = None, public: bool = False) -> Callable[[Handler], Handler]:
         """Handle button presses whose action is ``prefix:argument``.
 
-        ``handoff``: the action handles personal data; pressed in a group, it is moved to a
-        private chat as the command of that name, with the same argument.
+        Every action says where it may run. ``handoff``: it is personal business (it reads or writes
+        someone's data, or shows it); pressed in a group, whether on a real button or a forged one,
+        it is moved to a private chat as the command of that name, with the same argument.
+        ``public``: it shows nothing personal and may run anywhere.
         """
+        if (handoff is None) != public:
+            raise ValueError(f"button action {prefix!r}: give handoff= (personal) or public=True, not both")
 
         def register(handler: Handler) -> Handler:
             if prefix in self._actions:
@@ -120,21 +155,25 @@ class Router:
         self._gone = handler
         return handler
 
+    def actions(self) -> dict[str, str | None]:
+        """Every button action's prefix, and the command it hands off to from a group (None: public)."""
+        return {prefix: self._handoffs.get(prefix) for prefix in self._actions}
+
     def visible_commands(self, organiser: bool) -> list[CommandSpec]:
         return [spec for spec in self.commands.values() if organiser or not spec.organiser_only]
 
     async def dispatch(self, ctx: Context) -> list[Reply]:
+        replies = await self._dispatch(ctx)
+        if ctx.event.chat.kind is ChatKind.PRIVATE and not isinstance(ctx.event.content, Gone):
+            self._remember_offered(ctx, replies)
+        return replies
+
+    async def _dispatch(self, ctx: Context) -> list[Reply]:
         content = ctx.event.content
         if isinstance(content, Command):
             return await self.run_command(ctx, content.name, content.args)
         if isinstance(content, ButtonPress):
-            prefix, _, argument = content.action.partition(":")
-            action = self._actions.get(prefix)
-            if action is None:
-                return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-            if prefix in self._handoffs and ctx.event.chat.kind is not ChatKind.PRIVATE:
-                return [self._handoff(ctx, self._handoffs[prefix], argument)]
-            return await action(ctx, argument)
+            return await self.press(ctx, content.action)
         if isinstance(content, Gone):
             return await self._gone(ctx, "") if self._gone is not None else []
         if isinstance(content, Text):
@@ -148,10 +187,57 @@ class Router:
                     if ctx.core.clock() - conversation.updated_at > ctx.core.conversation_timeout:
                         await ctx.core.records.end_conversation(ctx.user_key)
                         return [ctx.reply("conversation.expired")]
+                else:
+                    conversation = None
+                button = self._typed_button(ctx, content.text, conversation)
+                if button is not None:
+                    return await self.press(ctx, button.action)
+                if conversation is not None:
                     return await self._flows[conversation.flow](ctx, content.text, conversation)
             if self._text is not None:
                 return await self._text(ctx, content.text)
         return []
+
+    async def press(self, ctx: Context, action: str) -> list[Reply]:
+        prefix, _, argument = action.partition(":")
+        handler = self._actions.get(prefix)
+        if handler is None:
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+        if prefix in self._handoffs and ctx.event.chat.kind is not ChatKind.PRIVATE:
+            return [self._handoff(ctx, self._handoffs[prefix], argument)]
+        return await handler(ctx, argument)
+
+    # ------------------------------------------------------------------ typed button labels
+
+    def _remember_offered(self, ctx: Context, replies: list[Reply]) -> None:
+        buttons = tuple(button for reply in replies for row in reply.buttons for button in row)
+        if not buttons:
+            self._offered.pop(ctx.user_key, None)
+            return
+        self._offered[ctx.user_key] = Offered(buttons, ctx.lang, ctx.core.clock())
+        self._offered.move_to_end(ctx.user_key)
+        if len(self._offered) > OFFERED_CACHE:
+            self._offered.popitem(last=False)
+
+    def _typed_button(self, ctx: Context, text: str, conversation: Conversation | None) -> Button | None:
+        """The button on offer that ``text`` names (its label, or "yes", "skip"…), if one does.
+
+        On offer: those of the person's last replies, unless they are older than a form may stay
+        silent; else, after a restart, those of the question of the form under way.
+        """
+        offered = self._offered.get(ctx.user_key)
+        if offered is not None and ctx.core.clock() - offered.at > ctx.core.conversation_timeout:
+            offered = None
+        if offered is None and conversation is not None and conversation.flow in self._offers:
+            offered = Offered(self._offers[conversation.flow](ctx, conversation), ctx.lang, ctx.core.clock())
+        if offered is None:
+            return None
+        locales = ctx.core.locales
+        button = typed_choice(locales, offered.lang, tuple(ctx.core.content.locales), text, offered.buttons)
+        # Someone describing an emergency is answered as such, even in words that name a button.
+        if button is not None and ctx.core.answerer.detector.detect(text) is not None:
+            return None
+        return button
 
     async def run_command(self, ctx: Context, name: str, args: str) -> list[Reply]:
         spec = self.commands.get(name)

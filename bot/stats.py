@@ -41,7 +41,7 @@ async def report(records: Records, campaigns: Campaigns, locales: Locales, lang:
     for petition in campaigns.petitions.values():
         count = signature_counts.get(petition.id, 0)
         lines.append(markup.text(f"• {localized(petition.title, lang)}: {total(count, petition.goal)}"))
-    lines.append(locales.rich(lang, "stats.per_day", days=DAYS))
+    lines.append(locales.plural(lang, "stats.per_day", DAYS))
     peak = max(per_day.values(), default=0)
     for offset in range(DAYS):
         day = since + timedelta(days=offset)

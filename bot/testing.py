@@ -106,6 +106,12 @@ class TestBot:
         replies = await self.core.handle(Event(self.adapter.user, self.adapter.chat, ButtonPress(action)))
         return "\n\n".join(render(reply) for reply in replies)
 
+    async def ask_each(self, *lines: str) -> str:
+        """Type ``lines`` one after the other (a form filled in); the replies to the last."""
+        for line in lines[:-1]:
+            await self.ask(line)
+        return await self.ask(lines[-1])
+
     async def ask(self, line: str) -> str:
         """Every reply to one line, as the console shows them; fails if earlier replies went unread."""
         await self._drain()

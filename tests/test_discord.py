@@ -29,7 +29,7 @@ from bot.content.model import localized
 from bot.core import Services
 from bot.delivery import Scheduler
 from bot.delivery.messages import TOPICS
-from bot.events import Reply
+from bot.events import Chat, ChatKind, Event, Reply, User, parse_text
 from bot.markup import text
 
 # The fixtures fake and guild.
@@ -216,7 +216,8 @@ async def test_sign_through_the_modal_and_the_consent_button(bot: Bot, guild: Fa
     await bot.answer(again_sent, to_markdown(bot.core.locales.rich("en", "discord.form.expired")))
     assert await bot.core.records.signature_count(petition.id) == 1
     # Campaign updates go to the member's DMs, not to the server channel.
-    await bot.click(f"updates:yes:{petition.id}", containing=shown(bot, "sign.updates_accepted"))
+    topic = bot.core.locales.text("en", "topic.petitions")
+    await bot.click(f"updates:yes:{petition.id}", containing=shown(bot, "sign.updates_accepted", topic=topic))
     user_key = bot.core.keyring.user_id(PLATFORM, str(bot.fake.default_user_id))
     assert await bot.core.records.topics_of(user_key) != []
 
@@ -273,6 +274,43 @@ async def test_mydata_then_forget(bot: Bot, guild: FakeGuild) -> None:
     await bot.command("forget", guild_id=guild.id, containing=shown(bot, "forget.confirm"))
     await bot.click("forget:confirm", containing="Done")
     assert await bot.core.records.pledges_of(user_key) == {}
+    after = await bot.command("mydata", guild_id=guild.id, containing=shown(bot, "mydata.nothing"))
+    assert "pseudonymous id" not in after.text
+
+
+async def test_a_pledge_is_shared_as_a_command_mention(bot: Bot) -> None:
+    pledge = next(iter(bot.core.content.campaigns.pledges.values()))
+    (registered,) = [command for command in bot.fake.commands() if command["name"] == "pledge"]
+    await bot.command("pledge", {"pledge": pledge.id}, containing=shown(bot, "pledge.confirm"))
+    taken = await bot.click(f"pledge-take:{pledge.id}", containing="Thank you")
+    assert f"{shown(bot, 'pledge.share')}\n\n</pledge:{registered['id']}>" in taken.text
+
+
+async def test_a_forged_consent_press_on_a_channel_message_is_answered_privately(bot: Bot, guild: FakeGuild) -> None:
+    petition = next(iter(bot.core.content.campaigns.petitions.values()))
+    member = User(PLATFORM, str(bot.fake.default_user_id))
+    for typed in ("/sign", "Ana Lima", "skip", "Portugal"):
+        await bot.core.handle(Event(member, Chat("dm", ChatKind.PRIVATE), parse_text(typed)))
+    # The member's consent button, forged onto a message in the server's channel (it was never sent there).
+    ref = await bot.fake.button_click(f"v1:a:sign-consent:{petition.id}:{petition.consent_version}", guild_id=guild.id)
+    thanks = await bot.answer(ref, "Thank you, Ana Lima")
+    assert all(message.ephemeral for message in thanks.messages)
+    in_channel = [message for message in bot.fake.sent_messages(guild.default_channel_id) if not message.ephemeral]
+    assert not any("Ana" in message.content for message in in_channel)
+    assert await bot.core.records.signature_count(petition.id) == 1
+
+
+async def test_changing_a_field_from_the_review_asks_it_alone(bot: Bot) -> None:
+    petition = next(iter(bot.core.content.campaigns.petitions.values()))
+    form_id = f"v1:f:sign:{petition.id}"
+    await bot.command("sign", containing=shown(bot, "sign.ask.name"))
+    await bot.modal(await bot.fake.button_click(form_id))
+    values = {"name": "Rui Costa", "email": "rui@example.org", "country": "PT"}
+    await bot.answer(await bot.fake.modal_submit(form_id, values), containing="Name: Rui Costa")
+    modal = await bot.modal(await bot.fake.button_click(f"v1:a:sign-change:{petition.id}:name"))
+    assert [label["component"]["custom_id"] for label in modal["components"]] == ["name"]
+    review = await bot.answer(await bot.fake.modal_submit(form_id, {"name": "Rui M. Costa"}), containing="Name: Rui M")
+    assert "E-mail: rui@example.org" in review.text
 
 
 # --------------------------------------------------------------------------------- servers
@@ -379,6 +417,14 @@ async def test_organiser_role_members_may_broadcast(bot: Bot, guild: FakeGuild) 
     assert modal["custom_id"] == "v1:f:broadcast"
     refused = await bot.command("broadcast", guild_id=guild.id, containing="organisers only")
     assert refused.messages[0].ephemeral
+
+
+async def test_the_broadcast_form_shows_the_markup_syntax_as_typed(organiser_bot: Bot) -> None:
+    modal = await organiser_bot.modal(
+        await organiser_bot.fake.slash_command("broadcast", user_id=6_000_000_000_000_001)
+    )
+    (field,) = modal["components"]
+    assert "(light formatting: **bold**, [text](https://link))" in field["description"]
 
 
 async def test_a_long_broadcast_is_split(organiser_bot: Bot) -> None:

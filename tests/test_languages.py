@@ -71,9 +71,24 @@ async def test_a_russian_speaker_signs_the_petition_in_russian(boris: TestBot) -
     thanks = await boris.press("Даю согласие")
     assert "Спасибо, Мария Иванова! Ваша подпись под петицией «Декриминализировать" in thanks
     assert f"1 из {number('ru', 15000)}" in thanks
-    assert "Хотите также получать здесь новости кампании?" in thanks
+    assert "Хотите также получать здесь новости петиций?" in thanks
     assert "отправьте СТОП" in await boris.press("Да, присылайте новости")
     assert "Подписка на новости петиций" in await boris.ask("/mydata")
+
+
+@pytest.mark.parametrize(
+    ("length", "said"), [(101, "В имени 101 символ,"), (102, "В имени 102 символа,"), (111, "111 символов")]
+)
+async def test_a_too_long_name_is_counted_in_russian_plural_forms(boris: TestBot, length: int, said: str) -> None:
+    await boris.ask("/sign")
+    assert said in await boris.ask("Я" * length)
+
+
+def test_the_stats_heading_counts_days_in_each_language(services: Services) -> None:
+    locales = services.locales
+    assert "(последние 14 дней)" in plain(locales.plural("ru", "stats.per_day", 14))
+    assert "(останні 2 дні)" in plain(locales.plural("uk", "stats.per_day", 2))
+    assert "(last 1 day)" in plain(locales.plural("en", "stats.per_day", 1))
 
 
 async def test_days_of_action_count_down_in_russian_plural_forms(boris: TestBot) -> None:

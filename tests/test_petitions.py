@@ -52,13 +52,14 @@ async def test_full_sign_up_asks_each_field_then_consent_then_confirms(bot: Test
     assert "e-mail address? It is optional" in await bot.ask("Maria López")
     assert "Which country do you live in?" in await bot.ask("maria@example.org")
     consent = await bot.ask("Portugal")
+    assert "Please check before you sign:\nName: Maria López\nE-mail: maria@example.org\nCountry: Portugal" in consent
     assert "I agree that my name and country will be delivered" in consent
-    assert "[1] I agree" in consent
-    assert "[2] Cancel" in consent
+    assert consent.endswith("  [1] I agree\n  [2] Change name\n  [3] Change e-mail\n  [4] Change country\n  [5] Cancel")
     confirmed = await bot.press("I agree")
     assert "Thank you, Maria López! Your signature on" in confirmed
     assert "1 of 15,000 — 0%" in confirmed
-    assert "campaign updates" in confirmed
+    # The opt-in names the topic it subscribes to, as /subscribe and /mydata do.
+    assert "Would you also like to receive petition updates here?" in confirmed
     assert "[1] Yes, send me updates" in confirmed
     assert "[2] No thanks" in confirmed
     (signature,) = await bot.core.records.signatures(PETITION)
@@ -75,8 +76,9 @@ async def test_the_updates_opt_in_is_separate_and_unticked(bot: TestBot) -> None
     await sign(bot)
     assert "no updates" in await bot.press("No thanks")
     assert not (await bot.core.records.signatures(PETITION))[0].wants_updates
-    assert "you'll receive campaign updates" in await bot.act(f"updates:yes:{PETITION}")
+    assert "you'll receive petition updates" in await bot.act(f"updates:yes:{PETITION}")
     assert (await bot.core.records.signatures(PETITION))[0].wants_updates
+    assert "• Subscribed to petition updates since" in await bot.ask("/mydata")
 
 
 async def test_progress_reads_like_the_issue_example(config: Config, services: Services) -> None:
@@ -172,12 +174,13 @@ async def test_an_unknown_country_is_asked_again(bot: TestBot, answer: str, reas
     assert "Which country do you live in?" in text
 
 
-async def test_typing_instead_of_pressing_i_agree_does_not_sign(bot: TestBot) -> None:
+async def test_typing_something_else_at_consent_does_not_sign(bot: TestBot) -> None:
     await bot.ask("/sign")
     await bot.ask("Maria")
     await bot.press("Skip")
     await bot.ask("PT")
-    assert "Please use the buttons" in await bot.ask("yes")
+    for typed in ("maybe later", "what is naloxone", "no"):
+        assert "To sign, press or type I agree" in await bot.ask(typed)
     assert await bot.core.records.signature_count(PETITION) == 0
 
 

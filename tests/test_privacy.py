@@ -67,7 +67,7 @@ async def test_mydata_shows_a_form_in_progress(bot: TestBot) -> None:
 
 
 async def test_mydata_for_someone_unknown(bot: TestBot) -> None:
-    assert "I store nothing about you." in await bot.ask("/mydata")
+    assert "I store nothing about you: no id" in await bot.ask("/mydata")
 
 
 async def test_forget_asks_first_and_keeping_changes_nothing(bot: TestBot) -> None:
@@ -89,7 +89,7 @@ async def test_forget_erases_everything_and_the_counts_drop(bot: TestBot) -> Non
     await bot.ask("/forget")
     done = await bot.press("Yes, erase everything")
     assert "pledges: 1, signatures: 1, subscriptions: 1" in done
-    assert "I store nothing about you." in await bot.ask("/mydata")
+    assert "I store nothing about you: no id" in await bot.ask("/mydata")
     assert await bot.core.records.pledge_counts() == {}
     assert await bot.core.records.signature_count(PETITION) == 1
     assert [s.signer.name for s in await bot.core.records.signatures(PETITION)] == ["Other Person"]

@@ -11,6 +11,7 @@ import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
 
+from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Config, StorageConfig
 from bot.core import Services
@@ -85,7 +86,9 @@ async def test_a_person_gone_from_the_platform_is_unsubscribed(bot: TestBot) -> 
         ("Europe/Lisbon", "Europe/Lisbon"),
         ("lisbon", "Europe/Lisbon"),
         ("Ukraine", "Europe/Kyiv"),
-        ("PT", "Europe/Lisbon"),
+        ("PRT", "Europe/Lisbon"),
+        ("Москва", "Europe/Moscow"),
+        ("MSK", "Europe/Moscow"),
     ],
 )
 async def test_timezone_by_name_city_or_country(bot: TestBot, argument: str, zone: str) -> None:
@@ -95,10 +98,54 @@ async def test_timezone_by_name_city_or_country(bot: TestBot, argument: str, zon
 
 async def test_timezone_asks_which_city_in_a_wide_country(bot: TestBot) -> None:
     text = await bot.ask("/timezone Russia")
-    assert "Russia has several time zones. Which city are you closest to?" in text
-    assert "Moscow" in text
+    assert "Russia has several time zones. Which is yours?" in text
+    assert "Moscow (Russia, UTC+3)" in text and "Vladivostok (Russia, UTC+10)" in text
+    assert "Time zone set: Asia/Vladivostok." in await bot.press("Vladivostok")
     assert 'I don\'t know the time zone "Atlantis".' in await bot.ask("/timezone Atlantis")
-    assert "Your time zone for reminders: UTC." in await bot.ask("/timezone")
+    assert "Your time zone for reminders: Asia/Vladivostok." in await bot.ask("/timezone")
+
+
+async def test_an_abbreviation_that_is_also_a_country_code_is_asked_about(bot: TestBot) -> None:
+    user = bot.core.keyring.user_id("console", "tester")
+    text = await bot.ask("/timezone EST")
+    assert '"EST" can mean more than one time zone. Which is yours?' in text
+    assert "New York (United States, UTC" in text and "Tallinn (Estonia, UTC" in text
+    # Never Europe/Tallinn (the ISO code EE/EST) without asking: nothing is set until a choice.
+    assert await bot.core.records.timezone_of(user) is None
+    assert "Time zone set: America/New_York." in await bot.press("New York")
+    assert "Tallinn (Estonia, UTC" in await bot.ask("/timezone est")
+    assert "Time zone set: Europe/Tallinn." in await bot.press("Tallinn")
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "zone"),
+    [
+        ("ru", "Москва", "Europe/Moscow"),
+        ("uk", "Київ", "Europe/Kyiv"),
+        ("es", "Nueva York", "America/New_York"),
+        ("pt", "São Paulo", "America/Sao_Paulo"),
+        ("fr", "Lisbonne", "Europe/Lisbon"),
+        ("en", "Moscú", "Europe/Moscow"),
+        ("en", "MSK", "Europe/Moscow"),
+        ("ru", "мск", "Europe/Moscow"),
+    ],
+)
+async def test_cities_in_every_language_and_single_meaning_abbreviations(
+    config: Config, services: Services, lang: str, typed: str, zone: str
+) -> None:
+    async with TestBot.started(config, services, language=lang) as bot:
+        await bot.ask(f"/timezone {typed}")
+        assert await bot.core.records.timezone_of(bot.core.keyring.user_id("console", "tester")) == zone
+
+
+async def test_a_misspelt_city_is_offered_as_a_button(bot: TestBot) -> None:
+    text = await bot.ask("/timezone Lisbn")
+    assert 'I don\'t know the time zone "Lisbn". Did you mean one of these?' in text
+    assert "Time zone set: Europe/Lisbon." in await bot.press("Lisbon")
+
+
+async def test_an_old_zone_button_for_no_zone_does_nothing(bot: TestBot) -> None:
+    assert "This button has expired" in await bot.act("timezone-set:Mars/Olympus_Mons")
 
 
 async def test_signing_with_a_country_sets_the_time_zone_unless_chosen(bot: TestBot) -> None:
@@ -167,10 +214,45 @@ async def test_a_broadcast_from_chat_is_previewed_sent_and_reported(organiser: C
         assert report.startswith("Broadcast #1 is done: 2 sent, 0 failed, 0 skipped")
 
 
+async def test_the_broadcast_prompt_shows_the_markup_syntax_as_typed(organiser: Config, services: Services) -> None:
+    async with TestBot.started(organiser, services, user_id="boss") as boss:
+        prompt = await boss.ask("/broadcast")
+        assert "(light formatting: **bold**, [text](https://link)); at most 3,000 characters." in prompt
+        await boss.ask("/language es")
+        await boss.ask("/cancel")
+        assert "(formato ligero: **negrita**, [texto](https://enlace))" in await boss.ask("/broadcast")
+
+
+async def test_the_topic_buttons_show_who_is_subscribed(organiser: Config, services: Services) -> None:
+    async with TestBot.started(organiser, services, user_id="boss") as boss:
+        signer = TestBot(boss.core, user_id="signer")
+        await signer.ask("/sign")
+        for typed in ("Ann Example", "skip", "Portugal", "i agree", "yes"):
+            await signer.ask(typed)
+        await boss.ask("/broadcast")
+        topics = await boss.ask("Hello")
+        assert "[2] petition updates (1)" in topics and "[3] campaign news (0)" in topics
+
+
+async def test_the_broadcast_report_counts_agree_with_their_words(tmp_path: Path, services: Services) -> None:
+    config = Config(
+        storage=StorageConfig(tmp_path / "bot.sqlite3"), organisers=("console:boss",), default_language="es"
+    )
+    async with TestBot.started(config, services, user_id="boss") as boss:
+        member = TestBot(boss.core, user_id="member")
+        await member.ask("/subscribe news")
+        typed = ("/broadcast", "Hola", "noticias de la campaña", "todos los idiomas", "todas las plataformas", "enviar")
+        assert "1 persona suscrita" in await boss.ask_each(*typed)
+        await member.deliver()
+        boss.core.clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+        (report,) = await boss.deliver()
+        assert report.startswith("El envío #1 ha terminado: 1 enviado, 0 fallidos, 0 omitidos")
+
+
 async def test_broadcast_steps_reject_typing_and_stale_buttons(organiser: Config, services: Services) -> None:
     async with TestBot.started(organiser, services, user_id="boss") as boss:
         await boss.ask("/broadcast")
-        assert "The message must be 1 to 3000 characters long; this one is 3001." in await boss.ask("x" * 3001)
+        assert "The message must be 1 to 3,000 characters long; this one is 3001." in await boss.ask("x" * 3001)
         await boss.ask("Hello")
         assert "Please choose with the buttons" in await boss.ask("news")
         assert "This button has expired" in await boss.act("broadcast-send:")
@@ -228,16 +310,29 @@ async def test_cli_broadcast_dry_run_send_list_status_and_cancel(tmp_path: Path,
         "2030-01-01T09:00:00+01:00",
     )
     assert code == 0, err
-    assert "broadcast 1 scheduled for 2030-01-01T08:00:00+00:00" in out
+    assert "broadcast 1 scheduled for 2030-01-01T08:00:00+00:00 (3 subscribers now)" in out
     code, out, _ = _cli(tmp_path, "broadcast", "list")
     assert code == 0 and "1  broadcast  news  scheduled  2030-01-01T08:00:00+00:00" in out
     code, out, _ = _cli(tmp_path, "broadcast", "status", "1")
     assert code == 0 and "scheduled" in out
     code, out, _ = _cli(tmp_path, "broadcast", "cancel", "1")
-    assert code == 0 and "broadcast 1 cancelled" in out
+    assert code == 0 and "broadcast 1 cancelled: 0 messages will not be sent" in out
     code, _, err = _cli(tmp_path, "broadcast", "cancel", "1")
     assert code == 1 and "broadcast 1 has already finished or been cancelled" in err
     assert config.store_path.exists()
+
+
+async def test_cli_counts_agree_with_their_nouns(
+    tmp_path: Path, services: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _subscribers(tmp_path, services, 1)
+    text_file = tmp_path / "message.txt"
+    text_file.write_text("Hello")
+    code, out, err = _cli(tmp_path, "broadcast", "send", "--text-file", str(text_file), "--topic", "news", "--dry-run")
+    assert code == 0, err
+    assert "Audience: 1 subscriber now." in out
+    assert main(["content", "check"]) == 0
+    assert ", 1 petition, " in capsys.readouterr().out
 
 
 async def test_cli_broadcast_is_delivered_by_the_running_bot(tmp_path: Path, services: Services) -> None:

@@ -366,6 +366,73 @@ async def test_mydata_and_forget(tmp_path: Path, services: Services) -> None:
         await bot.say("/forget")
         (done,) = await bot.press("Yes, erase everything")
         assert "subscriptions: 1" in done["text"]
+        (after,) = await bot.say("/mydata")
+        assert "I store nothing about you: no id" in after["text"]
+        assert "pseudonymous id (not your account id)" not in after["text"]
+
+
+async def test_a_forged_consent_press_in_a_group_never_shows_the_name(tmp_path: Path, services: Services) -> None:
+    async with running(tmp_path, services) as bot:
+        await bot.say("/sign")
+        await bot.say("Alice Liddell")
+        await bot.say("skip")
+        (review,) = await bot.say("Portugal")
+        assert "Name: Alice Liddell" in review["text"]
+        (in_group,) = await bot.say("/help", chat=GROUP)
+        before = len(bot.tg.sent_messages(GROUP["id"]))
+        consent = "1|sign-consent:un-decriminalise:1"
+        bot.tg.push_callback(consent, message=in_group, user=ALICE, forged=True)
+        (handoff,) = await bot.replies(GROUP["id"], before, 1)
+        assert "private chat" in handoff["text"]
+        (button,) = handoff["reply_markup"]["inline_keyboard"][-1]
+        assert button["url"] == f"https://t.me/{USERNAME}?start=sign"
+        assert "Alice" not in text_of(bot.tg.sent_messages(GROUP["id"]))
+        assert await bot.core.records.signature_count("un-decriminalise") == 0
+        # The link goes on privately where the form was: one more tap signs.
+        (resumed,) = await bot.say("/start sign")
+        assert "Name: Alice Liddell" in resumed["text"]
+        (thanks,) = await bot.say("i agree")
+        assert "Thank you, Alice Liddell!" in thanks["text"]
+
+
+async def test_a_deep_link_asks_before_it_changes_anything(tmp_path: Path, services: Services) -> None:
+    async with running(tmp_path, services) as bot:
+        await bot.say("/subscribe news")
+        user_key = bot.core.keyring.user_id("telegram", str(ALICE["id"]))
+        (asked,) = await bot.say("/start unsubscribe-all")
+        assert "Stop everything you are subscribed to?" in asked["text"]
+        labels = [b["text"] for row in asked["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels == ["Yes", "No"]
+        assert await bot.core.records.topics_of(user_key) == ["news"]
+        (done,) = await bot.press("Yes")
+        assert "unsubscribed from everything" in done["text"]
+        (asked,) = await bot.say("/start timezone-Kyiv")
+        assert "Set your time zone to Europe/Kyiv?" in asked["text"]
+        assert await bot.core.records.timezone_of(user_key) is None
+
+
+async def test_a_pledge_is_shared_with_a_deep_link(tmp_path: Path, services: Services) -> None:
+    pledge = next(p for p in services.content.campaigns.pledges.values() if "naloxone" in p.title["en"])
+    async with running(tmp_path, services) as bot:
+        await bot.say("/pledge")
+        await bot.press("carry naloxone")
+        (thanks,) = await bot.press("I pledge")
+        link = f"https://t.me/{USERNAME}?start=pledge-{pledge.id}"
+        assert f"Ask your friends to join you: pass this on.\n{link}" in thanks["text"]
+        assert {"type": "text_link", "url": link} in [
+            {"type": e["type"], "url": e.get("url")} for e in thanks.get("entities", [])
+        ]
+        # A friend who follows the link sees the pledge, and takes it only with a tap.
+        (shown,) = await bot.say(f"/start pledge-{pledge.id}", user=BORIS)
+        assert "Беру обязательство" in str(shown["reply_markup"])
+        assert (await bot.core.records.pledge_counts())[pledge.id] == 1
+
+
+async def test_the_broadcast_prompt_shows_the_markup_literally(tmp_path: Path, services: Services) -> None:
+    async with running(tmp_path, services, organisers=("telegram:4242",)) as bot:
+        (prompt,) = await bot.say("/broadcast", user=ORGANISER)
+        assert "(light formatting: **bold**, [text](https://link)); at most 3,000 characters." in prompt["text"]
+        assert not any(e["type"] in ("bold", "text_link") for e in prompt.get("entities", []))
 
 
 async def test_blocking_the_bot_unsubscribes(tmp_path: Path, services: Services) -> None:

@@ -127,13 +127,14 @@ class Scheduler:
         if engine is None or report.report_address is None:
             return
         lang = self.core.config.default_language
-        text = self.core.locales.rich(
-            lang,
-            "broadcast.report",
-            id=report.broadcast.id,
-            sent=summary["sent"],
-            failed=summary["failed"],
-            skipped=summary["skipped"] + summary["expired"] + summary["cancelled"],
-            duration=str(timedelta(seconds=seconds)),
+        locales = self.core.locales
+        skipped = summary["skipped"] + summary["expired"] + summary["cancelled"]
+        # Each count agrees with its own words ("1 enviado, 3 fallidos"), so each is a plural of its own.
+        figures = {
+            name: markup.plain(locales.plural(lang, f"broadcast.report.{name}", count))
+            for name, count in (("sent", summary["sent"]), ("failed", summary["failed"]), ("skipped", skipped))
+        }
+        text = locales.rich(
+            lang, "broadcast.report", id=report.broadcast.id, duration=str(timedelta(seconds=seconds)), **figures
         )
         await engine.send_direct(report.report_address, Reply(markup.join(text)))

@@ -12,6 +12,8 @@ from bot.content.model import LANGUAGES
 from bot.delivery.messages import TOPICS, broadcast_message
 from bot.delivery.outbox import Outbox
 from bot.events import Button, Reply, ReplyKind
+from bot.i18n import Locales, number
+from bot.markup import RichText
 from bot.records import Conversation
 from bot.router import Context, Router
 
@@ -23,6 +25,12 @@ MAX_BROADCAST_CHARS = 3000
 ALL = "all"
 
 
+def text_prompt(locales: Locales, lang: str) -> RichText:
+    """The request for the message, with the markup's syntax shown as typed (never applied to itself)."""
+    syntax = locales.source(lang, "broadcast.syntax")
+    return locales.plural(lang, "broadcast.ask_text", MAX_BROADCAST_CHARS, syntax=syntax)
+
+
 def register(router: Router) -> None:
     def cancel_row(ctx: Context) -> tuple[Button, ...]:
         return (Button(ctx.text("button.cancel"), "cancel:"),)
@@ -32,11 +40,14 @@ def register(router: Router) -> None:
             ctx.user_key, ctx.event.user.platform, FLOW, {**state, "step": step}, ctx.core.clock()
         )
 
-    def ask(ctx: Context, step: str) -> Reply:
+    def question(ctx: Context, step: str, sizes: dict[str, int] | None = None) -> Reply:
+        """The question at ``step``; ``sizes``: each topic's subscribers, shown on its button."""
         if step == "text":
-            return Reply(ctx.t("broadcast.ask_text", max=MAX_BROADCAST_CHARS), (cancel_row(ctx),))
+            return Reply(text_prompt(ctx.core.locales, ctx.lang), (cancel_row(ctx),))
         if step == "topic":
             choices = [(ctx.text(f"topic.{t}"), t) for t in TOPICS]
+            if sizes is not None:
+                choices = [(f"{label} ({number(ctx.lang, sizes[topic])})", topic) for label, topic in choices]
         elif step == "language":
             choices = [(ctx.text("broadcast.every_language"), ALL)]
             choices += [(ctx.core.locales.text(lang, "language.name"), lang) for lang in LANGUAGES]
@@ -45,22 +56,40 @@ def register(router: Router) -> None:
         buttons = tuple((Button(label, f"broadcast-{step}:{value}"),) for label, value in choices)
         return Reply(ctx.t(f"broadcast.ask_{step}"), (*buttons, cancel_row(ctx)))
 
+    async def ask(ctx: Context, step: str) -> Reply:
+        sizes = None
+        if step == "topic":
+            # Each topic with its subscribers: who signs a petition opts in to petition updates, not
+            # to campaign news, and the organiser sees that before choosing.
+            outbox = Outbox(ctx.core.store, ctx.core.keyring)
+            sizes = {topic: await outbox.audience_size(topic) for topic in TOPICS}
+        return question(ctx, step, sizes)
+
+    def send_row(ctx: Context) -> tuple[Button, ...]:
+        return (Button(ctx.text("button.send_broadcast"), "broadcast-send:"), *cancel_row(ctx))
+
+    def offered(ctx: Context, conversation: Conversation) -> tuple[Button, ...]:
+        step = str(conversation.state.get("step"))
+        if step == "confirm":
+            return send_row(ctx)
+        return tuple(button for row in question(ctx, step).buttons for button in row)
+
     @router.command("broadcast", "command.broadcast", organiser_only=True, personal=True)
     async def start(ctx: Context, args: str) -> list[Reply]:
         await save(ctx, "text", {})
-        return [ask(ctx, "text")]
+        return [await ask(ctx, "text")]
 
-    @router.flow(FLOW)
+    @router.flow(FLOW, offers=offered)
     async def typed(ctx: Context, text: str, conversation: Conversation) -> list[Reply]:
         state = conversation.state
         if state.get("step") != "text" or not ctx.is_organiser:
-            return [Reply(ctx.t("broadcast.use_buttons"), kind=ReplyKind.ERROR), ask(ctx, str(state.get("step")))]
+            return [Reply(ctx.t("broadcast.use_buttons"), kind=ReplyKind.ERROR), await ask(ctx, str(state.get("step")))]
         body = text.strip()
         if not body or len(body) > MAX_BROADCAST_CHARS:
-            reason = ctx.t("broadcast.bad_length", length=len(body), max=MAX_BROADCAST_CHARS)
-            return [Reply(reason, kind=ReplyKind.ERROR), ask(ctx, "text")]
+            reason = ctx.core.locales.plural(ctx.lang, "broadcast.bad_length", MAX_BROADCAST_CHARS, length=len(body))
+            return [Reply(reason, kind=ReplyKind.ERROR), await ask(ctx, "text")]
         await save(ctx, "topic", {"body": body})
-        return [ask(ctx, "topic")]
+        return [await ask(ctx, "topic")]
 
     async def state_at(ctx: Context, step: str) -> dict[str, Any] | None:
         if not ctx.is_organiser:
@@ -78,7 +107,7 @@ def register(router: Router) -> None:
                 return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
             state[step] = None if value == ALL else value
             await save(ctx, following, state)
-            return await preview(ctx, state) if following == "confirm" else [ask(ctx, following)]
+            return await preview(ctx, state) if following == "confirm" else [await ask(ctx, following)]
 
     choose("topic", "language", TOPICS)
     choose("language", "platform", (ALL, *LANGUAGES))
@@ -99,8 +128,7 @@ def register(router: Router) -> None:
             else ctx.text("broadcast.every_language"),
             platform=platform.capitalize() if platform else ctx.text("broadcast.every_platform"),
         )
-        buttons = ((Button(ctx.text("button.send_broadcast"), "broadcast-send:"), *cancel_row(ctx)),)
-        return [ctx.reply("broadcast.preview_heading"), shown, Reply(summary, buttons)]
+        return [ctx.reply("broadcast.preview_heading"), shown, Reply(summary, (send_row(ctx),))]
 
     @router.action("broadcast-send", handoff="broadcast")
     async def send(ctx: Context, args: str) -> list[Reply]:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import markup
 from bot.content.model import LANGUAGES
 from bot.events import HANDOFF, Button, Reply, ReplyKind
 from bot.router import Context, Router
 
 CONSOLE = "console"
+# Not reachable through a link: /start itself, and leaving a form (a link must not end one).
+NOT_FROM_LINKS = frozenset({"start", "cancel"})
 
 
 def register(router: Router) -> None:
     @router.command("start", "command.start")
     async def start(ctx: Context, args: str) -> list[Reply]:
         if HANDOFF.fullmatch(args):
-            # Arrived through a link from a group ("/start sign-un-decriminalise"): carry on.
+            # Arrived through a link ("/start sign-un-decriminalise", from a group or a shared pledge):
+            # carry on, but as a link, which anyone can send anyone: it may open a form, never change
+            # a setting without a tap (see Context.via_link).
             command, _, argument = args.partition("-")
-            if command in router.commands and command != "start":
-                return await router.run_command(ctx, command, argument)
+            if command in router.commands and command not in NOT_FROM_LINKS:
+                return await router.run_command(replace(ctx, via_link=True), command, argument)
         campaigns = ctx.core.content.campaigns
         buttons = (
             (Button(ctx.text("button.topics"), "topics:"), Button(ctx.text("button.help"), "help:")),
@@ -42,7 +48,11 @@ def register(router: Router) -> None:
         return [Reply(markup.join(*lines, sep="\n"))]
 
     router.command("help", "command.help")(show_help)
-    router.action("help")(show_help)
+    router.action("help", public=True)(show_help)
+
+    @router.action("dismiss", public=True)
+    async def dismiss(ctx: Context, args: str) -> list[Reply]:
+        return [ctx.reply("confirm.declined")]
 
     async def language(ctx: Context, args: str) -> list[Reply]:
         code = args.strip().lower()
@@ -53,8 +63,12 @@ def register(router: Router) -> None:
             return [Reply(ctx.t("language.choose", current=ctx.text("language.name")), buttons)]
         if code not in LANGUAGES:
             return [ctx.reply("language.unknown", ReplyKind.ERROR, code=code, supported=", ".join(LANGUAGES))]
+        if ctx.via_link:
+            name = ctx.core.locales.text(code, "language.name")
+            return [ctx.confirm(ctx.t("language.confirm", name=name), f"language:{code}")]
         await ctx.core.store.set_user_language(ctx.user_key, ctx.event.user.platform, code)
         return [Reply(ctx.core.locales.rich(code, "language.set", name=ctx.core.locales.text(code, "language.name")))]
 
     router.command("language", "command.language")(language)
-    router.action("language")(language)
+    # Sets the presser's own language and says only which: nothing personal.
+    router.action("language", public=True)(language)

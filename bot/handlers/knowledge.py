@@ -34,9 +34,9 @@ def register(router: Router) -> None:
         return [Reply(markup.join((markup.Bold(group.title),), ctx.t("topics.pick")), buttons + back)]
 
     router.command("topics", "command.topics")(topics)
-    router.action("topics")(topics)
+    router.action("topics", public=True)(topics)
 
-    @router.action("kb")
+    @router.action("kb", public=True)
     async def entry(ctx: Context, entry_id: str) -> list[Reply]:
         if entry_id not in ctx.core.content.kb.entries:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]

@@ -1,17 +1,26 @@
 """/sign: the petition sign-up conversation, kept in the store so that it survives a restart.
 
 Steps: the petition and its privacy notice -> each field in turn (validated, re-asked with the
-reason) -> explicit consent (a button) -> the signature, recorded once -> a separate, unticked
-opt-in for campaign updates. /cancel (or the Cancel button) leaves at any step.
+reason; a likely slip offered back as buttons: "Did you mean …@gmail.com?", "Brazil?") -> a review
+of what will be signed, each field changeable -> explicit consent (I agree) -> the signature,
+recorded once -> a separate, unticked opt-in for petition updates. /cancel (or Cancel) leaves at
+any step.
+
+The conversation's state: the petition, the step (a field's name, or CONSENT for the review), the
+answers so far, whether a field is being changed from the review ("reviewing": then the review
+comes next), and an offer of likely values for the current field ("offer": its options, and the
+interface string that explains them).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot import forms, markup
 from bot.content.model import Petition, localized
 from bot.events import Button, Reply, ReplyKind
+from bot.forms import country_name
 from bot.handlers.pledges import progress
 from bot.markup import RichText
 from bot.records import UPDATES_TOPIC, Conversation, Signer
@@ -20,6 +29,7 @@ from bot.timezones import country_zone
 
 FLOW = "sign"
 CONSENT = "consent"
+State = dict[str, Any]
 
 
 def register(router: Router) -> None:
@@ -29,29 +39,77 @@ def register(router: Router) -> None:
     def cancel_button(ctx: Context) -> Button:
         return Button(ctx.text("button.cancel"), "cancel:")
 
-    def question(ctx: Context, petition: Petition, step: str) -> Reply:
-        if step == CONSENT:
-            consent = markup.join(
-                (markup.Bold(ctx.text("sign.consent_heading")),),
-                markup.text(localized(petition.consent, ctx.lang)),
+    def shown(ctx: Context, field: str, value: str | None) -> str:
+        """An answer as the person reads it: a country by its name in their language."""
+        if value is None:
+            return ctx.text("sign.review.none")
+        return country_name(value, ctx.lang) if field == "country" else value
+
+    def review(ctx: Context, petition: Petition, answers: dict[str, Any]) -> Reply:
+        summary: list[RichText] = [(markup.Bold(ctx.text("sign.review_heading")),)]
+        summary += [
+            ctx.t(f"sign.review.{field.name}", value=shown(ctx, field.name, answers.get(field.name)))
+            for field in petition.fields
+        ]
+        consent = markup.join(
+            (markup.Bold(ctx.text("sign.consent_heading")),),
+            markup.text(localized(petition.consent, ctx.lang)),
+        )
+        agree = Button(ctx.text("button.agree"), f"sign-consent:{petition.id}:{petition.consent_version}")
+        changes = tuple(
+            Button(ctx.text(f"button.change.{field.name}"), f"sign-change:{petition.id}:{field.name}")
+            for field in petition.fields
+        )
+        text = markup.join(markup.join(*summary, sep="\n"), consent, ctx.t("sign.ask.consent"))
+        return Reply(text, ((agree,), changes, (cancel_button(ctx),)))
+
+    def offer_buttons(ctx: Context, petition: Petition, step: str, options: list[str]) -> tuple[Button, ...]:
+        def pick(index: int, label: str) -> Button:
+            return Button(label, f"sign-pick:{petition.id}:{step}:{index}")
+
+        if step == "name":
+            return (pick(0, ctx.text("button.use_name")),)
+        if step == "email":
+            suggested, typed = options
+            return (
+                pick(0, ctx.text("button.yes_value", value=suggested)),
+                pick(1, ctx.text("button.keep_value", value=typed)),
             )
-            agree = Button(ctx.text("button.agree"), f"sign-consent:{petition.id}:{petition.consent_version}")
-            return Reply(markup.join(consent, ctx.t("sign.ask.consent")), ((agree, cancel_button(ctx)),))
+        names = [country_name(code, ctx.lang) for code in options]
+        if len(names) == 1:
+            return (pick(0, ctx.text("button.yes_value", value=names[0])),)
+        return tuple(pick(index, name) for index, name in enumerate(names))
+
+    def question(ctx: Context, petition: Petition, state: State) -> Reply:
+        """The question the sign-up is at: a field (with the values offered for it, if any), or the review."""
+        step = str(state.get("step", ""))
+        if step == CONSENT:
+            return review(ctx, petition, dict(state.get("answers", {})))
         field = next(f for f in petition.fields if f.name == step)
-        buttons: tuple[Button, ...] = (cancel_button(ctx),)
         key = f"sign.ask.{step}"
+        extra: tuple[Button, ...] = ()
         if not field.required:
-            buttons = (Button(ctx.text("button.skip"), f"sign-skip:{petition.id}:{step}"), *buttons)
+            extra = (Button(ctx.text("button.skip"), f"sign-skip:{petition.id}:{step}"),)
             key += "_optional"
-        return Reply(ctx.t(key), (buttons,))
+        offer = state.get("offer")
+        if offer and offer.get("step") == step:
+            why = ctx.t(str(offer["why"]), **offer.get("params", {}))
+            options = offer_buttons(ctx, petition, step, list(offer["options"]))
+            return Reply(markup.join(why, ctx.t(key)), (options, (*extra, cancel_button(ctx))))
+        return Reply(ctx.t(key), ((*extra, cancel_button(ctx)),))
+
+    def offered(ctx: Context, conversation: Conversation) -> tuple[Button, ...]:
+        petition = petitions(ctx).get(conversation.state.get("petition", ""))
+        if petition is None:
+            return ()
+        return tuple(button for row in question(ctx, petition, conversation.state).buttons for button in row)
 
     def next_step(petition: Petition, step: str | None) -> str:
         names = [f.name for f in petition.fields]
         index = names.index(step) + 1 if step in names else 0
         return names[index] if index < len(names) else CONSENT
 
-    async def save(ctx: Context, petition: Petition, step: str, answers: dict[str, Any]) -> None:
-        state = {"petition": petition.id, "step": step, "answers": answers}
+    async def save(ctx: Context, state: State) -> None:
         await ctx.core.records.save_conversation(ctx.user_key, ctx.event.user.platform, FLOW, state, ctx.core.clock())
 
     async def unavailable(ctx: Context, petition: Petition, *, check_signed: bool = True) -> Reply | None:
@@ -83,6 +141,10 @@ def register(router: Router) -> None:
         refusal = await unavailable(ctx, petition)
         if refusal is not None:
             return [refusal]
+        conversation = await ctx.core.records.conversation(ctx.user_key)
+        if conversation is not None and conversation.flow == FLOW and conversation.state.get("petition") == petition.id:
+            # Already under way (asked again, or back from a group's hand-off): go on, losing nothing.
+            return [ctx.reply("sign.resume"), question(ctx, petition, conversation.state)]
         count = await ctx.core.records.signature_count(petition.id)
         intro = markup.join(
             (markup.Bold(localized(petition.title, ctx.lang)),),
@@ -91,36 +153,58 @@ def register(router: Router) -> None:
             progress(ctx, count, petition.goal),
         )
         privacy = markup.parse(localized(petition.privacy, ctx.lang))
-        first = next_step(petition, None)
-        await save(ctx, petition, first, {})
-        return [Reply(intro), Reply(privacy), question(ctx, petition, first)]
+        state: State = {"petition": petition.id, "step": next_step(petition, None), "answers": {}}
+        await save(ctx, state)
+        return [Reply(intro), Reply(privacy), question(ctx, petition, state)]
 
     router.command("sign", "command.sign", personal=True)(start)
     router.action("sign", handoff="sign")(start)
 
-    async def current(ctx: Context, petition_id: str, step: str) -> tuple[Petition, dict[str, Any]] | None:
+    async def current(ctx: Context, petition_id: str, step: str) -> tuple[Petition, State] | None:
         """The sign-up under way, if it is for ``petition_id`` and at ``step``: else the button is stale."""
         conversation = await ctx.core.records.conversation(ctx.user_key)
         if conversation is None or conversation.flow != FLOW:
             return None
-        state = conversation.state
+        state = dict(conversation.state)
         petition = petitions(ctx).get(state.get("petition", ""))
         if petition is None or petition.id != petition_id or state.get("step") != step:
             return None
-        return petition, dict(state.get("answers", {}))
+        return petition, state
 
-    async def advance(ctx: Context, petition: Petition, step: str, answers: dict[str, Any]) -> list[Reply]:
-        following = next_step(petition, step)
-        await save(ctx, petition, following, answers)
-        return [question(ctx, petition, following)]
+    async def accept(
+        ctx: Context, petition: Petition, state: State, value: str | None, note: RichText = ()
+    ) -> list[Reply]:
+        """Record the current field's answer (None: left out) and ask what comes next."""
+        step = str(state["step"])
+        if step == "email" and value is not None and await ctx.core.records.email_signed(petition.id, value):
+            return reask(ctx, petition, {**state, "offer": None}, ctx.t("sign.email_taken"))
+        answers = {key: answer for key, answer in state.get("answers", {}).items() if key != step}
+        if value is not None:
+            answers[step] = value
+        # A field changed from the review goes back to the review.
+        following = CONSENT if state.get("reviewing") else next_step(petition, step)
+        state = {"petition": petition.id, "step": following, "answers": answers}
+        await save(ctx, state)
+        following_question = question(ctx, petition, state)
+        return [Reply(markup.join(note, following_question.text), following_question.buttons)]
 
-    def reask(ctx: Context, petition: Petition, step: str, reason: RichText) -> list[Reply]:
-        prompt = question(ctx, petition, step)
+    async def offer(ctx: Context, petition: Petition, state: State, error: forms.FieldError) -> list[Reply]:
+        """Ask about a likely value (or a doubtful one) with buttons, keeping it in the form meanwhile."""
+        params = {key: str(value) for key, value in error.params.items()}
+        state = {
+            **state,
+            "offer": {"step": state["step"], "options": error.options, "why": error.reason, "params": params},
+        }
+        await save(ctx, state)
+        return [question(ctx, petition, state)]
+
+    def reask(ctx: Context, petition: Petition, state: State, reason: RichText) -> list[Reply]:
+        prompt = question(ctx, petition, {**state, "offer": None})
         return [Reply(markup.join(reason, prompt.text), prompt.buttons, kind=ReplyKind.ERROR)]
 
-    @router.flow(FLOW)
+    @router.flow(FLOW, offers=offered)
     async def answer(ctx: Context, text: str, conversation: Conversation) -> list[Reply]:
-        state = conversation.state
+        state = dict(conversation.state)
         petition = petitions(ctx).get(state.get("petition", ""))
         step = str(state.get("step", ""))
         if petition is None:
@@ -128,43 +212,82 @@ def register(router: Router) -> None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         if ctx.core.answerer.is_alarm(text):
             # Someone in danger comes before any form: answer, then keep the sign-up where it was.
-            return [*await ctx.core.answer(ctx, text), question(ctx, petition, step)]
-        answers = dict(state.get("answers", {}))
+            return [*await ctx.core.answer(ctx, text), question(ctx, petition, state)]
         if step == CONSENT:
-            return reask(ctx, petition, step, ctx.t("sign.press_agree"))
+            return reask(ctx, petition, state, ctx.t("sign.press_agree"))
         try:
             if step == "name":
-                answers["name"] = forms.clean_name(text)
-            elif step == "email":
+                stop_words = ctx.core.content.lexicon.stopwords
+                doubt = forms.doubtful_name(
+                    text, [stop_words.get(ctx.lang, frozenset()), stop_words.get("en", frozenset())]
+                )
+                if doubt == "form.name.question":
+                    raise forms.FieldError(doubt, {"text": forms.echoed(text)})
+                name = forms.clean_name(text)
+                if doubt is not None:
+                    raise forms.FieldError(doubt, {"text": name}, [name])
+                return await accept(ctx, petition, state, name)
+            if step == "email":
                 email = forms.clean_email(text)
-                if await ctx.core.records.email_signed(petition.id, email):
-                    return reask(ctx, petition, step, ctx.t("sign.email_taken"))
-                answers["email"] = email
-            elif step == "country":
-                answers["country"] = forms.resolve_country(text, ctx.lang).code
+                suggestion = forms.email_suggestion(email)
+                if suggestion is not None:
+                    raise forms.FieldError("form.email.suggest", {"suggestion": suggestion}, [suggestion, email])
+                return await accept(ctx, petition, state, email)
+            # Off the event loop: the first look-up in a language reads CLDR's names for ~1 s.
+            country = await asyncio.to_thread(forms.resolve_country, text, ctx.lang)
+            note: RichText = ()
+            if forms.is_shorthand(text, country, ctx.lang):
+                # "usa", "Deutschland": say which country it became, before it goes on the petition.
+                note = ctx.t("form.country.understood", text=forms.echoed(text), country=country.name(ctx.lang))
+            return await accept(ctx, petition, state, country.code, note)
         except forms.FieldError as error:
-            return reask(ctx, petition, step, ctx.t(error.reason, **error.params))
-        return await advance(ctx, petition, step, answers)
+            if error.options:
+                return await offer(ctx, petition, state, error)
+            return reask(ctx, petition, state, ctx.t(error.reason, **error.params))
 
-    @router.action("sign-skip")
+    @router.action("sign-pick", handoff="sign")
+    async def pick(ctx: Context, argument: str) -> list[Reply]:
+        petition_id, _, rest = argument.partition(":")
+        step, _, index = rest.partition(":")
+        found = await current(ctx, petition_id, step)
+        offer_made = found[1].get("offer") if found is not None else None
+        options = list(offer_made["options"]) if offer_made and offer_made.get("step") == step else []
+        if found is None or not index.isdigit() or int(index) >= len(options):
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+        petition, state = found
+        return await accept(ctx, petition, state, str(options[int(index)]))
+
+    @router.action("sign-skip", handoff="sign")
     async def skip(ctx: Context, argument: str) -> list[Reply]:
         petition_id, _, step = argument.partition(":")
         found = await current(ctx, petition_id, step)
         if found is None or next(f for f in found[0].fields if f.name == step).required:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        petition, answers = found
-        return await advance(ctx, petition, step, answers)
+        petition, state = found
+        return await accept(ctx, petition, state, None)
 
-    @router.action("sign-consent")
+    @router.action("sign-change", handoff="sign")
+    async def change(ctx: Context, argument: str) -> list[Reply]:
+        petition_id, _, field = argument.partition(":")
+        found = await current(ctx, petition_id, CONSENT)
+        if found is None or field not in {f.name for f in found[0].fields}:
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+        petition, state = found
+        state = {**state, "step": field, "reviewing": True, "offer": None}
+        await save(ctx, state)
+        return [question(ctx, petition, state)]
+
+    @router.action("sign-consent", handoff="sign")
     async def consent(ctx: Context, argument: str) -> list[Reply]:
         petition_id, _, version = argument.partition(":")
         found = await current(ctx, petition_id, CONSENT)
         if found is None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        petition, answers = found
+        petition, state = found
+        answers = dict(state.get("answers", {}))
         if version != str(petition.consent_version):
             # The consent text changed since it was shown: show the new one.
-            return [question(ctx, petition, CONSENT)]
+            return [question(ctx, petition, state)]
         # Signing twice is caught by the store itself, in the same statement that records it.
         refusal = await unavailable(ctx, petition, check_signed=False)
         if refusal is not None:
@@ -187,7 +310,8 @@ def register(router: Router) -> None:
         if signed.email_taken:
             return [ctx.reply("sign.email_taken_final", ReplyKind.ERROR)]
         thanks = ctx.t("sign.thanks", name=signer.name, title=localized(petition.title, ctx.lang))
-        opt_in = ctx.t("sign.updates_question")
+        # The opt-in names the topic it subscribes to, in the words /subscribe and /mydata use.
+        opt_in = ctx.t("sign.updates_question", topic=ctx.text(f"topic.{UPDATES_TOPIC}"))
         buttons = (
             (
                 Button(ctx.text("button.updates_yes"), f"updates:yes:{petition.id}"),
@@ -204,11 +328,12 @@ def register(router: Router) -> None:
         await ctx.core.records.subscribe(
             ctx.user_key, ctx.event.user.platform, UPDATES_TOPIC, ctx.event.chat.id, ctx.lang, ctx.core.clock()
         )
-        return [ctx.reply("sign.updates_accepted")]
+        return [ctx.reply("sign.updates_accepted", topic=ctx.text(f"topic.{UPDATES_TOPIC}"))]
 
     async def cancel(ctx: Context, args: str) -> list[Reply]:
         ended = await ctx.core.records.end_conversation(ctx.user_key)
         return [ctx.reply("cancel.done" if ended else "cancel.nothing")]
 
     router.command("cancel", "command.cancel")(cancel)
-    router.action("cancel")(cancel)
+    # Ends only the presser's own form, and says nothing about it: no need to move to a private chat.
+    router.action("cancel", public=True)(cancel)

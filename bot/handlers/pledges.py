@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import markup
 from bot.content.model import Pledge, localized
-from bot.events import Button, ChatKind, Reply, ReplyKind
+from bot.events import Button, ChatKind, Reply, ReplyKind, Share
 from bot.i18n import goal_progress, number
 from bot.markup import RichText
 from bot.router import Context, Router
@@ -89,7 +89,9 @@ def register(router: Router) -> None:
             return [ctx.reply("pledge.already_taken", title=title)]
         thanks = ctx.t("pledge.thanks", title=title)
         share = ctx.t("pledge.share", title=title)
-        return [Reply(markup.join(thanks, progress(ctx, count, pledge.goal), share), kind=ReplyKind.INFO)]
+        # The link itself is the adapter's to write (a Telegram deep link, a Discord command mention).
+        text = markup.join(thanks, progress(ctx, count, pledge.goal), share)
+        return [Reply(text, kind=ReplyKind.INFO, share=Share("pledge", pledge.id))]
 
     @router.action("pledge-withdraw", handoff="pledges")
     async def withdraw(ctx: Context, pledge_id: str) -> list[Reply]:

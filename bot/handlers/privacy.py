@@ -49,6 +49,10 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
     if data.conversation is not None:
         state = data.conversation.state
         typed_in = {**state.get("answers", {}), **({"text": state["body"]} if "body" in state else {})}
+        offer = state.get("offer") or {}
+        if offer.get("options"):
+            # A value typed (or suggested) and not yet confirmed is stored too, until it is.
+            typed_in[f"{offer['step']}?"] = " / ".join(str(option) for option in offer["options"])
         typed = ", ".join(f"{key}: {value}" for key, value in typed_in.items()) or "—"
         lines.append(ctx.t("mydata.conversation", flow=data.conversation.flow, answers=typed))
     if len(lines) == 1:

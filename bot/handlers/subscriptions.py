@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import timedelta
@@ -14,7 +15,7 @@ from bot.events import Button, ChatKind, Reply, ReplyKind
 from bot.i18n import Locales
 from bot.router import Context, Router
 from bot.text import fold
-from bot.timezones import resolve_zone
+from bot.timezones import is_zone, resolve_zone, zone_label
 
 log = logging.getLogger(__name__)
 # A STOP message may carry trailing punctuation or spaces ("Stop!", " stop. "), nothing else.
@@ -50,6 +51,8 @@ def register(router: Router) -> None:
             )
             intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=topic)
             return [Reply(intro, buttons)]
+        if ctx.via_link and topic not in mine:
+            return [ctx.confirm(ctx.t("subscribe.confirm", topic=topic_name(ctx, topic)), f"subscribe:{topic}")]
         added = await ctx.core.records.subscribe(
             ctx.user_key, ctx.event.user.platform, topic, ctx.event.chat.id, ctx.lang, ctx.core.clock()
         )
@@ -67,6 +70,13 @@ def register(router: Router) -> None:
     async def unsubscribe(ctx: Context, topic: str) -> list[Reply]:
         topic = topic.strip().lower()
         mine = await ctx.core.records.topics_of(ctx.user_key)
+        if ctx.via_link and (topic in mine or (topic == "all" and mine)):
+            question = (
+                ctx.t("unsubscribe.confirm_all")
+                if topic == "all"
+                else ctx.t("unsubscribe.confirm", topic=topic_name(ctx, topic))
+            )
+            return [ctx.confirm(question, f"unsubscribe:{topic}")]
         if topic == "all":
             removed = await ctx.core.records.unsubscribe(ctx.user_key)
             return [ctx.reply("unsubscribe.all" if removed else "unsubscribe.none")]
@@ -108,11 +118,25 @@ def register(router: Router) -> None:
         if not args.strip():
             return [ctx.reply("timezone.current", zone=await zone_of(ctx))]
         try:
-            zone = resolve_zone(args, ctx.lang)
+            # Off the event loop: the first look-up reads CLDR's city and country names for ~1 s.
+            zone = await asyncio.to_thread(resolve_zone, args, ctx.lang)
         except forms.FieldError as error:
-            return [
-                Reply(markup.join(ctx.t(error.reason, **error.params), ctx.t("timezone.usage")), kind=ReplyKind.ERROR)
-            ]
+            now = ctx.core.clock()
+            buttons = tuple(
+                (Button(zone_label(option, ctx.lang, now), f"timezone-set:{option}"),) for option in error.options
+            )
+            reason = ctx.t(error.reason, **error.params)
+            if buttons:
+                return [Reply(reason, buttons)]
+            return [Reply(markup.join(reason, ctx.t("timezone.usage")), kind=ReplyKind.ERROR)]
+        if ctx.via_link:
+            return [ctx.confirm(ctx.t("timezone.confirm", zone=zone), f"timezone-set:{zone}")]
+        return await set_zone(ctx, zone)
+
+    @router.action("timezone-set", handoff="timezone")
+    async def set_zone(ctx: Context, zone: str) -> list[Reply]:
+        if not is_zone(zone):
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         await ctx.core.records.set_timezone(ctx.user_key, ctx.event.user.platform, zone, ctx.core.clock())
         hour = f"{ctx.core.config.reminders.hour:02d}:00"
         return [ctx.reply("timezone.set", zone=zone, hour=hour)]

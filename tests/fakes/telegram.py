@@ -852,16 +852,19 @@ class FakeTelegram:
         stored.update(_content("text", text, "entities", _detected_entities(text)), edit_date=int(time.time()))
         return self.push_update({"edited_message": stored})
 
-    def push_callback(self, data: str, *, message: JSONDict, user: JSONDict | None = None) -> JSONDict:
+    def push_callback(
+        self, data: str, *, message: JSONDict, user: JSONDict | None = None, forged: bool = False
+    ) -> JSONDict:
         """A user presses the button with ``data`` on ``message`` (one the bot sent, as returned by
-        ``sent_messages``). The button must be on the message now, as Telegram's client requires."""
+        ``sent_messages``). The button must be on the message now, as Telegram's client requires;
+        ``forged``: a modified client sends ``data`` of its own making on that message."""
         stored = self._messages.get((message["chat"]["id"], message["message_id"]))
         if stored is None or stored["from"]["id"] != self.bot_id:
             raise ValueError(f"no message the bot sent (and did not delete) with id {message['message_id']}")
         buttons = [
             b.get("callback_data") for row in stored.get("reply_markup", {}).get("inline_keyboard", []) for b in row
         ]
-        if data not in buttons:
+        if data not in buttons and not forged:
             raise ValueError(f"no button with callback_data {data!r} on that message; its buttons: {buttons}")
         chat = stored["chat"]
         query_id = str(self._next_callback_id)
