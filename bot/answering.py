@@ -75,19 +75,16 @@ class Answer:
     about_overdose: bool = False
 
 
-def vocabulary(content: Content) -> frozenset[str]:
-    """Every word the content spells: a message word found here is meant as itself, never as a typo
-    of a trigger word ("sharing" is no "shaking")."""
-    texts: list[str] = []
-    for entry in content.kb.entries.values():
-        texts.extend((entry.title, *entry.questions, markup.plain(entry.answer)))
-        for translation in entry.translations.values():
-            texts.extend((translation.title, *translation.questions, markup.plain(translation.answer)))
-    for strings in content.locales.values():
-        texts.extend(strings.values())
+def vocabulary(content: Content, indexes: Iterable[Retriever]) -> frozenset[str]:
+    """Every word the content spells (the knowledge base as its indexes read it, the interface, the
+    stop words): a message word found here is meant as itself, never as a typo of a trigger word
+    ("sharing" is no "shaking")."""
     found: set[str] = set()
-    for text in texts:
-        found.update(words(text))
+    for index in indexes:
+        found.update(index.spelled)
+    for strings in content.locales.values():
+        for text in strings.values():
+            found.update(words(text))
     for stopwords in content.lexicon.stopwords.values():
         found.update(stopwords)
     return frozenset(found)
@@ -131,11 +128,6 @@ class Answerer:
         self.emergency_country = emergency_country
         self.default_language = default_language
         self.languages = languages or LanguageDetector()
-        known = vocabulary(content)
-        self.detector = EmergencyDetector(content.emergency, known)
-        self.crises = CrisisDetector(content.crisis, known)
-        self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
-        self.refusals = RefusalRules(content.refusals, known)
         places = country_names()
         self.analyzers = {lang: Analyzer(content.lexicon, lang, places) for lang in LANGUAGES}
         self.indexes: dict[str, Retriever] = {}
@@ -144,6 +136,11 @@ class Answerer:
             documents = [d for d in (Document.of(e, lang) for e in self.kb.entries.values()) if d is not None]
             if documents or lang == KB_LANGUAGE:
                 self.indexes[lang] = Retriever(documents, analyzer)
+        known = vocabulary(content, self.indexes.values())
+        self.detector = EmergencyDetector(content.emergency, known)
+        self.crises = CrisisDetector(content.crisis, known)
+        self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
+        self.refusals = RefusalRules(content.refusals, known)
 
     # ------------------------------------------------------------------ language
 

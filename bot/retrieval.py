@@ -153,6 +153,10 @@ class Analyzer:
         return [w for w, _ in self.spans(tokens)]
 
     def terms(self, tokens: list[str]) -> list[str]:
+        stems = [stem(t, self.lang) for t in tokens]
+        if not any(s in self._longest for s in stems):
+            # No lexicon phrase starts anywhere (most texts): the words' own stems, worked out once.
+            return [s for t, s in zip(tokens, stems, strict=True) if t not in self.stopwords]
         return [stem(w, self.lang) for w in self.canonical(tokens) if w not in self.stopwords]
 
     def bridge(self, tokens: list[str]) -> list[str]:
@@ -182,7 +186,11 @@ class Retriever:
         self._variants: list[array[int]] = []
         self._tags: list[array[int]] = []
         surface: set[str] = set()
+        # Every word the entries spell, answers included (words spelt right, never taken for typos).
+        self.spelled: set[str] = set()
         lengths: list[float] = []
+        # The same answer or tags recur (an entry's copies, shared tags): analysed once each.
+        analysed: dict[str, tuple[list[str], list[int]]] = {}
         for doc, document in enumerate(documents):
             bag: dict[int, float] = defaultdict(float)
             variants = array("I")
@@ -195,12 +203,17 @@ class Retriever:
             )
             for name, texts in fields:
                 for text in texts:
-                    tokens = analyzer.tokens(text)
-                    terms = analyzer.terms(tokens)
+                    known = analysed.get(text) if name in ("tags", "answer") else None
+                    if known is None:
+                        tokens = analyzer.tokens(text)
+                        known = tokens, [self._number(term, doc_type) for term in analyzer.terms(tokens)]
+                        self.spelled.update(tokens)
+                        if name in ("tags", "answer"):
+                            analysed[text] = known
+                    tokens, term_ids = known
                     if name != "answer":
                         # Typos are corrected towards words people ask with, not every word of an answer.
                         surface.update(tokens)
-                    term_ids = [self._number(term, doc_type) for term in terms]
                     if name in ("title", "questions"):
                         variants.extend([*term_ids, 0])
                     elif name == "tags":

@@ -62,7 +62,7 @@ def _stemmer(lang: str) -> snowballstemmer.Stemmer | None:
     return snowballstemmer.stemmer(name) if name else None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 18)
 def stem(word: str, lang: str) -> str:
     """The Snowball stem of a folded word (the word itself for unsupported languages)."""
     stemmer = _stemmer(lang)
