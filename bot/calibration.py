@@ -7,8 +7,9 @@ fitted on the tuning set (``kb-tests.yaml``: every question that expects an entr
 the best entry is the right one; a question nothing answers, or a wrong best entry, is a negative),
 and the two thresholds are chosen on the same data:
 
-- answer: the lowest probability at which at most ``MAX_OUT_OF_SCOPE`` of the out-of-scope questions
-  are answered, which serves the most questions right under that bound;
+- answer: the lowest probability at which at most ``MAX_OUT_OF_SCOPE`` of each set of questions to
+  keep out (out of scope, look-alikes) are answered, which serves the most questions right under
+  that bound;
 - clarify ("did you mean"): the probability down to which offering the best few entries finds the
   right one for more questions than it fails (out-of-scope ones count as failures).
 
@@ -19,6 +20,7 @@ checks that it is what the tuning set gives, so nobody sets a threshold by hand.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,9 +28,9 @@ from datetime import date
 from bot.content.model import Calibration
 from bot.retrieval import Ranking
 
-# At most this share of the tuning set's out-of-scope questions and look-alikes may get an entry: the
-# most that keeps each of the two sets at its target (96 % unanswered) on the tuning set.
-MAX_OUT_OF_SCOPE = 0.03
+# At most this share of each set of questions to keep out (out of scope, look-alikes) may get an entry:
+# the target's bound (96 % unanswered), held on the tuning set set by set.
+MAX_OUT_OF_SCOPE = 0.04
 CLARIFY_CHOICES = 3
 # Ridge penalty: keeps the fit stable when two features move together.
 L2 = 0.01
@@ -56,6 +58,8 @@ class Sample:
     in_scope: bool
     # The right entry's place among the ranking's hits (0: first), or None.
     place: int | None
+    # Its set ("out-of-scope", "look-alikes", ...): the bound holds for each set of questions to keep out.
+    group: str = "out-of-scope"
 
 
 def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, float]]:
@@ -67,15 +71,16 @@ def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, f
     scored = sorted(((probability(provisional, s.ranking), s) for s in samples), key=lambda pair: pair[0])
     in_scope = sum(s.in_scope for s in samples) or 1
     out_of_scope = sum(not s.in_scope for s in samples) or 1
-    allowed = math.floor(MAX_OUT_OF_SCOPE * out_of_scope)
-    # Going down from the top, the answer threshold may drop until one more out-of-scope question
-    # would be answered than allowed.
-    answer, seen_out = 1.0, 0
+    outside = Counter(s.group for s in samples if not s.in_scope)
+    allowed = {group: math.floor(MAX_OUT_OF_SCOPE * count) for group, count in outside.items()}
+    # Going down from the top, the answer threshold may drop until one more question of a set to keep
+    # out would be answered than that set allows.
+    answer, seen = 1.0, Counter[str]()
     for p, sample in reversed(scored):
         if not sample.in_scope:
-            if seen_out == allowed:
+            if seen[sample.group] == allowed[sample.group]:
                 break
-            seen_out += 1
+            seen[sample.group] += 1
         answer = p
     # Further down, "did you mean" is offered where it helps more questions than it fails: the band
     # below the answer threshold where the right entry is among the choices most often, counting the

@@ -56,8 +56,10 @@ class Concept(StrEnum):
     STIMULANT_USE = "stimulant_use"
     # Any drug, alcohol or way of using.
     SUBSTANCE = "substance"
-    # Someone concrete: my friend, he, she, bro (not "someone" or "people").
+    # Someone concrete: my friend, bro, this guy (not "someone" or "people").
     PERSON = "person"
+    # He, she, him: someone, or the device or pet the message is about.
+    PRONOUN = "pronoun"
     # The writer as the one affected: i took, i feel, my chest.
     SELF = "self"
     # Urgency: right now, please help, hurry, what do i do.
@@ -103,6 +105,7 @@ _TELLING = frozenset(
         Concept.OVERDOSE_WORD,
         *_STIMULANT_SIGNALS,
         Concept.PERSON,
+        Concept.PRONOUN,
     }
 )
 
@@ -176,29 +179,38 @@ def decide(r: Reading) -> EmergencyKind | None:
     """The rules of the module docstring, over the concepts of one message."""
     c = Concept
     drug = r.has(c.SUBSTANCE, c.STIMULANT_USE)
-    human = r.has(c.PERSON, c.SELF)
-    present = human or r.has(c.NOW)
+    human = r.has(c.PERSON, c.PRONOUN, c.SELF)
+    # Someone in it now, enough to outweigh the look of a question: a person, the writer, urgency,
+    # or a "he" or "she" with a danger sign ("what's wrong with him, he won't wake up").
+    present = r.has(c.PERSON, c.SELF, c.NOW) or (r.has(c.PRONOUN) and r.has(c.SIGN, c.UNRESPONSIVE))
+    # Someone in it at all, for the signs that need one.
+    someone = human or r.has(c.NOW)
     signals = set(r.concepts & {c.SIGN, c.SIGN_WEAK, c.OVERDOSE, *_STIMULANT_SIGNALS})
     if r.has(c.UNRESPONSIVE) or (r.has(c.BODY) and r.has(c.UNWELL)):
         signals.add(c.SIGN_WEAK)
     # Two parts of the body in a bad state, or one with no response: that is a danger sign.
     if r.has(c.BODY) and r.has(c.UNWELL) and (r.counts[c.BODY] >= 2 or r.has(c.UNRESPONSIVE)):
         signals.add(c.SIGN)
-    if r.has(c.OVERDOSE_WORD) and present:
+    if r.has(c.OVERDOSE_WORD) and someone:
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.
     # A pet is a vet's business ("my dog wont wake up, he's so lazy"), unless the writer is in it too.
     if r.has(c.ANIMAL) and not r.has(c.SELF):
         return None
-    if r.has(c.OBJECT) and not (drug or r.has(c.OVERDOSE, c.OVERDOSE_WORD, c.PERSON)):
+    # A device, unless a drug, an overdose, someone, or a body in a bad state (a phone has no purple
+    # fingertips) is in it too.
+    body_unwell = r.has(c.BODY) and r.has(c.UNWELL)
+    if r.has(c.OBJECT) and not (drug or body_unwell or r.has(c.OVERDOSE, c.OVERDOSE_WORD, c.PERSON)):
         return None
     if r.has(c.FICTION) and not r.has(c.NOW):
         return None
     if r.has(c.JOKE) and not (drug or r.has(c.NOW)):
         return None
     if r.has(c.FIGURATIVE) and not drug:
-        # Chocolate or a heatwave explain a weak signal away, never a danger sign or someone's overdose.
-        signals -= {c.SIGN_WEAK, *_STIMULANT_SIGNALS}
+        # Chocolate, a slushie or a heatwave explain the signs away ("my kid won't wake up for school"),
+        # unless someone is not responding or it is urgent, and never someone's overdose.
+        if not r.has(c.UNRESPONSIVE, c.NOW):
+            signals -= {c.SIGN, c.SIGN_WEAK, *_STIMULANT_SIGNALS}
         if not r.has(c.PERSON):
             signals.discard(c.OVERDOSE)
     # 2. About overdose rather than in one.
@@ -212,11 +224,11 @@ def decide(r: Reading) -> EmergencyKind | None:
     stimulant = EmergencyKind.STIMULANT if signals & _STIMULANT_SIGNALS else EmergencyKind.OPIOID
     if c.SIGN in signals:
         return EmergencyKind.OPIOID
-    if c.SIGN_WEAK in signals and (present or drug):
+    if c.SIGN_WEAK in signals and (someone or drug):
         return stimulant
     if c.OVERDOSE in signals:
         return stimulant
-    if c.STIMULANT_SEVERE in signals and (present or drug):
+    if c.STIMULANT_SEVERE in signals and (someone or drug):
         return EmergencyKind.STIMULANT
     if c.STIMULANT in signals and drug:
         return EmergencyKind.STIMULANT

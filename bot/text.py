@@ -47,7 +47,7 @@ def words(text: str) -> list[str]:
 _ODD = re.compile(r"\b(?:[oO][dD]['’][dD]|OD[dD])\b")
 # French elides articles and pronouns ("l'overdose", "j'ai", "n'arrive"): split them off, or folding
 # glues them onto the next word.
-_ELISION = re.compile(r"\b([cdjlmnst]|qu)['’](?=\w)", re.IGNORECASE)
+_ELISION = re.compile(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu|quelqu)['’](?=\w)", re.IGNORECASE)
 
 
 def phrase_words(text: str) -> list[str]:

@@ -322,7 +322,7 @@ def test_the_calibration_is_what_the_tuning_set_gives(services: Services) -> Non
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
     fitted, achieved = fit(calibration_samples(services.answerer, cases), date.today())
     assert same(fitted, services.content.calibration), "run: advocacy-bot kb calibrate"
-    assert achieved["out_of_scope_answered"] <= 0.03
+    assert achieved["out_of_scope_answered"] <= 0.04
 
 
 def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:

@@ -108,6 +108,7 @@ EMERGENCY_CONCEPTS = (
     "stimulant_use",
     "substance",
     "person",
+    "pronoun",
     "self",
     "now",
     "about",
