@@ -102,7 +102,6 @@ _TELLING = frozenset(
         Concept.UNRESPONSIVE,
         Concept.UNWELL,
         Concept.OVERDOSE,
-        Concept.OVERDOSE_WORD,
         *_STIMULANT_SIGNALS,
         Concept.PERSON,
         Concept.PRONOUN,
@@ -138,7 +137,12 @@ class Reading:
 
     @property
     def lang(self) -> str:
-        return self.languages.most_common(1)[0][0] if self.languages else "en"
+        """The language most of its telling words are in; English when that is one of several."""
+        if not self.languages:
+            return "en"
+        top = max(self.languages.values())
+        leaders = [lang for lang, count in self.languages.items() if count == top]
+        return "en" if "en" in leaders else leaders[0]
 
 
 class EmergencyDetector:

@@ -84,10 +84,21 @@ def test_a_question_about_overdose_is_no_alarm(services: Services, question: str
     answer = answerer.answer(question, "en")
     assert answer.kind is not ReplyKind.EMERGENCY, answer
     if entry is not None:
-        assert answer.kind is ReplyKind.ANSWER and answer.entry == entry, answer
-        # The entry, then the emergency number as one closing line (not the whole alarm).
-        [reply] = answerer.replies(answer, "en", country="GB")
-        assert plain(reply.text).rstrip().endswith("If someone is in danger right now, call 999 (United Kingdom).")
+        # Its entry first, answered or offered.
+        assert answer.candidates[0] == entry, answer
+        if answer.kind is ReplyKind.ANSWER:
+            # The entry, then the emergency number as one closing line (not the whole alarm).
+            [reply] = answerer.replies(answer, "en", country="GB")
+            text = plain(reply.text).rstrip()
+            assert text.endswith("If someone is in danger right now, call 999 (United Kingdom).")
+
+
+def test_an_answer_about_overdose_closes_with_the_emergency_number(services: Services) -> None:
+    answerer = services.answerer
+    answer = answerer.answer("what does an overdose look like", "en")
+    assert answer.kind is ReplyKind.ANSWER and answer.about_overdose
+    [reply] = answerer.replies(answer, "en")
+    assert plain(reply.text).rstrip().splitlines()[-1].startswith("If someone is in danger right now, call")
 
 
 LOOK_ALIKES = [
