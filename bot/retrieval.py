@@ -15,6 +15,7 @@ index, for the entries not translated into it.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import re
@@ -42,6 +43,8 @@ RERANK = 12
 RANK_WEIGHTS = (0.3, 0.5, 0.2)
 CONFIDENCE_WEIGHTS = (0.4, 0.6)
 MAX_QUERY_WORDS = 64
+# Entries whose variants are kept as text for re-ranking, the oldest asked about forgotten first.
+TEXTS_CACHE = 4096
 # The longest multi-word synonym in a lexicon is matched first; longer ones are not looked for.
 MAX_SYNONYM_WORDS = 4
 
@@ -122,6 +125,14 @@ class Analyzer:
                 self.synonyms[key] = tuple(words(canonical))
                 self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
                 self.vocabulary.update(variant_words)
+        # The common case, worked out once: a one-word variant ("narcan") stands for these words, whose
+        # terms are these; and the words that may start a longer one, which need the general path.
+        self._single = {
+            key[0]: (words_, tuple(stem(w, lang) for w in words_ if w not in self.stopwords))
+            for key, words_ in self.synonyms.items()
+            if len(key) == 1
+        }
+        self._starts_phrase = frozenset(key[0] for key in self.synonyms if len(key) > 1)
 
     def tokens(self, text: str) -> list[str]:
         """The folded words of ``text`` as this language splits them."""
@@ -154,10 +165,21 @@ class Analyzer:
 
     def terms(self, tokens: list[str]) -> list[str]:
         stems = [stem(t, self.lang) for t in tokens]
-        if not any(s in self._longest for s in stems):
-            # No lexicon phrase starts anywhere (most texts): the words' own stems, worked out once.
-            return [s for t, s in zip(tokens, stems, strict=True) if t not in self.stopwords]
-        return [stem(w, self.lang) for w in self.canonical(tokens) if w not in self.stopwords]
+        if any(s in self._starts_phrase for s in stems):
+            return [stem(w, self.lang) for w in self.canonical(tokens) if w not in self.stopwords]
+        # No lexicon phrase of several words can start here (most texts): each word on its own, as
+        # canonical() would give it, without the general path's work.
+        out: list[str] = []
+        for token, token_stem in zip(tokens, stems, strict=True):
+            single = self._single.get(token_stem)
+            if single is not None:
+                replacement, replacement_terms = single
+                out.extend(replacement_terms)
+                if token in replacement:
+                    continue
+            if token not in self.stopwords:
+                out.append(token_stem)
+        return out
 
     def bridge(self, tokens: list[str]) -> list[str]:
         """The question's words for another language's index: canonical terms instead of the words
@@ -169,8 +191,18 @@ class Retriever:
     """An index over the knowledge-base entries written in one language."""
 
     def __init__(self, documents: Iterable[Document], analyzer: Analyzer) -> None:
+        # Millions of small objects are made and kept here: the garbage collector's passes over them
+        # while building cost a fifth of the time and find nothing to collect.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(list(documents), analyzer)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, documents: list[Document], analyzer: Analyzer) -> None:
         self.analyzer = analyzer
-        documents = list(documents)
         self.ids = [document.entry for document in documents]
         # A knowledge base in six languages at a hundred times today's size must stay small, so the
         # index is arrays of numbers. Terms are numbered from 1 (0 ends a question variant below).
@@ -235,15 +267,15 @@ class Retriever:
         average = (sum(lengths) / self._count if lengths else 0.0) or 1.0
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
+        norms = [K1 * (1 - B + B * length / average) for length in lengths]
         for docs, weights in self._postings:
-            for i, (doc, tf) in enumerate(zip(docs, weights, strict=True)):
-                norm = K1 * (1 - B + B * lengths[doc] / average)
-                weights[i] = tf * (K1 + 1) / (tf + norm)
+            weights[:] = array("f", [tf * (K1 + 1) / (tf + norms[doc]) for doc, tf in zip(docs, weights, strict=True)])
         if len(self._terms) <= 0xFFFF:
             # Exact-size copies with 2-byte term numbers: half the memory of the arrays they were built in.
             self._variants = [array("H", variants) for variants in self._variants]
             self._tags = [array("H", tags) for tags in self._tags]
         self._correction_cache: dict[str, str | None] = {}
+        self._texts_cache: dict[int, list[str]] = {}
 
     def _number(self, term: str, doc_type: str) -> int:
         term_id = self._term_ids.get(term)
@@ -270,7 +302,13 @@ class Retriever:
         return lambda term: term in known and _holds(self._docs(term), doc)
 
     def _variant_texts(self, doc: int) -> list[str]:
-        texts: list[str] = []
+        """The entry's title and question variants as text, rebuilt from term numbers (kept as numbers:
+        text for every variant of a large knowledge base would be most of its memory) and remembered
+        for the entries asked about most."""
+        texts = self._texts_cache.get(doc)
+        if texts is not None:
+            return texts
+        texts = []
         variant: list[str] = []
         for term_id in self._variants[doc]:
             if term_id:
@@ -278,6 +316,9 @@ class Retriever:
             else:
                 texts.append(" ".join(variant))
                 variant = []
+        if len(self._texts_cache) >= TEXTS_CACHE:
+            del self._texts_cache[next(iter(self._texts_cache))]
+        self._texts_cache[doc] = texts
         return texts
 
     def _correct(self, word: str) -> str | None:
@@ -380,7 +421,8 @@ class Retriever:
         query = " ".join(t for t, _, _ in terms)
         reranked: list[tuple[float, float, int]] = []
         for doc in best:
-            resemblance = max(fuzz.token_sort_ratio(query, v) for v in self._variant_texts(doc)) / 100
+            best_variant = process.extractOne(query, self._variant_texts(doc), scorer=fuzz.token_sort_ratio)
+            resemblance = best_variant[1] / 100 if best_variant else 0.0
             # The share of the question's information this entry holds.
             share = share_of(self._holder(doc, known_set))
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
