@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -46,6 +45,7 @@ from bot import adapters
 from bot.config import Config
 from bot.core import Core
 from bot.events import ButtonPress, Chat, ChatKind, Command, Content, Event, Reply, ReplyKind, Text, User, parse_text
+from bot.logs import register_secret, secret_env
 from bot.markup import RichText
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class DiscordAdapter:
     def __init__(self, config: Config, token: str, timings: Timings | None = None) -> None:
         self.config = config
         self.token = token
+        register_secret(token)
         self.timings = timings or Timings()
         # Set while a gateway session is up (after on_ready).
         self.ready = asyncio.Event()
@@ -465,7 +466,7 @@ class DiscordClient(discord.Client):
 
 
 def create(config: Config) -> DiscordAdapter:
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    token = secret_env(TOKEN_ENV)
     if not token:
         raise adapters.AdapterError(
             f"the discord adapter needs the bot's token in the {TOKEN_ENV} environment variable "

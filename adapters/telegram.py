@@ -62,6 +62,7 @@ from bot.content.model import LANGUAGES
 from bot.core import Core
 from bot.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, TemporaryFailure
 from bot.events import ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, User, parse_text
+from bot.logs import register_secret, secret_env
 from bot.markup import Bold, Link, RichText, plain
 
 log = logging.getLogger(__name__)
@@ -307,10 +308,11 @@ class TelegramAdapter:
 
     def __init__(self, config: Config, token: str | None = None) -> None:
         self.config = config
-        token = token or os.environ.get(TOKEN_ENV, "").strip()
+        token = token or secret_env(TOKEN_ENV)
+        register_secret(token)
         if not token:
             raise TelegramStartError(f"{TOKEN_ENV} is not set: create a bot with @BotFather and put its token there")
-        self.secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip() or None
+        self.secret = secret_env(WEBHOOK_SECRET_ENV) or None
         if config.telegram.mode == "webhook" and not self.secret:
             raise TelegramStartError(f"{WEBHOOK_SECRET_ENV} is not set: webhook mode checks it on every request")
         # Opt in now to python-telegram-bot 23's durations (timedelta), which silences its warning.

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot import __version__, adapters
 from bot.config import Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
 from bot.delivery.messages import TOPICS
+from bot.logs import configure_logging, log_uncaught, secret_env
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
 from bot.store import StoreError
@@ -169,7 +169,7 @@ def cmd_stats(config: Config) -> int:
 def cmd_key_rotate(config: Config) -> int:
     from bot.export import rotate_key
 
-    new_value = os.environ.get(NEW_KEY_ENV)
+    new_value = secret_env(NEW_KEY_ENV)
     if not new_value:
         _notice(f"advocacy-bot: set {NEW_KEY_ENV} to the new key (the current one stays in {ENV_VAR} or the key file)")
         return EXIT_USAGE
@@ -290,11 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _notice(f"advocacy-bot: invalid configuration: {exc}")
         return EXIT_USAGE
-    logging.basicConfig(
-        level=config.logging.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(config.logging.level)
+    sys.excepthook = log_uncaught
     if args.command != "content":
         # Every other command needs usable content; say what is wrong rather than fail later.
         problems = check(config.content_path)

@@ -17,6 +17,7 @@ from bot.crypto import Keyring
 from bot.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
 from bot.langdetect import LanguageDetector
+from bot.logs import without_message
 from bot.records import Records
 from bot.router import Context, Router
 from bot.secret_key import load_key
@@ -150,9 +151,15 @@ class Core:
             if event.chat.kind is ChatKind.GROUP and not event.addressed:
                 return self._unaddressed(ctx)
             return await self.router.dispatch(ctx)
-        except Exception:
-            # Logged without the message text: that may be personal.
-            log.exception("failed to handle a %s event on %s", type(event.content).__name__, event.user.platform)
+        except Exception as exc:
+            # Where it failed, but neither the text of the event nor the exception's message: either
+            # may quote what someone typed (a name, an e-mail address, a question).
+            log.error(
+                "failed to handle a %s event on %s: %s",
+                type(event.content).__name__,
+                event.user.platform,
+                without_message(exc),
+            )
             return [Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)]
 
     def _unaddressed(self, ctx: Context) -> list[Reply]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bot.logs import register_key
 from bot.secret_key import ENV_VAR, SecretKeyError, derive
 from bot.store import Store, utcnow
 
@@ -85,6 +86,8 @@ class Keyring:
                     )
             wrapped = await _wrapped_keys(store)
         keys = {purpose: _unwrap(secret, purpose, blob) for purpose, blob in wrapped.items()}
+        for key in (derive(secret, "keyring/v1"), *keys.values()):
+            register_key(key)
         missing = set(PURPOSES) - set(keys)
         if missing:
             raise SecretKeyError(f"the database's keyring is missing {', '.join(sorted(missing))}")
