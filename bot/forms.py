@@ -16,7 +16,7 @@ import pycountry
 from babel import Locale
 from rapidfuzz import process
 
-from bot.text import fold
+from bot.text import ECHO_CHARS, echo, fold
 
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
@@ -89,11 +89,12 @@ def resolve_country(text: str, lang: str) -> Country:
     key = fold(query)
     if key in names:
         return Country(names[key])
-    close = process.extract(key, list(names), limit=3, score_cutoff=80)
+    # No country's name is anywhere near that long: nothing to suggest, and no time spent finding out.
+    close = process.extract(key, list(names), limit=3, score_cutoff=80) if len(key) <= ECHO_CHARS else []
     suggestions = sorted({country_name(names[match], lang) for match, _, _ in close})
     if suggestions:
-        raise FieldError("form.country.suggest", {"text": query, "suggestions": ", ".join(suggestions)})
-    raise FieldError("form.country.unknown", {"text": query})
+        raise FieldError("form.country.suggest", {"text": echo(query), "suggestions": ", ".join(suggestions)})
+    raise FieldError("form.country.unknown", {"text": echo(query)})
 
 
 # Codes people use that ISO reserves for another meaning.

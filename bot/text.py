@@ -11,6 +11,9 @@ import snowballstemmer
 # Analysing more than this is never useful for a chat question, and it keeps a 1 MB message
 # (pasted by mistake or by an attacker) as cheap to handle as a short one.
 MAX_ANALYSED_CHARS = 4000
+# What someone typed is quoted back ("There is no petition called ...") at most this long: enough to
+# recognise a typo, and a 100 KB argument cannot make a 100 KB reply.
+ECHO_CHARS = 100
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
 _WORD = re.compile(r"[^\W_]+")
@@ -30,6 +33,11 @@ def fold(text: str) -> str:
     text = text[:MAX_ANALYSED_CHARS].casefold().translate(_APOSTROPHES)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def echo(value: str) -> str:
+    """``value`` as quoted back to whoever typed it: at most ``ECHO_CHARS`` characters, "…" when cut."""
+    return value if len(value) <= ECHO_CHARS else value[: ECHO_CHARS - 1] + "…"
 
 
 def words(text: str) -> list[str]:

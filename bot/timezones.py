@@ -8,6 +8,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.forms import FieldError, country_name, resolve_country
+from bot.text import echo
 
 
 @cache
@@ -86,5 +87,5 @@ def resolve_zone(text: str, lang: str) -> str:
             )
     zone = _by_name().get(key)
     if zone is None:
-        raise FieldError("timezone.unknown", {"text": query})
+        raise FieldError("timezone.unknown", {"text": echo(query)})
     return zone

@@ -6,6 +6,7 @@ from bot import markup
 from bot.content.model import LANGUAGES
 from bot.events import HANDOFF, Button, Reply, ReplyKind
 from bot.router import Context, Router
+from bot.text import echo
 
 
 def register(router: Router) -> None:
@@ -46,7 +47,7 @@ def register(router: Router) -> None:
             )
             return [Reply(ctx.t("language.choose", current=ctx.text("language.name")), buttons)]
         if code not in LANGUAGES:
-            return [ctx.reply("language.unknown", ReplyKind.ERROR, code=code, supported=", ".join(LANGUAGES))]
+            return [ctx.reply("language.unknown", ReplyKind.ERROR, code=echo(code), supported=", ".join(LANGUAGES))]
         await ctx.core.store.set_user_language(ctx.user_key, ctx.event.user.platform, code)
         return [Reply(ctx.core.locales.rich(code, "language.set", name=ctx.core.locales.text(code, "language.name")))]
 

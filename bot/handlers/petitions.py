@@ -16,6 +16,7 @@ from bot.handlers.pledges import progress
 from bot.markup import RichText
 from bot.records import UPDATES_TOPIC, Conversation, Signer
 from bot.router import Context, Router
+from bot.text import echo
 from bot.timezones import country_zone
 
 FLOW = "sign"
@@ -79,7 +80,7 @@ def register(router: Router) -> None:
                 if not buttons:
                     return [ctx.reply("sign.none_open")]
                 key = "sign.unknown" if wanted else "sign.choose"
-                return [Reply(ctx.t(key, id=wanted), buttons, kind=ReplyKind.ERROR if wanted else ReplyKind.INFO)]
+                return [Reply(ctx.t(key, id=echo(wanted)), buttons, kind=ReplyKind.ERROR if wanted else ReplyKind.INFO)]
         refusal = await unavailable(ctx, petition)
         if refusal is not None:
             return [refusal]

@@ -13,7 +13,7 @@ from bot.delivery.messages import ACTION_DAYS, TOPICS
 from bot.events import Button, ChatKind, Reply, ReplyKind
 from bot.i18n import Locales
 from bot.router import Context, Router
-from bot.text import fold
+from bot.text import echo, fold
 from bot.timezones import resolve_zone
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def register(router: Router) -> None:
             buttons = tuple(
                 (Button(f"{'✓ ' if t in mine else ''}{topic_name(ctx, t)}", f"subscribe:{t}"),) for t in TOPICS
             )
-            intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=topic)
+            intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=echo(topic))
             return [Reply(intro, buttons)]
         added = await ctx.core.records.subscribe(
             ctx.user_key, ctx.event.user.platform, topic, ctx.event.chat.id, ctx.lang, ctx.core.clock()
