@@ -36,6 +36,10 @@ CSV_COLUMNS = (
     "consent_version",
     "wants_updates",
 )
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection": an e-mail
+# address such as =cmd|'/C calc'!A1@example.org is valid). In CSV such a cell gets a leading
+# apostrophe, which spreadsheets show as text; JSON keeps every value exact.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(Exception):
@@ -70,6 +74,14 @@ def _row(signature: Signature) -> dict[str, str | int | bool | None]:
     }
 
 
+def _cell(value: str | int | bool | None) -> str | int | bool:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_signatures(petition_id: str, signatures: list[Signature], fmt: str) -> str:
     rows = [_row(signature) for signature in signatures]
     if fmt == "json":
@@ -83,7 +95,7 @@ def render_signatures(petition_id: str, signatures: list[Signature], fmt: str) -
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 
