@@ -68,6 +68,7 @@ async def serve(
             for engine in engines.values():
                 group.create_task(engine.run(stop), name=f"delivery:{engine.platform}")
             group.create_task(scheduler.run(stop), name="scheduler")
+            group.create_task(core.keep_tidy(stop), name="housekeeping")
             log.info("running adapters: %s", ", ".join(a.name for a in adapters))
             # Delivery serves the adapters: when every adapter has finished (the console's input
             # ended), everything stops.

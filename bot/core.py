@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from datetime import timedelta
 
 from bot import content as content_pkg
 from bot.answering import Answerer, Thresholds
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, idle
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
@@ -24,6 +25,10 @@ from bot.secret_key import load_key
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+# How often a running bot forgets abandoned forms: a half-filled sign-up holds a name and an
+# e-mail address, and is kept no longer than the configured silence and this, together.
+HOUSEKEEPING_SECONDS = 60.0
 
 
 def language_code(tag: str | None) -> str | None:
@@ -108,10 +113,21 @@ class Core:
         return timedelta(minutes=self.config.conversations.timeout_minutes)
 
     async def maintain(self) -> None:
-        """Periodic housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
+        """Housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
         purged = await self.records.purge_conversations(self.clock(), self.conversation_timeout)
         if purged:
             log.info("forgot %d abandoned conversation(s)", purged)
+
+    async def keep_tidy(self, stop: asyncio.Event) -> None:
+        """Housekeeping every ``HOUSEKEEPING_SECONDS`` while the bot runs (it also runs at start)."""
+        while not stop.is_set():
+            await idle(HOUSEKEEPING_SECONDS, stop)
+            if stop.is_set():
+                return
+            try:
+                await self.maintain()
+            except Exception:
+                log.exception("housekeeping failed; trying again in %d s", HOUSEKEEPING_SECONDS)
 
     async def language_for(self, event: Event, user_key: str) -> str:
         """The person's /language choice; else the language of their question when it is clear;
