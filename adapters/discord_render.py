@@ -47,12 +47,14 @@ def fit(text: str, limit: int) -> str:
 # whose masked-link rule (\[.+\]\(.+\)) backtracks with the cube of a line's length, every "["
 # is escaped: that alone keeps a masked link from forming, and Discord shows "\[" as "[".
 _LINKS = re.compile(r"(<[^:<> ]+:/[^<> ]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s])")
-_MARKDOWN = str.maketrans({char: "\\" + char for char in "_\\~|*`["})
+_MARKDOWN = "\\_~|*`["  # the backslash first, so that the ones added are not escaped again
 # A zero-width space after the @: shown the same, never read as a mention.
 _MENTION = re.compile(r"@(?=everyone|here|[!&]?[0-9]{17,20})")
-# Where a line-start rule puts its backslash: before a quote or a heading, and after a list marker's
+# A line-start rule's backslash goes before a quote, a heading or a list marker (quotes are escaped
+# whether or not a space follows, which shows the same), and after an indented list marker's
 # indentation (the library's ^\s*- can reach across a line break and put it before the break).
-_LINE_RULE = re.compile(r"(?<=\n)([ \t]*(?=-)|(?=>(?:>>)?\s|#))")
+_LINE_STARTS = ("-", "#", ">")
+_INDENTED_MARKER = re.compile(r"(?<=\n)([ \t]+)(?=-)")
 # Holds the place of each link while the text around it is escaped; never in what is sent.
 _LINK_PLACE = "\x00"
 
@@ -64,10 +66,15 @@ def escape(text: str, *, line_start: bool) -> str:
     """
     parts = _LINKS.split(("\n" if line_start else "") + text.replace(_LINK_PLACE, ""))
     # Every stretch between links, escaped in one go.
-    between = _MENTION.sub("@\u200b", _LINK_PLACE.join(parts[0::2]).translate(_MARKDOWN))
-    marked = _LINE_RULE.split(between)
-    marked[1::2] = [indent + "\\" for indent in marked[1::2]]
-    parts[0::2] = "".join(marked).split(_LINK_PLACE)
+    between = _LINK_PLACE.join(parts[0::2])
+    for char in _MARKDOWN:
+        between = between.replace(char, "\\" + char)
+    for char in _LINE_STARTS:
+        between = between.replace("\n" + char, "\n\\" + char)
+    between = _MENTION.sub("@\u200b", between)
+    indented = _INDENTED_MARKER.split(between)
+    indented[1::2] = [indent + "\\" for indent in indented[1::2]]
+    parts[0::2] = "".join(indented).split(_LINK_PLACE)
     escaped = "".join(parts)
     return escaped[1:] if line_start else escaped
 
