@@ -18,7 +18,7 @@ from bot.delivery.messages import TOPICS
 from bot.logs import configure_logging, log_uncaught, secret_env
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
-from bot.store import StoreError
+from bot.store import DatabaseUnusable, StoreError
 
 if TYPE_CHECKING:
     from bot.core import Services
@@ -28,6 +28,8 @@ log = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+# The database cannot be used as it is (damaged, read-only, the disk full...): one line says what to do.
+EXIT_DATABASE = 2
 # ``ask --lang auto``: the language of each question, as the bot picks it for a chat message.
 AUTO = "auto"
 
@@ -322,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContentError as exc:
         _notice(str(exc))
         return EXIT_PROBLEMS
+    except DatabaseUnusable as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_DATABASE
     except (SecretKeyError, StoreError) as exc:
         _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.logs import register_key, register_secret
+from bot.store import private_folder
 
 ENV_VAR = "ADVOCACY_BOT_SECRET_KEY"
 # Only while rotating: the key that replaces the current one.
@@ -56,7 +57,7 @@ def load_key(data_dir: Path, *, create: bool, notice: Callable[[str], None] | No
         return parse_key(path.read_text(encoding="ascii"))
     if not create:
         raise SecretKeyError(f"{ENV_VAR} is not set: this adapter refuses to start without a secret key")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     key = os.urandom(KEY_BYTES)
     register_key(key)
     # O_EXCL and mode 0600 at creation: the key is never readable by others, not even briefly.
