@@ -99,6 +99,9 @@ class Core:
         try:
             keyring = await Keyring.open(store, secret)
             core = cls(services, store, keyring, build_router())
+            sealed = await core.records.seal_timezones()
+            if sealed:
+                log.info("encrypted %d time zone(s) stored in clear by an earlier version", sealed)
             await core.maintain()
         except BaseException:
             await store.close()

@@ -64,7 +64,7 @@ def _row(signature: Signature) -> dict[str, str | int | bool | None]:
     signer = signature.signer
     return {
         "petition": signature.petition_id,
-        "signed_at": signature.signed_at.isoformat(),
+        "signed_at": signature.signed_at.date().isoformat(),
         "name": signer.name,
         "email": signer.email,
         "country": signer.country,

@@ -10,7 +10,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,12 @@ _REMEDIES = {
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def day_stamp(moment: datetime) -> str:
+    """The UTC day of ``moment``, as stored for what people did (midnight): the day is all anyone
+    needs, and the exact moment, joined with a platform's logs, would point at their account."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC).isoformat()
 
 
 def private_folder(folder: Path) -> None:
@@ -145,6 +151,9 @@ class Store:
                 await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA busy_timeout=5000")
+            # What is deleted or overwritten (a person erased with /forget, a time zone once stored in
+            # clear) is overwritten with zeros, not left readable in the file's free space.
+            await db.execute("PRAGMA secure_delete=ON")
             # Damage anywhere in the file (a truncated copy, say) shows now, not halfway through a sign-up.
             check = await db.execute_fetchall("PRAGMA quick_check")
             if [tuple(row) for row in check] != [("ok",)]:
@@ -304,7 +313,7 @@ class Store:
             await db.execute(
                 "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET language = excluded.language",
-                (user_id, platform, language, utcnow()),
+                (user_id, platform, language, day_stamp(datetime.now(UTC))),
             )
         self._remember_language(user_id, language)
 

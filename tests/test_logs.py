@@ -108,9 +108,12 @@ def test_a_bad_format_string_is_still_redacted() -> None:
 
 def test_the_token_pattern_runs_in_linear_time() -> None:
     for adversarial in ("1" * 100_000, "1:" * 50_000, ("1:" + "a" * 29 + " ") * 3000):
-        started = time.perf_counter()
-        logs.redact(adversarial)
-        assert time.perf_counter() - started < 0.05
+        fastest = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            logs.TELEGRAM_TOKEN.sub(logs.REDACTED, adversarial)
+            fastest = min(fastest, time.perf_counter() - started)
+        assert fastest < 0.05
 
 
 def test_libraries_stay_at_warning_whatever_the_level(captured: io.StringIO) -> None:
