@@ -17,6 +17,7 @@ from bot.config import Config, DeliveryConfig, PlatformLimits, StorageConfig
 from bot.core import Core, Services
 from bot.delivery import ChatMoved, Engine, PermanentFailure, RecipientGone, RetryAfter, Scheduler, TemporaryFailure
 from bot.delivery.outbox import Claimed, Outbox, Outcome
+from bot.delivery.pacing import RECOVERY_SECONDS, RECOVERY_STEP, Pacer
 from bot.events import Reply
 from bot.markup import plain
 
@@ -469,3 +470,30 @@ async def test_a_scheduled_broadcast_survives_a_restart(tmp_path: Path, services
         assert len(sender.sent) == 2
     finally:
         await core.close()
+
+
+def test_the_pace_drops_after_a_429_and_climbs_back_slowly() -> None:
+    pacer = Pacer(PlatformLimits(40.0))
+    assert pacer.pace == 40
+    pacer.slow_down(100.0)
+    assert pacer.pace == 30
+    pacer.slow_down(100.5)
+    assert pacer.pace == 22
+    pacer.wait(104.0, "chat", False)
+    assert pacer.pace == 22  # not before RECOVERY_SECONDS without another 429
+    pacer.wait(100.5 + 3 * RECOVERY_SECONDS, "chat", False)
+    assert pacer.pace == int(40 * (0.75 * 0.75 + 3 * RECOVERY_STEP))
+    pacer.wait(1000.0, "chat", False)
+    assert pacer.pace == 40
+
+
+def test_a_send_counts_until_a_second_after_its_response() -> None:
+    pacer = Pacer(PlatformLimits(2.0))
+    pacer.started(0.0, "a", False)
+    pacer.started(0.5, "b", False)
+    assert pacer.wait(0.6, "c", False) > 0  # both in flight: the platform may count them any moment
+    pacer.finished(0.7, "a", False)
+    assert pacer.wait(1.7, "c", False) == 0.0  # "a" arrived by 0.7: a second later it no longer counts
+    pacer.started(1.7, "c", False)
+    pacer.finished(2.0, "b", False)  # a slow response: "b" may have arrived as late as 2.0
+    assert pacer.wait(2.1, "d", False) == pytest.approx(0.9)  # "b" counts until 3.0, "c" is in flight
