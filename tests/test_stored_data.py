@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_KEY
+from test_privacy import sign
 
 from bot.clock import ManualClock
 from bot.config import Config
@@ -37,11 +38,7 @@ def raw(path: Path) -> bytes:
 async def take_part(bot: TestBot) -> None:
     await bot.ask("/pledge carry-naloxone")
     await bot.press("I pledge")
-    await bot.ask("/sign")
-    await bot.ask("Ana Lima")
-    await bot.ask("ana@example.org")
-    await bot.ask("Poland")  # Europe/Warsaw, inferred
-    await bot.press("I agree")
+    await sign(bot, "Ana Lima", "ana@example.org", "Poland")  # Europe/Warsaw, inferred
     await bot.press("Yes, send me updates")
 
 

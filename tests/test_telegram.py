@@ -422,17 +422,22 @@ async def drain(engine: Engine) -> None:
     raise AssertionError("the outbox did not drain")
 
 
+async def broadcast_to(bot: Running, users: list[dict[str, Any]], body: str) -> None:
+    """``users`` subscribe to campaign news, and a broadcast of ``body`` to them is started."""
+    for user in users:
+        bot.tg.add_chat(private_chat(user))
+        key = bot.core.keyring.user_id("telegram", str(user["id"]))
+        await bot.core.records.subscribe(key, "telegram", "news", str(user["id"]), "en", bot.core.clock())
+    outbox = Outbox(bot.core.store, bot.core.keyring)
+    now = bot.core.clock()
+    await outbox.create(kind="broadcast", topic="news", body=body, send_at=now, now=now)
+    await Scheduler(bot.core, {}).tick()
+
+
 async def test_a_fan_out_stays_under_the_flood_limits(tmp_path: Path, services: Services) -> None:
     users = [make_user(2000 + i, f"User{i}") for i in range(40)]
     async with running(tmp_path, services, flood=FloodLimits()) as bot:
-        for user in users:
-            bot.tg.add_chat(private_chat(user))
-            key = bot.core.keyring.user_id("telegram", str(user["id"]))
-            await bot.core.records.subscribe(key, "telegram", "news", str(user["id"]), "en", bot.core.clock())
-        outbox = Outbox(bot.core.store, bot.core.keyring)
-        now = bot.core.clock()
-        await outbox.create(kind="broadcast", topic="news", body="Fan-out", send_at=now, now=now)
-        await Scheduler(bot.core, {}).tick()
+        await broadcast_to(bot, users, "Fan-out")
         await Engine(bot.core, bot.adapter.sender(bot.core.config)).run_once()
         assert all("Fan-out" in bot.tg.sent_messages(u["id"])[-1]["text"] for u in users)
         assert bot.tg.flood_violations == []
@@ -467,14 +472,7 @@ async def test_pacing_holds_at_the_platforms_own_limit_when_requests_arrive_late
     settings = DeliveryConfig(window=limit, telegram=PlatformLimits(float(limit), 1.0, 20.0))
     async with running(tmp_path, services, flood=flood) as bot:
         bot.core.config = dataclasses.replace(bot.core.config, delivery=settings)
-        for user in users:
-            bot.tg.add_chat(private_chat(user))
-            key = bot.core.keyring.user_id("telegram", str(user["id"]))
-            await bot.core.records.subscribe(key, "telegram", "news", str(user["id"]), "en", bot.core.clock())
-        outbox = Outbox(bot.core.store, bot.core.keyring)
-        now = bot.core.clock()
-        await outbox.create(kind="broadcast", topic="news", body="Late", send_at=now, now=now)
-        await Scheduler(bot.core, {}).tick()
+        await broadcast_to(bot, users, "Late")
         await drain(Engine(bot.core, LateSender(bot.adapter.sender(bot.core.config), seed=5)))
         assert all("Late" in bot.tg.sent_messages(u["id"])[-1]["text"] for u in users)
         assert [call for call in bot.tg.calls_to("sendMessage") if call.status == 429] == []
