@@ -55,7 +55,10 @@ async def opened(config: Config) -> AsyncIterator[tuple[Records, Content]]:
     content = content_pkg.load(config.content_path)
     store = await Store.open(config.store_path)
     try:
-        yield Records(store, await Keyring.open(store, secret)), content
+        records = Records(store, await Keyring.open(store, secret))
+        # The first tool run after an upgrade, before the bot itself, leaves no zone in clear either.
+        await records.seal_timezones()
+        yield records, content
     finally:
         await store.close()
 
