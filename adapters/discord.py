@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -62,6 +61,7 @@ from bot.events import (
     User,
     parse_text,
 )
+from bot.logs import register_secret, secret_env
 from bot.markup import RichText
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ class DiscordAdapter:
     def __init__(self, config: Config, token: str, timings: Timings | None = None) -> None:
         self.config = config
         self.token = token
+        register_secret(token)
         self.timings = timings or Timings()
         # Set while a gateway session is up (after on_ready).
         self.ready = asyncio.Event()
@@ -539,7 +540,7 @@ class DiscordClient(discord.Client):
 
 
 def _token() -> str:
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    token = secret_env(TOKEN_ENV)
     if not token:
         raise adapters.AdapterError(
             f"the discord adapter needs the bot's token in the {TOKEN_ENV} environment variable "

@@ -17,11 +17,12 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
-from adapters.discord_render import fit
+from adapters.discord_render import MAX_CONTENT, fit
 from bot.content.model import LANGUAGES, localized
 from bot.core import Core
 from bot.delivery.messages import TOPICS
 from bot.i18n import Locales
+from bot.text import ECHO_CHARS
 
 MAX_DESCRIPTION = 100
 MAX_CHOICES = 25
@@ -73,6 +74,9 @@ class Option:
     description: str
     required: bool = False
     choices: Callable[[Core, str], ChoiceList] | None = None
+    # Discord refuses longer values before they reach the bot. Ids, topics and zones are short; a
+    # question may take a whole message.
+    max_length: int = ECHO_CHARS
 
 
 def _languages(core: Core, lang: str) -> ChoiceList:
@@ -98,7 +102,7 @@ def _topics_or_all(core: Core, lang: str) -> ChoiceList:
 
 
 OPTIONS: Mapping[str, Option] = {
-    "ask": Option("question", "discord.option.question", required=True),
+    "ask": Option("question", "discord.option.question", required=True, max_length=MAX_CONTENT),
     "sources": Option("answer", "discord.option.answer"),
     "language": Option("language", "discord.option.language", choices=_languages),
     "sign": Option("petition", "discord.option.petition", choices=_petitions),
@@ -134,6 +138,7 @@ def _core_command(
     callback: Callable[..., Coroutine[Any, Any, None]] = bare
     if option is not None:
         callback = required if option.required else optional
+        callback.__annotations__["value"] = app_commands.Range[str, 1, option.max_length]
         app_commands.rename(value=option.name)(callback)
         app_commands.describe(value=text(core.locales, lang, option.description))(callback)
         if option.choices is not None:

@@ -13,6 +13,7 @@ import hashlib
 import html
 import logging
 import os
+import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -64,6 +65,7 @@ from bot.content.model import LANGUAGES
 from bot.core import Core
 from bot.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, TemporaryFailure
 from bot.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, Share, User, parse_text
+from bot.logs import register_secret, secret_env
 from bot.markup import Bold, Link, RichText, plain
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ class TelegramStartError(adapters.AdapterError):
 
 
 def _token() -> str:
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    token = secret_env(TOKEN_ENV)
     if not token:
         raise TelegramStartError(f"{TOKEN_ENV} is not set: create a bot with @BotFather and put its token there")
     return token
@@ -152,54 +154,76 @@ def to_html(text: RichText) -> str:
     return "".join(span_html(span) for span in text)
 
 
-def _pieces(text: RichText) -> list[tuple[Any, str]]:
-    """Spans cut at paragraph breaks: (span kind, text) pieces whose ends are safe split points."""
-    pieces: list[tuple[Any, str]] = []
-    for span in text:
-        if isinstance(span, Bold | Link):
-            pieces.append((span, span.text))
-            continue
-        parts = span.text.split("\n\n")
-        for index, part in enumerate(parts):
-            suffix = "\n\n" if index < len(parts) - 1 else ""
-            if part or suffix:
-                pieces.append((None, part + suffix))
-    return pieces
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+def _fitting(text: str, start: int, limit: int) -> int:
+    """Where the longest stretch of ``text`` from ``start`` that fits in ``limit`` UTF-16 units ends."""
+    window = text[start : start + max(limit, 0)]
+    if utf16_len(window) <= limit:
+        return start + len(window)
+    # Characters outside the Basic Multilingual Plane (emoji) take two units each.
     units = 0
-    for index, char in enumerate(text):
+    for index, char in enumerate(window):
         units += 2 if ord(char) > 0xFFFF else 1
         if units > limit:
-            return index
-    return len(text)
+            return start + index
+    return start + len(window)
+
+
+_NOT_SPACE = re.compile(r"\S")
+
+
+def _after_spaces(text: str, start: int) -> int:
+    found = _NOT_SPACE.search(text, start)
+    return found.start() if found else len(text)
 
 
 def split_html(text: RichText, limit: int = MAX_MESSAGE) -> list[str]:
     """The reply as HTML messages of at most ``limit`` visible characters, split between paragraphs
-    (within one only if a paragraph alone is too long)."""
+    (within one only if a paragraph alone is too long).
+
+    Each character is looked at a bounded number of times, so a long text costs time in proportion
+    to its length (all adapters share one event loop).
+    """
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for span, piece in _pieces(text):
-        rendered = span_html(span) if span is not None else html.escape(piece, quote=False)
-        length = utf16_len(piece)
-        if current and size + length > limit:
+
+    def flush() -> None:
+        nonlocal size
+        if current:
             chunks.append("".join(current).rstrip())
-            current, size = [], 0
-        while length > limit and span is None:
-            # One paragraph longer than a whole message: cut it at the last space that fits.
-            head = piece[: _fitting(piece, limit)]
-            cut = head.rfind(" ") if " " in head else len(head)
-            chunks.append(html.escape(piece[:cut], quote=False))
-            piece = piece[cut:].lstrip()
-            rendered, length = html.escape(piece, quote=False), utf16_len(piece)
-        current.append(rendered)
-        size += length
-    if current:
-        chunks.append("".join(current).rstrip())
+            current.clear()
+        size = 0
+
+    for span in text:
+        if isinstance(span, Bold | Link):
+            length = utf16_len(span.text)
+            if current and size + length > limit:
+                flush()
+            current.append(span_html(span))
+            size += length
+            continue
+        body, position = span.text, 0
+        while position < len(body):
+            end = _fitting(body, position, limit - size)
+            if end == len(body):
+                current.append(html.escape(body[position:], quote=False))
+                size += utf16_len(body[position:])
+                break
+            # The rest does not fit: this message ends at the last paragraph break that does.
+            paragraph = body.rfind("\n\n", position, end)
+            if paragraph >= position:
+                current.append(html.escape(body[position : paragraph + 2], quote=False))
+                position = paragraph + 2
+                flush()
+            elif current:
+                flush()
+            else:
+                # One paragraph longer than a whole message: cut it at the last space that fits.
+                space = body.rfind(" ", position, end)
+                cut = space if space > position else end
+                chunks.append(html.escape(body[position:cut], quote=False))
+                position = _after_spaces(body, cut)
+    flush()
     return [chunk for chunk in chunks if chunk] or [""]
 
 
@@ -354,7 +378,8 @@ class TelegramAdapter:
     def __init__(self, config: Config, token: str | None = None) -> None:
         self.config = config
         token = token or _token()
-        self.secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip() or None
+        register_secret(token)
+        self.secret = secret_env(WEBHOOK_SECRET_ENV) or None
         if config.telegram.mode == "webhook" and not self.secret:
             raise TelegramStartError(f"{WEBHOOK_SECRET_ENV} is not set: webhook mode checks it on every request")
         # Opt in now to python-telegram-bot 23's durations (timedelta), which silences its warning.

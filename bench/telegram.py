@@ -19,7 +19,9 @@ bot's throughput.
 Broadcast: ``--broadcast`` subscribers get one message through the delivery engine and the
 adapter's sender, with the fake enforcing Telegram's flood limits at ``--limit`` messages/s and the
 engine configured for the same: 429s provoked (must be 0) and the achieved rate against the limit
-(N / (first-to-last span + 1 s); target >= 90%).
+(N / (first-to-last span + 1 s); target >= 95%). ``--busy`` keeps every core busy with other
+processes while all of it runs (``bench/load.py``): the bot gets the CPU in slices, and pacing must
+still provoke no 429. ``--broadcast-only`` skips the throughput part.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
 from adapters.telegram import TelegramAdapter  # noqa: E402
+from bench.load import busy_cores  # noqa: E402
 from bot.config import Config, DeliveryConfig, PlatformLimits, StorageConfig, TelegramConfig  # noqa: E402
 from bot.core import Core, build_services  # noqa: E402
 from bot.delivery import Engine, Scheduler  # noqa: E402
@@ -190,10 +193,9 @@ async def measure(start: Start, updates: int, samples: int) -> dict[str, float]:
 async def broadcast(folder: Path, recipients: int, limit: float) -> dict[str, Any]:
     flood = FloodLimits(overall=RateLimit(int(limit), 1.0))
     async with FakeTelegram(flood_limits=flood) as tg:
-        # The engine paces itself one message a second under the platform's limit (and its pacer
-        # keeps a margin): requests reach the server a little after the engine lets them go, and
-        # that jitter must not cost a 429.
-        limits = PlatformLimits(limit - 1, 1.0, 20.0)
+        # The engine is configured with the platform's own limit: its pacer counts each message until
+        # a second after its response, so however late requests reach the server, none is refused.
+        limits = PlatformLimits(limit, 1.0, 20.0)
         config = Config(
             storage=StorageConfig(folder / "broadcast.sqlite3"),
             telegram=TelegramConfig(enabled=True, base_url=tg.base_url),
@@ -235,23 +237,25 @@ async def broadcast(folder: Path, recipients: int, limit: float) -> dict[str, An
 
 
 async def main_async(args: argparse.Namespace) -> bool:
+    ratio = 100.0
     with tempfile.TemporaryDirectory() as folder:
-        echo = await measure(start_echo, args.updates, args.latency_samples)
-        print("throughput and latency (fake Bot API in its own process, flood limits off):")
-        print("  bare echo bot (python-telegram-bot defaults): " + ", ".join(f"{k} {v}" for k, v in echo.items()))
-        ratio = 0.0
-        for concurrency in args.concurrency:
-            mine = await measure(ours(Path(folder), concurrency), args.updates, args.latency_samples)
-            share = 100 * mine["updates_per_s"] / echo["updates_per_s"]
-            ratio = max(ratio, share)
-            figures = ", ".join(f"{k} {v}" for k, v in mine.items())
-            print(f"  advocacy-bot, concurrent_updates={concurrency}: {figures} ({share:.1f}% of the echo bot)")
+        if not args.broadcast_only:
+            echo = await measure(start_echo, args.updates, args.latency_samples)
+            print("throughput and latency (fake Bot API in its own process, flood limits off):")
+            print("  bare echo bot (python-telegram-bot defaults): " + ", ".join(f"{k} {v}" for k, v in echo.items()))
+            ratio = 0.0
+            for concurrency in args.concurrency:
+                mine = await measure(ours(Path(folder), concurrency), args.updates, args.latency_samples)
+                share = 100 * mine["updates_per_s"] / echo["updates_per_s"]
+                ratio = max(ratio, share)
+                figures = ", ".join(f"{k} {v}" for k, v in mine.items())
+                print(f"  advocacy-bot, concurrent_updates={concurrency}: {figures} ({share:.1f}% of the echo bot)")
+            print(f"  best: {ratio:.1f}% of the echo bot's throughput (target >= 80%)")
         sent = await broadcast(Path(folder), args.broadcast, args.limit)
         print(f"broadcast ({args.broadcast} recipients, fake enforcing {args.limit:.0f}/s):")
         for key, value in sent.items():
             print(f"  {key:>22}: {value}")
-    print(f"  best: {ratio:.1f}% of the echo bot's throughput (target >= 80%)")
-    return ratio >= 80 and sent["429s_provoked"] == 0 and sent["achieved_pct_of_limit"] >= 90
+    return ratio >= 80 and sent["429s_provoked"] == 0 and sent["achieved_pct_of_limit"] >= 95
 
 
 def main() -> int:
@@ -266,7 +270,15 @@ def main() -> int:
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=[4, 32], help="telegram.concurrent_updates values to measure"
     )
-    ok = asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--busy", action="store_true", help="keep every core busy with other processes meanwhile")
+    parser.add_argument("--broadcast-only", action="store_true", help="only the paced broadcast")
+    args = parser.parse_args()
+    if args.busy:
+        with busy_cores() as count:
+            print(f"--busy: {count} processes keep every core busy")
+            ok = asyncio.run(main_async(args))
+    else:
+        ok = asyncio.run(main_async(args))
     print("result: ok" if ok else "result: BELOW TARGET")
     return 0 if ok else 1
 

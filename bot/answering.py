@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 
 from bot import markup
 from bot.calibration import probability
@@ -96,18 +96,16 @@ def country_names() -> frozenset[str]:
 
 
 def usual_country(lang: str | None) -> str | None:
-    """The country a platform's language tag points to: its region ("pt-BR"), else where the language
-    is most spoken by CLDR's likely subtags ("uk" -> UA)."""
+    """The country a platform's language tag names ("pt-BR" -> BR), if it names one."""
     if not lang:
         return None
     try:
         locale = Locale.parse(lang.replace("-", "_"))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return None
-    if locale.territory:
-        return str(locale.territory)
-    likely = Locale.parse(str(locale), resolve_likely_subtags=True)
-    return str(likely.territory) if likely.territory else None
+    # A bare language says nothing about where someone is (English, Spanish, French, Russian are
+    # spoken in dozens of countries): guessing would show one country's numbers to everyone else.
+    return str(locale.territory) if locale.territory else None
 
 
 class Answerer:

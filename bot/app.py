@@ -104,6 +104,7 @@ async def serve(
             group.create_task(scheduler.run(stop), name="scheduler")
             if engines:
                 group.create_task(heartbeat.beat(core.store, list(engines), core.clock, stop), name="heartbeat")
+            group.create_task(core.keep_tidy(stop), name="housekeeping")
             log.info("running adapters: %s", ", ".join(a.name for a in adapters))
             # Delivery serves the adapters: when every adapter has finished (the console's input
             # ended), everything stops.

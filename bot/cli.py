@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
@@ -19,10 +18,10 @@ from bot.config import PLATFORMS, Config, ConfigError, load_config
 from bot.content import LANGUAGES, ContentError, check
 from bot.delivery.messages import TOPICS
 from bot.i18n import counted
-from bot.logs import HANDLER_NAME, configure_logging, level_for
+from bot.logs import HANDLER_NAME, configure_logging, level_for, log_uncaught, secret_env
 from bot.plaintext import render
 from bot.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
-from bot.store import StoreError, owner_problem
+from bot.store import DatabaseUnusable, StoreError, owner_problem
 
 if TYPE_CHECKING:
     from bot.core import Services
@@ -32,6 +31,8 @@ log = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+# The database cannot be used as it is (damaged, read-only, the disk full...): one line says what to do.
+EXIT_DATABASE = 2
 # ``ask --lang auto``: the language of each question, as the bot picks it for a chat message.
 AUTO = "auto"
 # The blind evaluation set, in the content folder.
@@ -248,7 +249,7 @@ def cmd_stats(config: Config) -> int:
 def cmd_key_rotate(config: Config) -> int:
     from bot.export import rotate_key
 
-    new_value = os.environ.get(NEW_KEY_ENV)
+    new_value = secret_env(NEW_KEY_ENV)
     if not new_value:
         _notice(f"advocacy-bot: set {NEW_KEY_ENV} to the new key (the current one stays in {ENV_VAR} or the key file)")
         return EXIT_USAGE
@@ -502,6 +503,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # Someone reads this terminal (a conversation, a command's output): warnings only, unless asked.
     serving = args.command in (None, "run") and "console" not in enabled
     configure_logging(level_for(config.logging.level, verbosity, quiet=not serving), config.logging.format)
+    sys.excepthook = log_uncaught
     if args.command != "content":
         # Every other command needs usable content; say what is wrong rather than fail later.
         problems = check(config.content_path)
@@ -536,6 +538,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except ContentError as exc:
         _notice(str(exc))
         return EXIT_PROBLEMS
+    except DatabaseUnusable as exc:
+        _notice(f"advocacy-bot: {exc}")
+        return EXIT_DATABASE
     except (SecretKeyError, StoreError) as exc:
         _notice(f"advocacy-bot: {exc}")
         return EXIT_PROBLEMS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -11,12 +12,13 @@ from datetime import timedelta
 
 from bot import content as content_pkg
 from bot.answering import Answerer, usual_country
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, idle
 from bot.config import Config
 from bot.content.model import LANGUAGES, Content
 from bot.crypto import Keyring
 from bot.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.i18n import Locales
+from bot.logs import without_message
 from bot.metrics import Metrics
 from bot.records import Records
 from bot.router import Context, Router
@@ -24,6 +26,10 @@ from bot.secret_key import load_key
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+# How often a running bot forgets abandoned forms: a half-filled sign-up holds a name and an
+# e-mail address, and is kept no longer than the configured silence and this, together.
+HOUSEKEEPING_SECONDS = 60.0
 
 
 def language_code(tag: str | None) -> str | None:
@@ -99,6 +105,9 @@ class Core:
         try:
             keyring = await Keyring.open(store, secret)
             core = cls(services, store, keyring, build_router())
+            sealed = await core.records.seal_timezones()
+            if sealed:
+                log.info("encrypted %d time zone(s) stored in clear by an earlier version", sealed)
             await core.maintain()
         except BaseException:
             await store.close()
@@ -113,10 +122,21 @@ class Core:
         return timedelta(minutes=self.config.conversations.timeout_minutes)
 
     async def maintain(self) -> None:
-        """Periodic housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
+        """Housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
         purged = await self.records.purge_conversations(self.clock(), self.conversation_timeout)
         if purged:
             log.info("forgot %d abandoned conversation(s)", purged)
+
+    async def keep_tidy(self, stop: asyncio.Event) -> None:
+        """Housekeeping every ``HOUSEKEEPING_SECONDS`` while the bot runs (it also runs at start)."""
+        while not stop.is_set():
+            await idle(HOUSEKEEPING_SECONDS, stop)
+            if stop.is_set():
+                return
+            try:
+                await self.maintain()
+            except Exception:
+                log.exception("housekeeping failed; trying again in %d s", HOUSEKEEPING_SECONDS)
 
     async def language_for(self, event: Event, user_key: str) -> str:
         """The person's /language choice; else the language of their question when it can be told
@@ -163,9 +183,15 @@ class Core:
             if event.chat.kind is ChatKind.GROUP and not event.addressed:
                 return await self._unaddressed(ctx)
             return await self.router.dispatch(ctx)
-        except Exception:
-            # Logged without the message text: that may be personal.
-            log.exception("failed to handle a %s event on %s", type(event.content).__name__, event.user.platform)
+        except Exception as exc:
+            # Where it failed, but neither the text of the event nor the exception's message: either
+            # may quote what someone typed (a name, an e-mail address, a question).
+            log.error(
+                "failed to handle a %s event on %s: %s",
+                type(event.content).__name__,
+                event.user.platform,
+                without_message(exc),
+            )
             return [Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)]
 
     async def _unaddressed(self, ctx: Context) -> list[Reply]:

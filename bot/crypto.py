@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bot.logs import register_key
 from bot.secret_key import ENV_VAR, SecretKeyError, derive
 from bot.store import Store, utcnow
 
@@ -92,6 +93,9 @@ class Keyring:
 def unwrap_keys(secret: bytes, wrapped: Mapping[str, bytes]) -> dict[str, bytes]:
     """The working keys, unwrapped with ``secret``; SecretKeyError if it is not the right key."""
     keys = {purpose: _unwrap(secret, purpose, blob) for purpose, blob in wrapped.items()}
+    # Key material never reaches a log, however it would be written out.
+    for key in (derive(secret, "keyring/v1"), *keys.values()):
+        register_key(key)
     missing = set(PURPOSES) - set(keys)
     if missing:
         raise SecretKeyError(f"the database's keyring is missing {', '.join(sorted(missing))}")

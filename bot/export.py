@@ -36,6 +36,10 @@ CSV_COLUMNS = (
     "consent_version",
     "wants_updates",
 )
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection": an e-mail
+# address such as =cmd|'/C calc'!A1@example.org is valid). In CSV such a cell gets a leading
+# apostrophe, which spreadsheets show as text; JSON keeps every value exact.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(Exception):
@@ -51,7 +55,10 @@ async def opened(config: Config) -> AsyncIterator[tuple[Records, Content]]:
     content = content_pkg.load(config.content_path)
     store = await Store.open(config.store_path)
     try:
-        yield Records(store, await Keyring.open(store, secret)), content
+        records = Records(store, await Keyring.open(store, secret))
+        # The first tool run after an upgrade, before the bot itself, leaves no zone in clear either.
+        await records.seal_timezones()
+        yield records, content
     finally:
         await store.close()
 
@@ -60,7 +67,7 @@ def _row(signature: Signature) -> dict[str, str | int | bool | None]:
     signer = signature.signer
     return {
         "petition": signature.petition_id,
-        "signed_at": signature.signed_at.isoformat(),
+        "signed_at": signature.signed_at.date().isoformat(),
         "name": signer.name,
         "email": signer.email,
         "country": signer.country,
@@ -68,6 +75,14 @@ def _row(signature: Signature) -> dict[str, str | int | bool | None]:
         "consent_version": signature.consent_version,
         "wants_updates": signature.wants_updates,
     }
+
+
+def _cell(value: str | int | bool | None) -> str | int | bool:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def render_signatures(petition_id: str, signatures: list[Signature], fmt: str) -> str:
@@ -83,7 +98,7 @@ def render_signatures(petition_id: str, signatures: list[Signature], fmt: str) -
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 

@@ -18,12 +18,10 @@ from babel import Locale, UnknownLocaleError, languages
 from rapidfuzz import distance, fuzz, process
 
 from bot.content.model import LANGUAGES
-from bot.text import words
+from bot.text import ECHO_CHARS, echo, words
 
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
-# The most of someone's own text a reason quotes back to them.
-MAX_ECHO_CHARS = 60
 # Joiners inside a name ("Mary-Jane O'Neil Jr."), beside letters and combining marks of any script.
 NAME_PUNCTUATION = frozenset("-'’.,")
 
@@ -35,12 +33,6 @@ class FieldError(Exception):
     params: dict[str, Any] = field(default_factory=dict)
     # Values the person probably meant (country codes, zones), best first, to offer as buttons.
     options: list[str] = field(default_factory=list)
-
-
-def echoed(text: str, limit: int = MAX_ECHO_CHARS) -> str:
-    """What someone typed, as quoted back in a reason: cut short, so a pasted page is not sent back."""
-    shown = " ".join(text[: 4 * limit].split())
-    return shown if len(shown) <= limit else shown[: limit - 1].rstrip() + "…"
 
 
 def clean_name(text: str) -> str:
@@ -222,13 +214,18 @@ def resolve_country(text: str, lang: str) -> Country:
     key = " ".join(words(query))
     if key in names:
         return Country(names[key])
-    # Whole-name resemblance: a partial one would offer Switzerland for "zz".
-    close = process.extract(key, list(names), scorer=fuzz.ratio, limit=10, score_cutoff=80)
+    # Whole-name resemblance: a partial one would offer Switzerland for "zz". No country's name is
+    # anywhere near ECHO_CHARS long: nothing to suggest, and no time spent finding out.
+    close = (
+        process.extract(key, list(names), scorer=fuzz.ratio, limit=10, score_cutoff=80)
+        if len(key) <= ECHO_CHARS
+        else []
+    )
     codes = list(dict.fromkeys(names[match] for match, _, _ in close))[:MAX_SUGGESTIONS]
     if codes:
         suggestions = ", ".join(country_name(code, lang) for code in codes)
-        raise FieldError("form.country.suggest", {"text": echoed(query), "suggestions": suggestions}, codes)
-    raise FieldError("form.country.unknown", {"text": echoed(query)})
+        raise FieldError("form.country.suggest", {"text": echo(query), "suggestions": suggestions}, codes)
+    raise FieldError("form.country.unknown", {"text": echo(query)})
 
 
 def is_shorthand(text: str, country: Country, lang: str) -> bool:

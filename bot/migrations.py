@@ -200,4 +200,47 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         ),
     ),
+    Migration(
+        5,
+        "sealed time zones, coarse times",
+        (
+            # The time zone, encrypted: inferred from the country someone gave, it says where they live.
+            # The clear column of migration 3 stays empty from now on (Core.open moves what it held).
+            "ALTER TABLE users ADD COLUMN zone BLOB",
+            """
+        CREATE TRIGGER users_timezone_retired_on_insert BEFORE INSERT ON users WHEN NEW.timezone IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'users.timezone is retired: the zone is stored encrypted in users.zone');
+        END
+        """,
+            """
+        CREATE TRIGGER users_timezone_retired_on_update BEFORE UPDATE OF timezone ON users
+        WHEN NEW.timezone IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'users.timezone is retired: the zone is stored encrypted in users.zone');
+        END
+        """,
+            # When someone joined, pledged, signed or subscribed: the day is all anyone needs, and the
+            # moment, joined with a platform's logs, would point at their account.
+            "UPDATE users SET created_at = substr(created_at, 1, 10) || 'T00:00:00+00:00'",
+            "UPDATE pledges_taken SET taken_at = substr(taken_at, 1, 10) || 'T00:00:00+00:00'",
+            "UPDATE signatures SET signed_at = substr(signed_at, 1, 10) || 'T00:00:00+00:00'",
+            "UPDATE subscriptions SET created_at = substr(created_at, 1, 10) || 'T00:00:00+00:00'",
+            # A message's exact moments are needed only until it is settled; after that, when it went
+            # would point at the recipient's account (platform logs) and, for a reminder due at 10:00
+            # local time, at their time zone.
+            """
+        CREATE TRIGGER outbox_settled AFTER UPDATE OF state ON outbox
+        WHEN NEW.state IN ('sent', 'failed', 'skipped', 'expired', 'cancelled')
+        BEGIN
+            UPDATE outbox SET due_at = substr(NEW.due_at, 1, 10) || 'T00:00:00+00:00',
+                updated_at = substr(NEW.updated_at, 1, 10) || 'T00:00:00+00:00'
+            WHERE id = NEW.id;
+        END
+        """,
+            "UPDATE outbox SET due_at = substr(due_at, 1, 10) || 'T00:00:00+00:00',"
+            " updated_at = substr(updated_at, 1, 10) || 'T00:00:00+00:00'"
+            " WHERE state IN ('sent', 'failed', 'skipped', 'expired', 'cancelled')",
+        ),
+    ),
 )

@@ -17,12 +17,22 @@ from typing import Any
 import aiosqlite
 
 from bot.crypto import Keyring
-from bot.store import Store
+from bot.store import Store, day_stamp
 
 
 def stamp(moment: datetime) -> str:
     """A UTC moment as stored: ISO text, which sorts in time order (a retry-after keeps its fraction)."""
     return moment.astimezone(UTC).isoformat()
+
+
+def minute_stamp(moment: datetime) -> str:
+    """``moment`` rounded up to the minute: for a form's last answer, no finer than its expiry needs
+    (rounded up, so that a form is never forgotten early)."""
+    rounded = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    return (rounded if rounded == moment else rounded + timedelta(minutes=1)).isoformat()
+
+
+ZONE = "users.zone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +135,38 @@ class Records:
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         return await self.store.rows(sql, params)
 
-    @staticmethod
     async def _ensure_user(
-        db: aiosqlite.Connection, user: str, platform: str, now: datetime, timezone: str | None = None
+        self, db: aiosqlite.Connection, user: str, platform: str, now: datetime, timezone: str | None = None
     ) -> None:
         """The person's row exists (with ``timezone`` if they had none): one statement, either way."""
         await db.execute(
-            "INSERT INTO users (id, platform, language, timezone, created_at) VALUES (?, ?, NULL, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET timezone = COALESCE(users.timezone, excluded.timezone)",
-            (user, platform, timezone, stamp(now)),
+            "INSERT INTO users (id, platform, language, zone, created_at) VALUES (?, ?, NULL, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET zone = COALESCE(users.zone, excluded.zone)",
+            (user, platform, self._sealed_zone(timezone), day_stamp(now)),
         )
+
+    def _sealed_zone(self, zone: str | None) -> bytes | None:
+        return self.keys.cipher.encrypt(zone, ZONE) if zone else None
+
+    def zone(self, sealed: bytes | None) -> str | None:
+        """A time zone as stored (``users.zone``), decrypted."""
+        return self.keys.cipher.decrypt(sealed, ZONE) if sealed is not None else None
+
+    async def seal_timezones(self) -> int:
+        """Encrypt the time zones that versions before schema 5 stored in clear; returns how many.
+
+        Run at every start: one transaction, and only rows still holding a clear zone, so a crash
+        halfway changes nothing and the next start does it all.
+        """
+        rows = await self._all("SELECT id, timezone FROM users WHERE timezone IS NOT NULL")
+        if not rows:
+            return 0
+        async with self.store.transaction() as db:
+            await db.executemany(
+                "UPDATE users SET zone = ?, timezone = NULL WHERE id = ?",
+                [(self._sealed_zone(str(row["timezone"])), row["id"]) for row in rows],
+            )
+        return len(rows)
 
     async def _tally(self, kind: str, item: str) -> int:
         row = await self._one("SELECT count FROM tallies WHERE name = ?", (f"{kind}:{item}",))
@@ -159,7 +191,7 @@ class Records:
             await self._ensure_user(db, user, platform, now)
             cursor = await db.execute(
                 "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (pledge_id, user, stamp(now)),
+                (pledge_id, user, day_stamp(now)),
             )
             new = cursor.rowcount == 1
         # Read after the commit, outside the shared transaction: the total now, this pledge included.
@@ -231,7 +263,7 @@ class Records:
                     cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
                     email_index,
                     consent_version,
-                    stamp(now),
+                    day_stamp(now),
                     petition_id,
                     user,
                     email_index,
@@ -302,7 +334,7 @@ class Records:
                     platform,
                     self.keys.cipher.encrypt(address, "subscriptions.address"),
                     language,
-                    stamp(now),
+                    day_stamp(now),
                 ),
             )
         return cursor.rowcount == 1
@@ -324,8 +356,8 @@ class Records:
         return [str(row[0]) for row in rows]
 
     async def timezone_of(self, user: str) -> str | None:
-        row = await self._one("SELECT timezone FROM users WHERE id = ?", (user,))
-        return row["timezone"] if row else None
+        row = await self._one("SELECT zone FROM users WHERE id = ?", (user,))
+        return self.zone(row["zone"]) if row else None
 
     async def set_timezone(
         self, user: str, platform: str, zone: str, now: datetime, *, only_if_unset: bool = False
@@ -333,8 +365,10 @@ class Records:
         """Set the person's time zone; with ``only_if_unset``, only when they have none (an inference)."""
         async with self.store.transaction() as db:
             await self._ensure_user(db, user, platform, now)
-            condition = " AND timezone IS NULL" if only_if_unset else ""
-            cursor = await db.execute(f"UPDATE users SET timezone = ? WHERE id = ?{condition}", (zone, user))
+            condition = " AND zone IS NULL" if only_if_unset else ""
+            cursor = await db.execute(
+                f"UPDATE users SET zone = ? WHERE id = ?{condition}", (self._sealed_zone(zone), user)
+            )
         return cursor.rowcount == 1
 
     # ------------------------------------------------------------------ conversations
@@ -363,7 +397,7 @@ class Records:
                 "INSERT INTO conversations (user_id, flow, state, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(user_id) DO UPDATE SET flow = excluded.flow, state = excluded.state,"
                 " updated_at = excluded.updated_at",
-                (user, flow, sealed, stamp(now)),
+                (user, flow, sealed, minute_stamp(now)),
             )
 
     async def end_conversation(self, user: str) -> bool:
@@ -380,7 +414,7 @@ class Records:
     # ------------------------------------------------------------------ privacy
 
     async def personal_data(self, user: str) -> PersonalData:
-        account = await self._one("SELECT language, timezone, created_at FROM users WHERE id = ?", (user,))
+        account = await self._one("SELECT language, zone, created_at FROM users WHERE id = ?", (user,))
         rows = await self._all(
             "SELECT s.*, EXISTS (SELECT 1 FROM subscriptions u WHERE u.user_id = s.user_id AND u.topic = ?)"
             " AS wants_updates FROM signatures s WHERE user_id = ? ORDER BY signed_at",
@@ -392,7 +426,7 @@ class Records:
         return PersonalData(
             datetime.fromisoformat(account["created_at"]) if account else None,
             account["language"] if account else None,
-            account["timezone"] if account else None,
+            self.zone(account["zone"]) if account else None,
             await self.pledges_of(user),
             tuple(self._signature(row, bool(row["wants_updates"])) for row in rows),
             tuple(

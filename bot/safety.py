@@ -27,8 +27,7 @@ class RefusalRules:
     def __init__(self, rules: tuple[RefusalRule, ...], known: AbstractSet[str] = frozenset()) -> None:
         # ``known``: words spelt right, never taken for a typo of a rule's word ("курить" is no "купить").
         self._rules = [
-            (rule, [PhraseSet(group, known) for group in rule.all_of], PhraseSet(rule.none_of, known))
-            for rule in rules
+            (rule, [PhraseSet(group, known) for group in rule.all_of], PhraseSet(rule.none_of, known)) for rule in rules
         ]
 
     def check(self, text: str) -> Refusal | None:

@@ -13,6 +13,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.logs import register_key, register_secret
+from bot.store import private_folder
+
 ENV_VAR = "ADVOCACY_BOT_SECRET_KEY"
 # Only while rotating: the key that replaces the current one.
 NEW_KEY_ENV = "ADVOCACY_BOT_NEW_SECRET_KEY"
@@ -27,6 +30,7 @@ class SecretKeyError(Exception):
 def parse_key(value: str) -> bytes:
     """A key given as 64 hex digits or as base64 (standard or URL-safe) of 32+ bytes."""
     value = value.strip()
+    register_secret(value)
     try:
         raw = bytes.fromhex(value)
     except ValueError:
@@ -39,6 +43,7 @@ def parse_key(value: str) -> bytes:
             f"{ENV_VAR} must be at least {KEY_BYTES} random bytes, written as hex or base64 "
             '(make one with: python3 -c "import secrets; print(secrets.token_hex(32))")'
         )
+    register_key(raw)
     return raw
 
 
@@ -52,8 +57,9 @@ def load_key(data_dir: Path, *, create: bool, notice: Callable[[str], None] | No
         return parse_key(path.read_text(encoding="ascii"))
     if not create:
         raise SecretKeyError(f"{ENV_VAR} is not set: this adapter refuses to start without a secret key")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     key = os.urandom(KEY_BYTES)
+    register_key(key)
     # O_EXCL and mode 0600 at creation: the key is never readable by others, not even briefly.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:

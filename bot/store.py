@@ -10,7 +10,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,92 @@ class StoreError(Exception):
     pass
 
 
+class DatabaseUnusable(StoreError):
+    """The database cannot be used as it is; the message names the file and what to do."""
+
+
+# Beside the database, written once it holds a schema: while it exists, a missing or empty database
+# file is a loss to repair, never a first start (when a new, empty database would silently replace it).
+MARKER_SUFFIX = ".created"
+# What each SQLite error at start-up means for the operator.
+_REMEDIES = {
+    "SQLITE_NOTADB": "is not a database the bot can read (a damaged header, or another kind of file): "
+    "restore it from a backup, or set storage.path to the right file",
+    "SQLITE_CORRUPT": "is damaged (truncated or corrupted): restore it from a backup",
+    "SQLITE_READONLY": "is read-only: let the user running the bot write to it and to its folder "
+    "(where its -wal and -shm files live)",
+    "SQLITE_FULL": "cannot be written: the disk is full. Free some space, then start again",
+    "SQLITE_IOERR": "cannot be read or written (a disk I/O error): check the disk, then start again",
+    "SQLITE_CANTOPEN": "cannot be opened for reading and writing: check that it and its folder exist "
+    "and that the user running the bot may write to both",
+    "SQLITE_BUSY": "is locked by another program: stop it (another bot instance?), then start again",
+}
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def day_stamp(moment: datetime) -> str:
+    """The UTC day of ``moment``, as stored for what people did (midnight): the day is all anyone
+    needs, and the exact moment, joined with a platform's logs, would point at their account."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC).isoformat()
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` readable by its owner only; an existing one is left as it is, with a warning
+    if others may look inside (the files themselves are owner-only)."""
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    elif folder.stat().st_mode & 0o077:
+        log.warning("others can list the data folder %s: make it owner-only with chmod 700", folder)
+
+
+def unusable(path: Path | str, error: BaseException) -> DatabaseUnusable:
+    """One line that says what is wrong with the database at ``path`` and what to do about it."""
+    cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+    name = getattr(cause, "sqlite_errorname", "") or ""
+    remedy = next((text for code, text in _REMEDIES.items() if name.startswith(code)), None)
+    if remedy is None:
+        remedy = f"cannot be used ({cause or error}): check the file and its folder, or restore a backup"
+    return DatabaseUnusable(f"the database {path} {remedy}")
+
+
+def _prepare(path: Path) -> None:
+    """The database's folder and file exist, owner-only, unless a database that existed is gone."""
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    try:
+        private_folder(path.parent)
+        if marker.exists() and (not path.exists() or path.stat().st_size == 0):
+            state = "is missing" if not path.exists() else "is empty (0 bytes)"
+            raise DatabaseUnusable(
+                f"the database {path} {state}, but the bot created one there before ({marker}): restore it "
+                f"from a backup; to start afresh with an empty database, delete {marker}"
+            )
+        if not path.exists():
+            # Created owner-only before SQLite opens it: its -wal and -shm files take the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            mode = file.stat().st_mode if file.exists() else 0
+            if mode & 0o077:
+                # Others lose their access; the owner keeps theirs (a file made read-only stays so).
+                file.chmod(mode & 0o700)
+    except OSError as exc:
+        raise DatabaseUnusable(
+            f"the database {path} cannot be created or opened ({exc.strerror}): check that its folder "
+            "exists and that the user running the bot may write there"
+        ) from exc
+
+
+def _mark(path: Path) -> None:
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(
+                f"advocacy-bot created {path.name} here ({utcnow()}). While this file exists, the bot refuses "
+                "to start if that database is missing or empty, rather than start afresh with an empty one.\n"
+            )
 
 
 class Store:
@@ -49,22 +133,46 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+        """Open (creating if needed) the database at ``path``, check it, and bring its schema up to date.
+
+        A database that cannot be used (damaged, not a database, read-only, the disk full, missing or
+        empty when one existed) raises :class:`DatabaseUnusable`, whose message says what to do.
+        """
         if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; every write is in an explicit one.
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+            _prepare(path)
+        try:
+            # isolation_level=None: no implicit transactions; every write is in an explicit one.
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise unusable(path, exc) from exc
         try:
             db.row_factory = aiosqlite.Row
             if str(path) != ":memory:":
                 await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA busy_timeout=5000")
+            # What is deleted or overwritten (a person erased with /forget, a time zone once stored in
+            # clear) is overwritten with zeros, not left readable in the file's free space.
+            await db.execute("PRAGMA secure_delete=ON")
+            # Damage anywhere in the file (a truncated copy, say) shows now, not halfway through a sign-up.
+            check = await db.execute_fetchall("PRAGMA quick_check")
+            if [tuple(row) for row in check] != [("ok",)]:
+                raise DatabaseUnusable(f"the database {path} {_REMEDIES['SQLITE_CORRUPT']}")
             store = cls(db, path)
             await store.migrate(migrations)
+            # Writing must work too (a read-only file can still be read).
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute("ROLLBACK")
+        except (sqlite3.Error, StoreError) as exc:
+            await db.close()
+            if isinstance(exc, StoreError) and not isinstance(exc.__cause__, sqlite3.Error):
+                raise
+            raise unusable(path, exc) from exc
         except BaseException:
             await db.close()
             raise
+        if isinstance(path, Path):
+            _mark(path)
         return store
 
     async def close(self) -> None:
@@ -123,7 +231,9 @@ class Store:
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 await self.db.execute("ROLLBACK")
-            batch.set_exception(StoreError(f"the transaction could not be committed: {exc!r}"))
+            failure = StoreError(f"the transaction could not be committed: {exc!r}")
+            failure.__cause__ = exc
+            batch.set_exception(failure)
             # Each unit of the batch gets the failure; mark it seen so asyncio does not warn.
             batch.exception()
             if not isinstance(exc, Exception):
@@ -203,7 +313,7 @@ class Store:
             await db.execute(
                 "INSERT INTO users (id, platform, language, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET language = excluded.language",
-                (user_id, platform, language, utcnow()),
+                (user_id, platform, language, day_stamp(datetime.now(UTC))),
             )
         self._remember_language(user_id, language)
 

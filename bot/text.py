@@ -11,6 +11,9 @@ import snowballstemmer
 # Analysing more than this is never useful for a chat question, and it keeps a 1 MB message
 # (pasted by mistake or by an attacker) as cheap to handle as a short one.
 MAX_ANALYSED_CHARS = 4000
+# What someone typed is quoted back ("There is no petition called ...") at most this long: enough to
+# recognise a typo, and a 100 KB argument cannot make a 100 KB reply.
+ECHO_CHARS = 100
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
 _WORD = re.compile(r"[^\W_]+")
@@ -36,6 +39,13 @@ def fold(text: str) -> str:
         return text
     # One pass of a compiled pattern: a character-by-character loop was most of the index's build time.
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+
+
+def echo(value: str) -> str:
+    """``value`` as quoted back to whoever typed it: on one line, at most ``ECHO_CHARS`` characters,
+    "…" when cut, so a pasted page is not sent back."""
+    shown = " ".join(value[: 4 * ECHO_CHARS].split())
+    return shown if len(shown) <= ECHO_CHARS else shown[: ECHO_CHARS - 1].rstrip() + "…"
 
 
 def words(text: str) -> list[str]:

@@ -12,8 +12,8 @@ from babel.dates import get_timezone_location
 from rapidfuzz import fuzz, process
 
 from bot.content.model import LANGUAGES
-from bot.forms import MAX_SUGGESTIONS, FieldError, country_name, echoed, resolve_country
-from bot.text import words
+from bot.forms import MAX_SUGGESTIONS, FieldError, country_name, resolve_country
+from bot.text import ECHO_CHARS, echo, words
 
 # Abbreviations people give for their time zone, each with the zones it may mean (most likely first).
 # Reviewed against the tz database and everyday use: one that means a single zone is set at once;
@@ -191,7 +191,7 @@ def resolve_zone(text: str, lang: str) -> str:
     if "/" in query:
         zone = _by_name().get(query.casefold().replace(" ", "_"))
         if zone is None:
-            raise FieldError("timezone.unknown", {"text": echoed(query)})
+            raise FieldError("timezone.unknown", {"text": echo(query)})
         return zone
     zones = list(ABBREVIATIONS.get(query.upper(), ()))
     if zones:
@@ -203,7 +203,7 @@ def resolve_zone(text: str, lang: str) -> str:
         zones += [z for z in _country_choices(country.code) if z not in zones] if country is not None else []
         if len(zones) == 1:
             return zones[0]
-        raise FieldError("timezone.ambiguous", {"text": echoed(query)}, zones)
+        raise FieldError("timezone.ambiguous", {"text": echo(query)}, zones)
     try:
         country = resolve_country(query, lang)
     except FieldError:
@@ -218,9 +218,14 @@ def resolve_zone(text: str, lang: str) -> str:
     zone = _cities().get(key) or _by_name().get(query.casefold().replace(" ", "_"))
     if zone is not None:
         return zone
-    close = process.extract(key, list(_cities()), scorer=fuzz.ratio, limit=10, score_cutoff=80)
+    # No place's name is anywhere near ECHO_CHARS long: no time spent looking for one like it.
+    close = (
+        process.extract(key, list(_cities()), scorer=fuzz.ratio, limit=10, score_cutoff=80)
+        if len(key) <= ECHO_CHARS
+        else []
+    )
     options = list(dict.fromkeys(_cities()[match] for match, _, _ in close))[:MAX_SUGGESTIONS]
-    raise FieldError("timezone.suggest" if options else "timezone.unknown", {"text": echoed(query)}, options)
+    raise FieldError("timezone.suggest" if options else "timezone.unknown", {"text": echo(query)}, options)
 
 
 def _country_choices(code: str) -> list[str]:

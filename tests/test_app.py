@@ -9,9 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import adapters
+from bot import core as core_module
 from bot.app import serve
 from bot.config import Config
 from bot.core import Core
@@ -86,3 +90,33 @@ def test_sigint_stops_an_interactive_console_cleanly(tmp_path: Path) -> None:
         process.kill()
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+class AbandoningAdapter:
+    """Someone starts a sign-up, types their name, and goes away; the adapter waits for it to be forgotten."""
+
+    name = "abandoner"
+
+    def __init__(self) -> None:
+        self.forgotten = False
+
+    async def run(self, core: Core, stop: asyncio.Event) -> None:
+        user = core.keyring.user_id(self.name, "u1")
+        long_ago = core.clock() - core.conversation_timeout - timedelta(minutes=5)
+        state = {"petition": "un-decriminalise", "step": "email", "answers": {"name": "Ana Lima"}}
+        await core.records.save_conversation(user, self.name, "sign", state, long_ago)
+        for _ in range(200):
+            row = await core.store.row("SELECT 1 FROM conversations WHERE user_id = ?", (user,))
+            if row is None:
+                self.forgotten = True
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_abandoned_forms_are_forgotten_while_the_bot_runs(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core_module, "HOUSEKEEPING_SECONDS", 0.05)
+    adapter = AbandoningAdapter()
+    await asyncio.wait_for(serve(config, [adapter]), timeout=20)
+    assert adapter.forgotten

@@ -379,3 +379,19 @@ async def test_key_rotation_of_a_console_key_file(
     assert stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
     async with TestBot.started(config, services) as bot:
         assert NAME in await bot.ask("/mydata")
+
+
+async def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path, services: Services) -> None:
+    formula = "=cmd|'/Ccalc'!A1@example.org"
+    config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"))
+    async with TestBot.started(config, services, user_id="formula") as bot:
+        await sign(bot, email=formula)
+        await sign(TestBot(bot.core, user_id="plus"), name="Ana Lima", email="+351@example.org")
+
+    as_csv = _export(tmp_path, PETITION)
+    assert as_csv.returncode == 0, as_csv.stderr
+    emails = [row["email"] for row in csv.DictReader(io.StringIO(as_csv.stdout))]
+    assert emails == ["'" + formula, "'+351@example.org"]
+    # JSON is read by programs, not spreadsheets: exact.
+    as_json = json.loads(_export(tmp_path, PETITION, "--format", "json").stdout)
+    assert [row["email"] for row in as_json["signatures"]] == [formula, "+351@example.org"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import run_bot
 
+from bot.answering import usual_country
 from bot.calibration import Sample, fit, probability, same
 from bot.content import BUNDLED_CONTENT, check
 from bot.content.model import SMALLTALK_INTENTS, Calibration
@@ -177,6 +178,15 @@ def test_the_crisis_answer_gives_the_line_of_the_country_and_its_emergency_numbe
     # Nothing known: every common emergency number and the directory.
     text = render(answerer.crisis_reply("en"))
     assert "112" in text and "911" in text and "findahelpline.com" in text
+
+
+@pytest.mark.parametrize(
+    ("tag", "country"),
+    [("pt-BR", "BR"), ("en_GB", "GB"), ("uk", None), ("fr", None), ("", None), ("zz-notalanguage", None), ("x", None)],
+)
+def test_the_country_a_platform_language_points_to(tag: str, country: str | None) -> None:
+    # Whatever a platform sends as the language, the crisis answer still comes.
+    assert usual_country(tag) == country
 
 
 def test_the_crisis_answer_follows_safe_messaging(services: Services) -> None:

@@ -70,28 +70,52 @@ class Engine:
         return settled
 
     async def run_once(self) -> int:
-        """Send every row due now; returns how many rows were settled (sent, failed, skipped...)."""
+        """Send every row due now; returns how many rows were settled (sent, failed, skipped...).
+
+        At most ``delivery.window`` rows are "sending" at any moment (the most a crash leaves in
+        doubt), but sending does not stop at the end of each window to wait for its slowest
+        response: once half a window has finished, its outcomes are recorded and as many rows
+        claimed, while the other half is still in flight.
+        """
         handled = 0
-        while True:
-            claimed, skipped, expired = await self.outbox.claim(
-                self.platform, self.clock(), self.config.window, self.grace
-            )
-            if expired:
-                log.warning(
-                    "skipped %d %s reminder(s) due more than the grace period ago",
-                    expired,
-                    self.platform,
-                    extra=self._log_extra,
+        window = self.config.window
+        sending: set[asyncio.Task[Outcome]] = set()
+        settled: list[Outcome] = []
+        messages: dict[tuple[int, str], Reply | None] = {}
+        try:
+            while True:
+                drained = False
+                room = window - len(sending)
+                if 2 * room >= window:
+                    if settled:
+                        await self.outbox.record(settled, self.clock())
+                        handled += sum(outcome.state != "pending" for outcome in settled)
+                        self._count(settled)
+                        settled = []
+                    claimed, skipped, expired = await self.outbox.claim(self.platform, self.clock(), room, self.grace)
+                    if expired:
+                        log.warning(
+                            "skipped %d %s reminder(s) due more than the grace period ago",
+                            expired,
+                            self.platform,
+                            extra=self._log_extra,
+                        )
+                    handled += skipped + expired
+                    if not claimed and (skipped or expired):
+                        continue
+                    # Nothing more is due now: see what is in flight through, then look once more.
+                    drained = not claimed
+                    for row in claimed:
+                        sending.add(await self._start(row, messages))
+                if not sending:
+                    return handled
+                finished, sending = await asyncio.wait(
+                    sending, return_when=asyncio.ALL_COMPLETED if drained else asyncio.FIRST_COMPLETED
                 )
-            handled += skipped + expired
-            if not claimed:
-                if skipped or expired:
-                    continue
-                return handled
-            outcomes = await self._deliver(claimed)
-            await self.outbox.record(outcomes, self.clock())
-            handled += sum(outcome.state != "pending" for outcome in outcomes)
-            self._count(outcomes)
+                settled.extend(task.result() for task in finished)
+        finally:
+            for task in sending:
+                task.cancel()
 
     def _count(self, outcomes: Sequence[Outcome]) -> None:
         metrics = self.core.metrics
@@ -118,25 +142,22 @@ class Engine:
                 delay = min(POLL_SECONDS, max(0.0, (next_due - self.clock()).total_seconds()))
             await idle(delay, stop, self.wake)
 
-    async def _deliver(self, claimed: Sequence[Claimed]) -> list[Outcome]:
-        messages: dict[tuple[int, str], Reply | None] = {}
-        sends: list[asyncio.Task[Outcome]] = []
-        for row in claimed:
-            key = (row.broadcast.id, row.language)
-            if key not in messages:
-                messages[key] = message_for(self.core.locales, self.core.content.campaigns, row.broadcast, row.language)
-            message = messages[key]
-            if message is None:
-                sends.append(asyncio.ensure_future(_settled(Outcome(row.id, "failed", row.attempts, "no-content"))))
-                continue
-            group = self.sender.is_group(row.address)
-            # Only this loop waits on the clock: sends start one at a time, each when the pace allows.
-            await self._wait_turn(row.address, group)
-            started = asyncio.Event()
-            sends.append(asyncio.ensure_future(self._send(row, message, group, started)))
-            # The next one waits until this one has really started: the pacer counts actual starts.
-            await started.wait()
-        return list(await asyncio.gather(*sends))
+    async def _start(self, row: Claimed, messages: dict[tuple[int, str], Reply | None]) -> asyncio.Task[Outcome]:
+        """Start sending ``row`` when the pace allows; the task's result is what happened to it."""
+        key = (row.broadcast.id, row.language)
+        if key not in messages:
+            messages[key] = message_for(self.core.locales, self.core.content.campaigns, row.broadcast, row.language)
+        message = messages[key]
+        if message is None:
+            return asyncio.ensure_future(_settled(Outcome(row.id, "failed", row.attempts, "no-content")))
+        group = self.sender.is_group(row.address)
+        # Only the run loop waits on the clock: sends start one at a time, each when the pace allows.
+        await self._wait_turn(row.address, group)
+        started = asyncio.Event()
+        task = asyncio.ensure_future(self._send(row, message, group, started))
+        # The next one waits until this one has really started: the pacer counts actual starts.
+        await started.wait()
+        return task
 
     async def _wait_turn(self, address: str, group: bool) -> None:
         while (wait := self.pacer.wait(self._seconds(), address, group)) > 0:
@@ -144,13 +165,15 @@ class Engine:
 
     async def _send(self, row: Claimed, message: Reply, group: bool, started: asyncio.Event) -> Outcome:
         attempts = row.attempts + 1
-        self.pacer.record(self._seconds(), row.address, group)
+        self.pacer.started(self._seconds(), row.address, group)
         started.set()
         try:
             await self.sender.send(row.address, message)
         except RetryAfter as exc:
-            # Nothing more is started before the platform's time is up, and this one goes again then.
+            # Nothing more is started before the platform's time is up, and this one goes again then;
+            # and the pace drops for a while, in case the platform counts differently than configured.
             self.pacer.pause_until(self._seconds() + exc.seconds)
+            self.pacer.slow_down(self._seconds())
             return Outcome(
                 row.id, "pending", row.attempts, "retry-after", self.clock() + timedelta(seconds=exc.seconds)
             )
@@ -177,6 +200,9 @@ class Engine:
                 )
                 return Outcome(row.id, "failed", attempts, "temporary")
             return Outcome(row.id, "pending", attempts, "temporary", self.clock() + self.backoff(attempts))
+        finally:
+            # The response proves the platform has counted it: from now, it counts for one more window.
+            self.pacer.finished(self._seconds(), row.address, group)
         return Outcome(row.id, "sent", attempts)
 
     def backoff(self, attempts: int) -> timedelta:
@@ -188,10 +214,13 @@ class Engine:
         """Send one message outside the outbox (an organiser's report); False if it failed."""
         group = self.sender.is_group(address)
         await self._wait_turn(address, group)
-        self.pacer.record(self._seconds(), address, group)
-        with contextlib.suppress(Exception):
-            await self.sender.send(address, message)
-            return True
+        self.pacer.started(self._seconds(), address, group)
+        try:
+            with contextlib.suppress(Exception):
+                await self.sender.send(address, message)
+                return True
+        finally:
+            self.pacer.finished(self._seconds(), address, group)
         log.warning("could not send a report on %s", self.platform, extra=self._log_extra)
         return False
 

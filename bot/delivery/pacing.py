@@ -1,68 +1,130 @@
-"""Pacing that never exceeds a platform's limits, counted over sliding windows."""
+"""Pacing that never exceeds a platform's limits as the platform counts them, whatever the local jitter.
+
+A platform counts a message when it arrives, which is some time after the engine lets it go: later
+still when the CPU is busy or the network slow, and by a different amount each time. So each send
+counts against a limit from the moment it starts until a full window after its response, which
+proves it has arrived. Any window of the platform's then holds at most the limit, however late or
+bunched the arrivals (the send that starts last among those arriving in a window saw every other
+one counted: in flight, or answered less than a window before it started).
+"""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 from bot.config import PlatformLimits
 
 # Never wait less than this: clock resolution must not turn a wait into a busy loop.
 MIN_WAIT = 1e-6
-# Windows are this much longer than the platform's: a request reaches the platform a little after
-# the pacer lets it go, and that jitter must not put one message too many in someone's second.
-MARGIN = 0.05
+# While a limit is taken up by sends still in flight, look again this often.
+POLL = 0.005
+# Starts follow a grid of even slots; a send that woke late does not push the grid back (so wake-up
+# delays do not add up to a slower pace), but at most this much of the grid is caught up at once.
+CATCH_UP = 0.25
+# After the platform says "too many requests" (someone else's traffic, a stricter limit than
+# configured): the pace drops to this share of the limit...
+BACK_OFF = 0.75
+FLOOR = 0.1
+# ...then climbs back by this share every RECOVERY_SECONDS without another.
+RECOVERY_STEP = 0.05
+RECOVERY_SECONDS = 5.0
 
 
 class Pacer:
     """Sliding-window limits: overall per second, per chat per second, per group per minute.
 
-    Times are seconds (any epoch). ``wait`` says how long until a send to ``chat`` is allowed;
-    ``record`` notes a send. A platform's retry-after is a pause that holds every send.
+    Times are seconds (any epoch). ``wait`` says how long until a send to ``chat`` may start;
+    ``started`` and ``finished`` note a send's start and its response (or failure). Starts are also
+    spread evenly over the second, so that sends do not leave in bunches. A platform's retry-after
+    is a pause that holds every send; ``slow_down`` lowers the pace after one.
     """
 
     def __init__(self, limits: PlatformLimits) -> None:
         self.per_second = max(1, int(limits.per_second))
         self.chat_interval = 1.0 / limits.per_chat_per_second if limits.per_chat_per_second else 0.0
         self.per_group = max(1, int(limits.per_group_per_minute)) if limits.per_group_per_minute else None
-        self._recent: deque[float] = deque()
-        self._last_to_chat: dict[str, float] = {}
-        self._group_sends: dict[str, deque[float]] = {}
+        self._in_flight = 0
+        self._answered: deque[float] = deque()
+        self._chat_in_flight: Counter[str] = Counter()
+        self._chat_answered: dict[str, float] = {}
+        self._group_answered: dict[str, deque[float]] = {}
+        self._next_slot = float("-inf")
         self._paused_until = 0.0
+        self._share = 1.0
+        self._share_since = 0.0
+
+    @property
+    def pace(self) -> int:
+        """Sends allowed per second now: the limit, or less for a while after a 429."""
+        return max(1, int(self.per_second * self._share))
 
     def pause_until(self, until: float) -> None:
         self._paused_until = max(self._paused_until, until)
 
+    def slow_down(self, now: float) -> None:
+        self._share = max(FLOOR, self._share * BACK_OFF)
+        self._share_since = now
+
     def wait(self, now: float, chat: str, group: bool) -> float:
+        self._recover(now)
         self._forget(now)
-        waits = [self._paused_until - now]
-        if len(self._recent) >= self.per_second:
-            waits.append(self._recent[-self.per_second] + 1.0 + MARGIN - now)
-        last = self._last_to_chat.get(chat)
-        if last is not None and self.chat_interval:
-            waits.append(last + self.chat_interval + MARGIN - now)
+        pace = self.pace
+        waits = [self._paused_until - now, self._next_slot - now]
+        waits.append(_until_room(self._answered, self._in_flight, pace, 1.0, now))
+        if self.chat_interval:
+            if self._chat_in_flight[chat]:
+                waits.append(POLL)
+            last = self._chat_answered.get(chat)
+            if last is not None:
+                waits.append(last + self.chat_interval - now)
         if group and self.per_group is not None:
-            sends = self._group_sends.get(chat, ())
-            if len(sends) >= self.per_group:
-                waits.append(sends[-self.per_group] + 60.0 + MARGIN - now)
+            answered = self._group_answered.get(chat, deque())
+            waits.append(_until_room(answered, self._chat_in_flight[chat], self.per_group, 60.0, now))
         longest = max(waits)
         return max(longest, MIN_WAIT) if longest > 0 else 0.0
 
-    def record(self, now: float, chat: str, group: bool) -> None:
-        self._recent.append(now)
+    def started(self, now: float, chat: str, group: bool) -> None:
+        self._next_slot = max(self._next_slot, now - CATCH_UP) + 1.0 / self.pace
+        self._in_flight += 1
+        self._chat_in_flight[chat] += 1
+
+    def finished(self, now: float, chat: str, group: bool) -> None:
+        self._in_flight -= 1
+        self._chat_in_flight[chat] -= 1
+        if not self._chat_in_flight[chat]:
+            del self._chat_in_flight[chat]
+        self._answered.append(now)
         if self.chat_interval:
-            self._last_to_chat[chat] = now
+            self._chat_answered[chat] = now
         if group and self.per_group is not None:
-            self._group_sends.setdefault(chat, deque()).append(now)
+            self._group_answered.setdefault(chat, deque()).append(now)
+
+    def _recover(self, now: float) -> None:
+        if self._share < 1.0 and now - self._share_since >= RECOVERY_SECONDS:
+            steps = int((now - self._share_since) / RECOVERY_SECONDS)
+            self._share = min(1.0, self._share + steps * RECOVERY_STEP)
+            self._share_since += steps * RECOVERY_SECONDS
 
     def _forget(self, now: float) -> None:
         """Drop what can no longer limit anything, so memory stays flat over any number of sends."""
-        while self._recent and self._recent[0] <= now - 1.0 - MARGIN:
-            self._recent.popleft()
-        if len(self._last_to_chat) > 4 * self.per_second:
+        while self._answered and self._answered[0] <= now - 1.0:
+            self._answered.popleft()
+        if len(self._chat_answered) > 4 * self.per_second:
             horizon = now - self.chat_interval
-            self._last_to_chat = {chat: t for chat, t in self._last_to_chat.items() if t > horizon}
-        for chat in [c for c, sends in self._group_sends.items() if sends and sends[-1] <= now - 60.0]:
-            del self._group_sends[chat]
-        for sends in self._group_sends.values():
+            self._chat_answered = {chat: t for chat, t in self._chat_answered.items() if t > horizon}
+        for chat in [c for c, sends in self._group_answered.items() if sends and sends[-1] <= now - 60.0]:
+            del self._group_answered[chat]
+        for sends in self._group_answered.values():
             while sends and sends[0] <= now - 60.0:
                 sends.popleft()
+
+
+def _until_room(answered: deque[float], in_flight: int, limit: int, window: float, now: float) -> float:
+    """How long until fewer than ``limit`` sends count in ``window``: those in flight, and those answered
+    within the window (``answered`` in order, none older than the window)."""
+    excess = in_flight + len(answered) - limit
+    if excess < 0:
+        return 0.0
+    if excess < len(answered):
+        return answered[excess] + window - now
+    return POLL

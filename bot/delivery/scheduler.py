@@ -99,13 +99,13 @@ class Scheduler:
         rows: list[tuple[str, str, bytes, str, datetime]] = []
         late = 0
         for sub in await self.core.store.rows(
-            "SELECT s.user_id, s.platform, s.address, s.language, u.timezone FROM subscriptions s"
+            "SELECT s.user_id, s.platform, s.address, s.language, u.zone FROM subscriptions s"
             " JOIN users u ON u.id = s.user_id WHERE s.topic = ?",
             (ACTION_DAYS,),
         ):
             if sub["user_id"] in queued:
                 continue
-            zone = ZoneInfo(sub["timezone"] or self.reminders.default_timezone)
+            zone = ZoneInfo(self.core.records.zone(sub["zone"]) or self.reminders.default_timezone)
             due = local_due(send_on, self.reminders.hour, zone)
             if due < now - self.grace:
                 late += 1

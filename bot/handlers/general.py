@@ -8,6 +8,7 @@ from bot import markup
 from bot.content.model import LANGUAGES
 from bot.events import HANDOFF, Button, Reply, ReplyKind
 from bot.router import Context, Router
+from bot.text import echo
 
 CONSOLE = "console"
 # Not reachable through a link: /start itself, and leaving a form (a link must not end one).
@@ -62,7 +63,7 @@ def register(router: Router) -> None:
             )
             return [Reply(ctx.t("language.choose", current=ctx.text("language.name")), buttons)]
         if code not in LANGUAGES:
-            return [ctx.reply("language.unknown", ReplyKind.ERROR, code=code, supported=", ".join(LANGUAGES))]
+            return [ctx.reply("language.unknown", ReplyKind.ERROR, code=echo(code), supported=", ".join(LANGUAGES))]
         if ctx.via_link:
             name = ctx.core.locales.text(code, "language.name")
             return [ctx.confirm(ctx.t("language.confirm", name=name), f"language:{code}")]

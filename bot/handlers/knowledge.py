@@ -7,6 +7,7 @@ from rapidfuzz import process
 from bot import markup
 from bot.events import Button, Reply, ReplyKind
 from bot.router import Context, Router
+from bot.text import echo
 
 
 def register(router: Router) -> None:
@@ -49,9 +50,10 @@ def register(router: Router) -> None:
         if not entry_id:
             return [ctx.reply("sources.usage")]
         if entry_id not in entries:
-            close = [match for match, _, _ in process.extract(entry_id, list(entries), limit=3)]
+            # Matched and quoted back as far as an id could reach: the cost stays that of a short id.
+            close = [match for match, _, _ in process.extract(echo(entry_id), list(entries), limit=3)]
             buttons = tuple((Button(entries[i].title, f"kb:{i}"),) for i in close)
-            return [Reply(ctx.t("sources.unknown", id=entry_id), buttons, kind=ReplyKind.ERROR)]
+            return [Reply(ctx.t("sources.unknown", id=echo(entry_id)), buttons, kind=ReplyKind.ERROR)]
         found = entries[entry_id]
         text = markup.join((markup.Bold(found.title),), ctx.core.answerer.sources_text(found, ctx.lang))
         return [Reply(text, entry=found.id)]

@@ -25,6 +25,7 @@ from bot.handlers.pledges import progress
 from bot.markup import RichText
 from bot.records import UPDATES_TOPIC, Conversation, Signer
 from bot.router import Context, Router
+from bot.text import echo
 from bot.timezones import country_zone
 
 FLOW = "sign"
@@ -137,7 +138,7 @@ def register(router: Router) -> None:
                 if not buttons:
                     return [ctx.reply("sign.none_open")]
                 key = "sign.unknown" if wanted else "sign.choose"
-                return [Reply(ctx.t(key, id=wanted), buttons, kind=ReplyKind.ERROR if wanted else ReplyKind.INFO)]
+                return [Reply(ctx.t(key, id=echo(wanted)), buttons, kind=ReplyKind.ERROR if wanted else ReplyKind.INFO)]
         refusal = await unavailable(ctx, petition)
         if refusal is not None:
             return [refusal]
@@ -222,7 +223,7 @@ def register(router: Router) -> None:
                     text, [stop_words.get(ctx.lang, frozenset()), stop_words.get("en", frozenset())]
                 )
                 if doubt == "form.name.question":
-                    raise forms.FieldError(doubt, {"text": forms.echoed(text)})
+                    raise forms.FieldError(doubt, {"text": echo(text)})
                 name = forms.clean_name(text)
                 if doubt is not None:
                     raise forms.FieldError(doubt, {"text": name}, [name])
@@ -238,7 +239,7 @@ def register(router: Router) -> None:
             note: RichText = ()
             if forms.is_shorthand(text, country, ctx.lang):
                 # "usa", "Deutschland": say which country it became, before it goes on the petition.
-                note = ctx.t("form.country.understood", text=forms.echoed(text), country=country.name(ctx.lang))
+                note = ctx.t("form.country.understood", text=echo(text), country=country.name(ctx.lang))
             return await accept(ctx, petition, state, country.code, note)
         except forms.FieldError as error:
             if error.options:

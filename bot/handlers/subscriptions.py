@@ -14,7 +14,7 @@ from bot.delivery.messages import ACTION_DAYS, TOPICS
 from bot.events import Button, ChatKind, Reply, ReplyKind
 from bot.i18n import Locales
 from bot.router import Context, Router
-from bot.text import fold
+from bot.text import echo, fold
 from bot.timezones import is_zone, resolve_zone, zone_label
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def register(router: Router) -> None:
             buttons = tuple(
                 (Button(f"{'✓ ' if t in mine else ''}{topic_name(ctx, t)}", f"subscribe:{t}"),) for t in TOPICS
             )
-            intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=topic)
+            intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=echo(topic))
             return [Reply(intro, buttons)]
         if ctx.via_link and topic not in mine:
             return [ctx.confirm(ctx.t("subscribe.confirm", topic=topic_name(ctx, topic)), f"subscribe:{topic}")]
