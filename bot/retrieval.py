@@ -23,7 +23,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -125,14 +125,10 @@ class Analyzer:
                 self.synonyms[key] = tuple(words(canonical))
                 self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
                 self.vocabulary.update(variant_words)
-        # The common case, worked out once: a one-word variant ("narcan") stands for these words, whose
-        # terms are these; and the words that may start a longer one, which need the general path.
-        self._single = {
-            key[0]: (words_, tuple(stem(w, lang) for w in words_ if w not in self.stopwords))
-            for key, words_ in self.synonyms.items()
-            if len(key) == 1
-        }
-        self._starts_phrase = frozenset(key[0] for key in self.synonyms if len(key) > 1)
+        # Each word seen, worked out once: its stem, the terms it gives where it starts no longer variant,
+        # and the longest variant it may start. A knowledge base a hundred times today's has millions of
+        # words but few distinct ones.
+        self._words: dict[str, tuple[str, tuple[str, ...], int]] = {}
 
     def tokens(self, text: str) -> list[str]:
         """The folded words of ``text`` as this language splits them."""
@@ -164,22 +160,38 @@ class Analyzer:
         return [w for w, _ in self.spans(tokens)]
 
     def terms(self, tokens: list[str]) -> list[str]:
-        stems = [stem(t, self.lang) for t in tokens]
-        if any(s in self._starts_phrase for s in stems):
-            return [stem(w, self.lang) for w in self.canonical(tokens) if w not in self.stopwords]
-        # No lexicon phrase of several words can start here (most texts): each word on its own, as
-        # canonical() would give it, without the general path's work.
+        """The stems of ``canonical(tokens)`` without stop words."""
+        words_ = self._words
+        known = [words_.get(token) or self._word(token) for token in tokens]
+        if not any(longest > 1 for _, _, longest in known):
+            # No variant of several words starts here (most texts): each word on its own.
+            return [term for _, alone, _ in known for term in alone]
         out: list[str] = []
-        for token, token_stem in zip(tokens, stems, strict=True):
-            single = self._single.get(token_stem)
-            if single is not None:
-                replacement, replacement_terms = single
-                out.extend(replacement_terms)
-                if token in replacement:
-                    continue
-            if token not in self.stopwords:
-                out.append(token_stem)
+        i = 0
+        while i < len(tokens):
+            _, alone, longest = known[i]
+            for size in range(min(longest, len(tokens) - i), 1, -1):
+                replacement = self.synonyms.get(tuple(stem_ for stem_, _, _ in known[i : i + size]))
+                if replacement is not None:
+                    out.extend(self._stems(replacement, tokens[i : i + size]))
+                    i += size
+                    break
+            else:
+                out.extend(alone)
+                i += 1
         return out
+
+    def _word(self, token: str) -> tuple[str, tuple[str, ...], int]:
+        token_stem = stem(token, self.lang)
+        replacement = self.synonyms.get((token_stem,))
+        found = token_stem, self._stems(replacement or (), [token]), self._longest.get(token_stem, 0)
+        self._words[sys.intern(token)] = found
+        return found
+
+    def _stems(self, replacement: Sequence[str], typed: Sequence[str]) -> tuple[str, ...]:
+        """The terms of a variant's canonical words and of the typed words beside them, as spans() pairs them."""
+        kept = [*replacement, *(w for w in typed if w not in replacement)]
+        return tuple(stem(w, self.lang) for w in kept if w not in self.stopwords)
 
     def bridge(self, tokens: list[str]) -> list[str]:
         """The question's words for another language's index: canonical terms instead of the words
