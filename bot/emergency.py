@@ -94,6 +94,8 @@ class EmergencyKind(StrEnum):
 EMERGENCY_ENTRY = {EmergencyKind.OPIOID: "overdose-response", EmergencyKind.STIMULANT: "stimulant-overamping"}
 
 _STIMULANT_SIGNALS = frozenset({Concept.STIMULANT, Concept.STIMULANT_SEVERE, Concept.STIMULANT_USE})
+# What can make a message an emergency.
+_SIGNALS = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, *_STIMULANT_SIGNALS})
 # The concepts that say which language a message is in (look-alikes and grammar words are shared).
 _TELLING = frozenset(
     {
@@ -153,7 +155,14 @@ class EmergencyDetector:
         phrases: dict[Concept, str] = {}
         languages: Counter[str] = Counter()
         counts: Counter[Concept] = Counter()
-        for seen in self._reader.read(phrase_words(text)):
+        everything = self._reader.read(phrase_words(text))
+        # A sign inside a figure of speech is none: "to morrendo" in "to morrendo de medo" (scared to death).
+        figures = [s.found for s in everything if s.concept in (Concept.FIGURATIVE, Concept.JOKE)]
+        for seen in everything:
+            if seen.concept in _SIGNALS and any(
+                f.start <= seen.found.start and seen.found.end <= f.end for f in figures
+            ):
+                continue
             phrases.setdefault(seen.concept, seen.phrase)
             counts[seen.concept] += 1
             if seen.concept in _TELLING:
@@ -234,6 +243,7 @@ def decide(r: Reading) -> EmergencyKind | None:
         return stimulant
     if c.STIMULANT_SEVERE in signals and (someone or drug):
         return EmergencyKind.STIMULANT
-    if c.STIMULANT in signals and drug:
+    # Two signs of distress (a racing heart and chest pain) in someone are one even with no drug named.
+    if c.STIMULANT in signals and (drug or (someone and r.counts[c.STIMULANT] >= 2)):
         return EmergencyKind.STIMULANT
     return None

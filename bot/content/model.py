@@ -133,7 +133,24 @@ class EmergencyContent:
 
 
 # The concepts crisis detection reasons over (bot/crisis.py has the rules, crisis.yaml the words).
-CRISIS_CONCEPTS = ("intent", "other", "mention", "about", "fiction", "figurative")
+CRISIS_CONCEPTS = (
+    "intent",
+    "other",
+    "mention",
+    "about",
+    "fiction",
+    "figurative",
+    "hopeless",
+    "life",
+    "everything",
+    "better",
+    "absent",
+    "tired",
+    "farewell",
+    "final",
+    "all_at_once",
+    "no_waking",
+)
 
 
 @dataclass(frozen=True, slots=True)
