@@ -80,7 +80,7 @@ FLOORS = {
     "entries pt": 0.83,
     "entries ru": 0.87,
     "entries uk": 0.83,
-    "entries fr": 0.86,
+    "entries fr": 0.85,
 }
 
 
