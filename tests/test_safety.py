@@ -13,7 +13,7 @@ import pytest
 from helpers import run_bot
 
 from bot.answering import usual_country
-from bot.calibration import Sample, fit, probability, same
+from bot.calibration import MAX_OUT_OF_SCOPE, Sample, fit, probability, same, wilson_upper
 from bot.content import BUNDLED_CONTENT, check
 from bot.content.model import SMALLTALK_INTENTS, Calibration
 from bot.core import Services
@@ -344,6 +344,13 @@ def test_the_calibration_is_what_the_tuning_set_gives(services: Services) -> Non
     fitted, achieved = fit(calibration_samples(services.answerer, cases), date.today())
     assert same(fitted, services.content.calibration), "run: advocacy-bot kb calibrate"
     assert achieved["out_of_scope_answered"] <= 0.04
+
+
+def test_the_bound_on_out_of_scope_answers_holds_with_confidence() -> None:
+    # 4 of 150 is 2.7 %, under the 4 % bound, but too few questions to be sure of it; 3 of 150 is not.
+    assert wilson_upper(4, 150) > MAX_OUT_OF_SCOPE >= wilson_upper(3, 150) > 3 / 150
+    # The more questions, the closer the bound comes to the share itself.
+    assert wilson_upper(30, 1000) < MAX_OUT_OF_SCOPE
 
 
 def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:
