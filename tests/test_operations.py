@@ -25,9 +25,9 @@ from fakes.telegram import FakeTelegram, make_user
 from helpers import ROOT
 
 from bot.cli import main
-from bot.config import Config, StorageConfig
-from bot.core import Core, Services
-from bot.doctor import Check, diagnose, report
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
+from bot.operations.doctor import Check, diagnose, report
 
 DISCORD_TOKEN = "operations-test-token"
 ALICE = make_user(3001, "Alice", language_code="en")
@@ -180,7 +180,7 @@ async def configured_database(tmp_path: Path, services: Services, monkeypatch: p
     database = tmp_path / "bot.sqlite3"
     core = await Core.open(Config(storage=StorageConfig(database)), services=services)
     try:
-        await core.store.set_user_language("someone", "console", "en")
+        await core.people.set_language("someone", "console", "en")
     finally:
         await core.close()
     config = tmp_path / "config.yaml"
