@@ -499,8 +499,8 @@ async def test_personal_business_asked_by_mention_continues_privately(bot: Bot, 
 async def test_a_private_reply_to_a_server_message_goes_to_dms(
     bot: Bot, guild: FakeGuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def private_reply(event: Any) -> list[Reply]:
-        return [Reply(text("For your eyes only"), private=True)]
+    async def private_reply(event: Any) -> Outcome:
+        return Outcome([Reply(text("For your eyes only"), private=True)], "en")
 
     monkeypatch.setattr(bot.core, "handle", private_reply)
     await bot.fake.message_create(f"<@{bot.fake.bot_user_id}> hello", guild_id=guild.id)
@@ -515,9 +515,9 @@ async def test_a_deferred_public_placeholder_never_shows_a_private_reply(
     timings = Timings(guild_ready_timeout=0.05, wait_before_reidentify=False, defer_after=0.05)
     async with running(fake, discord_config(config, fake), services, timings) as bot:
 
-        async def slow_and_private(event: Any) -> list[Reply]:
+        async def slow_and_private(event: Any) -> Outcome:
             await asyncio.sleep(0.2)
-            return [Reply(text("For your eyes only"), private=True)]
+            return Outcome([Reply(text("For your eyes only"), private=True)], "en")
 
         monkeypatch.setattr(bot.core, "handle", slow_and_private)
         ref = await fake.slash_command("ask", {"question": "anything"}, guild_id=guild.id)

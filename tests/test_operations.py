@@ -115,8 +115,9 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
             "content",
             "secret",
             "database",
-            "telegram",
+            # The enabled platforms, in the registry's (name) order.
             "discord",
+            "telegram",
             "metrics",
         ]
         assert all(line.startswith("ok ") for line in lines[:-1]), out
@@ -141,7 +142,7 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
         assert bot.returncode == 0, log
         # A server run logs INFO; it names the database and its configuration first.
         assert f"database {tmp_path / 'srv' / 'data' / 'advocacy-bot.sqlite3'} (configuration {config})" in log
-        assert "running adapters: telegram, discord" in log
+        assert "running adapters: discord, telegram" in log  # the registry's (name) order
         assert "Traceback" not in log
 
 
