@@ -2,8 +2,8 @@
 
 Run from the repository root (about five minutes with the defaults, two of them the paced broadcast):
 
-    .venv/bin/python bench/discord.py
-    .venv/bin/python bench/discord.py --interactions 1000 --rounds 1 --dms 500
+    .venv/bin/python bench/discord_bench.py
+    .venv/bin/python bench/discord_bench.py --interactions 1000 --rounds 1 --dms 500
 
 Interactions: slash commands from a pool of people in their DMs, ``--concurrency`` in flight: /topics
 (a menu of buttons) and /ask (an answer from the knowledge base, with sources and buttons). Each goes

@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/telegram.py
-    .venv/bin/python bench/telegram.py --updates 2000 --broadcast 5000 --limit 30
+    .venv/bin/python bench/telegram_bench.py
+    .venv/bin/python bench/telegram_bench.py --updates 2000 --broadcast 5000 --limit 30
 
 Throughput: ``--updates`` private messages ("what is naloxone", each from a different person) are
 queued at once on the fake; the figure is updates handled per second, from queueing them to the
