@@ -38,11 +38,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Config, DeliveryConfig, PlatformLimits, StorageConfig  # noqa: E402
-from bot.core import Core, build_services  # noqa: E402
+from bot.core.app import Core, build_services  # noqa: E402
+from bot.core.config import Config, StorageConfig  # noqa: E402
 from bot.delivery import Engine, Scheduler  # noqa: E402
 from bot.delivery.outbox import ADDRESS, Outbox  # noqa: E402
-from bot.events import Reply  # noqa: E402
+from bot.delivery.settings import DeliveryConfig  # noqa: E402
+from bot.port.delivery import PlatformLimits  # noqa: E402
+from bot.port.events import Reply  # noqa: E402
 
 KEY = "cd" * 32
 PLATFORM = "telegram"

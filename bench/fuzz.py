@@ -31,10 +31,10 @@ os.environ.setdefault("ADVOCACY_BOT_SECRET_KEY", "f0" * 32)
 
 from fuzzing import ORGANISER, check_renders, failures_logged, random_event, still_answers, vocabulary  # noqa: E402
 
-from bot.config import Config, StorageConfig  # noqa: E402
-from bot.core import Core  # noqa: E402
-from bot.events import ButtonPress, Command, Event, Text  # noqa: E402
-from bot.logs import configure_logging  # noqa: E402
+from bot.core.app import Core  # noqa: E402
+from bot.core.config import Config, StorageConfig  # noqa: E402
+from bot.operations.logs import configure_logging  # noqa: E402
+from bot.port.events import ButtonPress, Command, Event, Text  # noqa: E402
 
 CHECK_EVERY = 1_000
 
@@ -69,7 +69,7 @@ async def run(events: int, seed: int) -> int:
                     event = random_event(rng, words)
                     started = time.perf_counter()
                     try:
-                        for reply in await core.handle(event):
+                        for reply in (await core.handle(event)).replies:
                             check_renders(reply)
                         if number % CHECK_EVERY == 0:
                             await still_answers(core)

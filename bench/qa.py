@@ -46,12 +46,12 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.answering import Answerer  # noqa: E402
 from bot.content import BUNDLED_CONTENT, load  # noqa: E402
+from bot.content.i18n import Locales  # noqa: E402
 from bot.content.model import Content, Entry, Group, KnowledgeBase, Translation  # noqa: E402
-from bot.evaluation import Case, evaluate, load_cases  # noqa: E402
-from bot.i18n import Locales  # noqa: E402
-from bot.markup import plain  # noqa: E402
+from bot.port.markup import plain  # noqa: E402
+from bot.qa.answering import Answerer  # noqa: E402
+from bot.qa.evaluation import Case, evaluate, load_cases  # noqa: E402
 
 TARGETS = {"load_index_s": 1.0, "p99_ms_bundled": 5.0, "p99_ms_100x": 25.0, "index_s_100x": 5.0, "rss_mb": 120.0}
 SEED = 20240601

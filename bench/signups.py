@@ -37,10 +37,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Config, StorageConfig  # noqa: E402
-from bot.core import Core, build_services  # noqa: E402
-from bot.events import ButtonPress, Chat, Event, User, parse_text  # noqa: E402
-from bot.markup import plain  # noqa: E402
+from bot.core.app import Core, build_services  # noqa: E402
+from bot.core.config import Config, StorageConfig  # noqa: E402
+from bot.port.events import ButtonPress, Chat, Event, User, parse_text  # noqa: E402
+from bot.port.markup import plain  # noqa: E402
 
 PETITION = "un-decriminalise"
 PLEDGE = "carry-naloxone"
@@ -68,13 +68,13 @@ async def agree(core: Core, index: int, done_at: list[float], times: int = 1) ->
     press = Event(user, chat, ButtonPress(f"sign-consent:{PETITION}:1"))
     replies = await asyncio.gather(*(core.handle(press) for _ in range(times)))
     done_at.append(time.perf_counter())
-    return [plain(reply[0].text) for reply in replies]
+    return [plain(outcome.replies[0].text) for outcome in replies]
 
 
 async def pledger(core: Core, index: int, times: int = 1) -> list[str]:
     event = Event(*who(index), ButtonPress(f"pledge-take:{PLEDGE}"))
     replies = await asyncio.gather(*(core.handle(event) for _ in range(times)))
-    return [plain(r[0].text) for r in replies]
+    return [plain(outcome.replies[0].text) for outcome in replies]
 
 
 async def run(people: int, db_path: Path) -> dict[str, float | int | bool]:
@@ -92,13 +92,13 @@ async def run(people: int, db_path: Path) -> dict[str, float | int | bool]:
         outcomes = await asyncio.gather(*(agree(core, i, done_at) for i in range(people)))
         signing_window = max(done_at) - pressed
         replays = await asyncio.gather(*(agree(core, i, [], times=2) for i in range(people)))
-        signatures = await core.records.signatures(PETITION)
+        signatures = await core.signatures.signatures(PETITION)
 
         pledge_started = time.perf_counter()
         pledge_outcomes = await asyncio.gather(*(pledger(core, i) for i in range(people)))
         pledge_finished = time.perf_counter()
         pledge_outcomes += await asyncio.gather(*(pledger(core, i, times=2) for i in range(people)))
-        pledge_count = (await core.records.pledge_counts()).get(PLEDGE, 0)
+        pledge_count = (await core.pledges.pledge_counts()).get(PLEDGE, 0)
     finally:
         await core.close()
 

@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from testbot import TestBot
 
-from bot.config import Config, StorageConfig
 from bot.content import BUNDLED_CONTENT, Content, load
-from bot.core import Services, build_services
-from bot.testing import TestBot
+from bot.core.app import Services, build_services
+from bot.core.config import Config, StorageConfig
 
 # Tests never touch the internet; local test servers are reached directly.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from adapters import discord_render, telegram
-from bot import plaintext
+from adapters.discord import render as discord_render
+from adapters.telegram import adapter as telegram
 from bot.content import Content
-from bot.core import Core
-from bot.events import HANDOFF, ButtonPress, Chat, ChatKind, Command, Event, Reply, Text, User
-from bot.router import Router
+from bot.core.app import Core
+from bot.core.router import Router
+from bot.port import plaintext
+from bot.port.events import HANDOFF, ButtonPress, Chat, ChatKind, Command, Event, Reply, Text, User
 
 PEOPLE = ("alice", "boss", "mallory")
 ORGANISER = "console:boss"
@@ -136,5 +137,7 @@ def failures_logged() -> Iterator[list[logging.LogRecord]]:
 
 
 async def still_answers(core: Core) -> None:
-    replies = await core.handle(Event(User("console", "newcomer"), Chat("console:newcomer"), Text("what is naloxone")))
+    replies = (
+        await core.handle(Event(User("console", "newcomer"), Chat("console:newcomer"), Text("what is naloxone")))
+    ).replies
     assert replies[0].entry == "naloxone", replies

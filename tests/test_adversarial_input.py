@@ -13,13 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from testbot import TestBot
 
-from adapters import discord_render, telegram
-from adapters.discord_commands import core_commands
-from bot import markup, plaintext
-from bot.events import Chat, Command, Event, Reply, Text, User
-from bot.testing import TestBot
-from bot.text import ECHO_CHARS
+from adapters.discord import render as discord_render
+from adapters.discord.commands import core_commands
+from adapters.telegram import adapter as telegram
+from bot.content.text import ECHO_CHARS
+from bot.port import markup, plaintext
+from bot.port.events import Chat, Command, Event, Reply, Text, User
 
 SIZE = 100_000
 BOUND = 0.05
@@ -99,7 +100,7 @@ async def test_handlers_that_quote_their_argument_take_linear_time(bot: TestBot,
     for name in ECHOING:
         event = Event(person, Chat("console:adversary"), Command(name, text))
         seconds = await fastest_async(lambda event=event: core.handle(event))  # type: ignore[misc]
-        replies = await core.handle(event)
+        replies = (await core.handle(event)).replies
         assert all(len(plaintext.render(reply)) < 5000 for reply in replies), name
         if seconds > BOUND:
             slow[name] = round(seconds, 3)
@@ -114,7 +115,7 @@ async def test_a_form_answer_is_quoted_back_short_and_fast(bot: TestBot) -> None
     country = "Atlantis " * (SIZE // 9)
     event = Event(bot.adapter.user, bot.adapter.chat, Text(country))
     started = time.perf_counter()
-    (reply,) = await bot.core.handle(event)
+    (reply,) = (await bot.core.handle(event)).replies
     assert time.perf_counter() - started < BOUND
     shown = plaintext.render(reply)
     assert "Atlantis" in shown and len(shown) < 1000

@@ -9,9 +9,9 @@ import pytest
 from helpers import run_bot
 
 from bot.content import BUNDLED_CONTENT
-from bot.core import Services
-from bot.evaluation import evaluate, load_cases, summarise
-from bot.events import ReplyKind
+from bot.core.app import Services
+from bot.port.events import ReplyKind
+from bot.qa.evaluation import evaluate, load_cases, summarise
 
 CASES = [
     # emergencies, with typos and in every language

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import adapters
-from bot import core as core_module
-from bot.app import serve
-from bot.config import Config
-from bot.core import Core
-from bot.events import Chat, Event, Text, User
+from bot.core import app as core_module
+from bot.core import registry as adapters
+from bot.core.app import Core
+from bot.core.config import Config
+from bot.operations.serving import serve
+from bot.port.events import Chat, Event, Text, User
+from bot.port.platform import Setup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ class RecordingAdapter:
 
     async def run(self, core: Core, stop: asyncio.Event) -> None:
         self.core = core
-        replies = await core.handle(Event(User(self.name, "u1"), Chat("c1"), Text("what is naloxone")))
+        replies = (await core.handle(Event(User(self.name, "u1"), Chat("c1"), Text("what is naloxone")))).replies
         self.answers.append(replies[0].entry)
         self.answered.set()
         await stop.wait()
@@ -51,9 +52,9 @@ async def test_adapters_share_one_core_and_stop_on_sigterm(config: Config) -> No
     await asyncio.wait_for(server, timeout=10)
 
 
-def test_adapters_register_by_name(config: Config) -> None:
-    adapters.register("recording", lambda cfg: RecordingAdapter("recording"))
-    assert adapters.create("recording", config).name == "recording"
+def test_adapters_are_created_by_name(config: Config) -> None:
+    setup = Setup(config.section("console"), config.limits("console"), config.data_dir)
+    assert adapters.create("console", setup).name == "console"
 
 
 def test_sigint_stops_an_interactive_console_cleanly(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ class AbandoningAdapter:
         user = core.keyring.user_id(self.name, "u1")
         long_ago = core.clock() - core.conversation_timeout - timedelta(minutes=5)
         state = {"petition": "un-decriminalise", "step": "email", "answers": {"name": "Ana Lima"}}
-        await core.records.save_conversation(user, self.name, "sign", state, long_ago)
+        await core.conversations.save_conversation(user, self.name, "sign", state, long_ago)
         for _ in range(200):
             row = await core.store.row("SELECT 1 FROM conversations WHERE user_id = ?", (user,))
             if row is None:

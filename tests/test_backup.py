@@ -12,13 +12,13 @@ import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
 from test_petitions import sign
+from testbot import TestBot
 
-from bot import heartbeat
-from bot.backup import BackupError, backup
-from bot.config import Config, StorageConfig
-from bot.core import Services
-from bot.records import stamp
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.config import Config, StorageConfig
+from bot.operations import heartbeat
+from bot.operations.backup import BackupError, backup
+from bot.storage.database import stamp
 
 PETITION = "un-decriminalise"
 
@@ -94,7 +94,7 @@ async def test_restore_checks_the_backup_and_refuses_while_a_bot_runs(
 
     # A bot noted itself a moment ago: stop it first.
     async with TestBot.started(config, services) as bot:
-        await bot.core.store.set_setting(heartbeat.OWNER, heartbeat.SCOPE, "telegram", stamp(datetime.now(UTC)))
+        await bot.core.settings(heartbeat.OWNER).set(heartbeat.SCOPE, "telegram", stamp(datetime.now(UTC)))
     code, _, err = cli(tmp_path, "restore", str(copy))
     assert code == 1 and "stop it first" in err and "telegram (" in err
     code, _, err = cli(tmp_path, "restore", str(copy), "--force")

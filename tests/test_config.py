@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Config, ConfigError, from_mapping, load_config
+from bot.core.config import Config, ConfigError, from_mapping, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 
@@ -13,7 +13,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 def test_no_file_means_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ADVOCACY_BOT_CONFIG", raising=False)
     config = load_config()
-    assert config.console.enabled and not config.telegram.enabled
+    assert config.section("console").enabled and not config.section("telegram").enabled
+    assert config.enabled() == ["console"]
     assert config.content_path.name == "content"
     assert config.store_path.name == "advocacy-bot.sqlite3"
 

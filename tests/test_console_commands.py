@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from helpers import run_bot
+from testbot import TestBot
 
-from bot.events import ReplyKind
-from bot.markup import plain
-from bot.testing import TestBot
+from bot.port.events import ReplyKind
+from bot.port.markup import plain
 
 
 async def test_start_explains_the_bot_and_privacy(bot: TestBot) -> None:
@@ -120,7 +120,7 @@ async def test_language_choice_is_remembered(bot: TestBot) -> None:
     choices = await bot.ask("/language")
     assert "Español" in choices and "Русский" in choices
     assert "Español" in await bot.ask("/language es")
-    assert await bot.core.store.user_language(bot.core.keyring.user_id("console", "tester")) == "es"
+    assert await bot.core.people.language(bot.core.keyring.user_id("console", "tester")) == "es"
     # The emergency answer now comes in Spanish.
     assert "112" in await bot.ask("overdose")
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import crypto
-from bot.crypto import DecryptionError, FieldCipher, Keyring
-from bot.secret_key import SecretKeyError, derive
-from bot.store import Store
+from bot.privacy import crypto
+from bot.privacy.crypto import DecryptionError, FieldCipher, Keyring
+from bot.privacy.secret_key import SecretKeyError, derive
+from bot.storage.database import Store
 
 SECRET = bytes(range(32))
 

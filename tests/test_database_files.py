@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import ROOT
+from testbot import TestBot
 
-from bot.config import Config, StorageConfig
-from bot.core import Core, Services
-from bot.store import MARKER_SUFFIX, DatabaseUnusable, Store
-from bot.testing import TestBot
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
+from bot.storage.database import MARKER_SUFFIX, DatabaseUnusable, Store
 
 DB = "bot.sqlite3"
 

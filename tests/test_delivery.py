@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import Config, DeliveryConfig, PlatformLimits, StorageConfig
-from bot.core import Core, Services
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
 from bot.delivery import ChatMoved, Engine, PermanentFailure, RecipientGone, RetryAfter, Scheduler, TemporaryFailure
 from bot.delivery.outbox import Claimed, Outbox, Outcome
 from bot.delivery.pacing import RECOVERY_SECONDS, RECOVERY_STEP, Pacer
-from bot.events import Reply
-from bot.markup import plain
+from bot.delivery.settings import DeliveryConfig
+from bot.port.clock import ManualClock
+from bot.port.delivery import PlatformLimits
+from bot.port.events import Reply
+from bot.port.markup import plain
 
 TELEGRAM = PlatformLimits(25.0, 1.0, 20.0)
 
@@ -100,7 +102,7 @@ async def subscribe(core: Core, count: int, topic: str = "news", *, first: int =
     for index in range(first, first + count):
         address = str(1000 + index)
         user = core.keyring.user_id("telegram", address)
-        await core.records.subscribe(user, "telegram", topic, address, lang, core.clock())
+        await core.subscriptions.subscribe(user, "telegram", topic, address, lang, core.clock())
         addresses.append(address)
     return addresses
 
@@ -130,7 +132,9 @@ async def test_fan_out_reaches_every_subscriber_once_within_the_limits(core: Cor
 
 async def test_per_chat_and_per_group_limits(core: Core, clock: ManualClock) -> None:
     group = "-100500"
-    await core.records.subscribe(core.keyring.user_id("telegram", group), "telegram", "news", group, "en", clock())
+    await core.subscriptions.subscribe(
+        core.keyring.user_id("telegram", group), "telegram", "news", group, "en", clock()
+    )
     sender = RecordingSender(clock)
     engine = engine_for(core, sender)
     for index in range(22):
@@ -146,7 +150,7 @@ async def test_per_chat_and_per_group_limits(core: Core, clock: ManualClock) -> 
 async def test_unsubscribing_after_queueing_skips_the_message(core: Core, clock: ManualClock) -> None:
     stays, leaves = await subscribe(core, 2)
     broadcast_id = await broadcast(core)
-    await core.records.unsubscribe(core.keyring.user_id("telegram", leaves))
+    await core.subscriptions.unsubscribe(core.keyring.user_id("telegram", leaves))
     sender = RecordingSender(clock)
     await engine_for(core, sender).run_once()
     assert sender.addresses() == [stays]
@@ -230,12 +234,12 @@ async def test_a_permanent_error_is_not_retried(core: Core, clock: ManualClock) 
 async def test_a_blocked_user_is_unsubscribed_from_everything(core: Core, clock: ManualClock) -> None:
     (address,) = await subscribe(core, 1)
     user = core.keyring.user_id("telegram", address)
-    await core.records.subscribe(user, "telegram", "action-days", address, "en", clock())
+    await core.subscriptions.subscribe(user, "telegram", "action-days", address, "en", clock())
     sender = RecordingSender(clock)
     sender.failures[address] = [RecipientGone("403 bot was blocked by the user")]
     await broadcast(core)
     await engine_for(core, sender).run_once()
-    assert await core.records.topics_of(user) == []
+    assert await core.subscriptions.topics_of(user) == []
     await broadcast(core, body="second")
     await engine_for(core, sender).run_once()
     assert len(sender.attempts) == 1
@@ -244,7 +248,7 @@ async def test_a_blocked_user_is_unsubscribed_from_everything(core: Core, clock:
 async def test_a_moved_chat_gets_the_message_at_its_new_address(core: Core, clock: ManualClock) -> None:
     old = "-4001"
     user = core.keyring.user_id("telegram", old)
-    await core.records.subscribe(user, "telegram", "news", old, "en", clock())
+    await core.subscriptions.subscribe(user, "telegram", "news", old, "en", clock())
     sender = RecordingSender(clock)
     sender.failures[old] = [ChatMoved("-1004001")]
     await broadcast(core)
@@ -353,8 +357,8 @@ async def subscribe_in(core: Core, zones: dict[str, str]) -> dict[str, str]:
     for index, zone in enumerate(zones.values()):
         address = str(5000 + index)
         user = core.keyring.user_id("telegram", address)
-        await core.records.subscribe(user, "telegram", "action-days", address, "en", core.clock())
-        await core.records.set_timezone(user, "telegram", zone, core.clock())
+        await core.subscriptions.subscribe(user, "telegram", "action-days", address, "en", core.clock())
+        await core.people.set_timezone(user, "telegram", zone, core.clock())
         addresses[zone] = address
     return addresses
 

@@ -19,18 +19,19 @@ from fakes import discord_payloads as payloads
 from fakes.discord import FakeDiscord, FakeGuild, Pings
 from test_discord_support import MANAGE_SERVER, Bot, custom_ids, discord_config, eventually, running
 
-from adapters.discord import Timings
-from adapters.discord_delivery import PLATFORM
-from adapters.discord_render import MAX_CONTENT, to_markdown
-from adapters.discord_servers import server_scope
-from bot.clock import ManualClock
-from bot.config import Config
+from adapters.discord.adapter import Timings
+from adapters.discord.delivery import PLATFORM
+from adapters.discord.render import MAX_CONTENT, to_markdown
+from adapters.discord.servers import server_scope
+from bot.campaigns.subscriptions import TOPICS
 from bot.content.model import localized
-from bot.core import Services
+from bot.core.app import Services
+from bot.core.config import Config
 from bot.delivery import Scheduler
-from bot.delivery.messages import TOPICS
-from bot.events import Chat, ChatKind, Event, Reply, User, parse_text
-from bot.markup import text
+from bot.port.clock import ManualClock
+from bot.port.events import Chat, ChatKind, Event, Reply, User, parse_text
+from bot.port.markup import text
+from bot.port.outcome import Outcome
 
 # The fixtures fake and guild.
 pytest_plugins = ["test_discord_support"]
@@ -177,7 +178,7 @@ async def test_pledge_in_a_server_is_taken_privately(bot: Bot, guild: FakeGuild)
     taken = await bot.click(f"pledge-take:{pledge.id}", containing="Thank you")
 
     assert all(message.ephemeral for message in shown_pledge.messages + taken.messages)
-    assert (await bot.core.records.pledge_counts())[pledge.id] == 1
+    assert (await bot.core.pledges.pledge_counts())[pledge.id] == 1
 
 
 async def test_sign_through_the_modal_and_the_consent_button(bot: Bot, guild: FakeGuild) -> None:
@@ -210,16 +211,16 @@ async def test_sign_through_the_modal_and_the_consent_button(bot: Bot, guild: Fa
     thanks = await bot.click(agree.removeprefix("v1:a:"), containing="Thank you, Ana Lima")
 
     assert thanks.messages[0].ephemeral
-    assert await bot.core.records.signature_count(petition.id) == 1
+    assert await bot.core.signatures.signature_count(petition.id) == 1
     # The form again, sent once more from the still open dialog: nothing happens twice.
     again_sent = await bot.fake.modal_submit(form_id, {"email": "ana@example.org", "country": "Portugal"})
     await bot.answer(again_sent, to_markdown(bot.core.locales.rich("en", "discord.form.expired")))
-    assert await bot.core.records.signature_count(petition.id) == 1
+    assert await bot.core.signatures.signature_count(petition.id) == 1
     # Campaign updates go to the member's DMs, not to the server channel.
     topic = bot.core.locales.text("en", "topic.petitions")
     await bot.click(f"updates:yes:{petition.id}", containing=shown(bot, "sign.updates_accepted", topic=topic))
     user_key = bot.core.keyring.user_id(PLATFORM, str(bot.fake.default_user_id))
-    assert await bot.core.records.topics_of(user_key) != []
+    assert await bot.core.subscriptions.topics_of(user_key) != []
 
 
 async def test_an_optional_field_left_empty_is_skipped(bot: Bot) -> None:
@@ -241,14 +242,14 @@ async def test_subscribe_unsubscribe_then_stop_in_a_dm(bot: Bot) -> None:
     for topic in ("news", "petitions"):
         name = bot.core.locales.text("en", f"topic.{topic}")
         await bot.command("subscribe", {"topic": topic}, containing=shown(bot, "subscribe.done", topic=name))
-    assert await bot.core.records.topics_of(user_key) == ["news", "petitions"]
+    assert await bot.core.subscriptions.topics_of(user_key) == ["news", "petitions"]
 
     name = bot.core.locales.text("en", "topic.news")
     await bot.command("unsubscribe", {"topic": "news"}, containing=shown(bot, "unsubscribe.done", topic=name))
-    assert await bot.core.records.topics_of(user_key) == ["petitions"]
+    assert await bot.core.subscriptions.topics_of(user_key) == ["petitions"]
 
     await bot.dm("STOP", containing=shown(bot, "stop.done"))
-    assert await bot.core.records.topics_of(user_key) == []
+    assert await bot.core.subscriptions.topics_of(user_key) == []
 
 
 async def test_language_is_chosen_with_a_command_or_taken_from_the_app(bot: Bot) -> None:
@@ -266,14 +267,14 @@ async def test_language_is_chosen_with_a_command_or_taken_from_the_app(bot: Bot)
 async def test_mydata_then_forget(bot: Bot, guild: FakeGuild) -> None:
     user_key = bot.core.keyring.user_id(PLATFORM, str(bot.fake.default_user_id))
     pledge = next(iter(bot.core.content.campaigns.pledges.values()))
-    await bot.core.records.take_pledge(user_key, PLATFORM, pledge.id, datetime.now(UTC))
+    await bot.core.pledges.take_pledge(user_key, PLATFORM, pledge.id, datetime.now(UTC))
 
     mine = await bot.command("mydata", guild_id=guild.id, containing=shown(bot, "mydata.heading"))
     assert mine.messages[0].ephemeral and "I will carry naloxone" in mine.text
 
     await bot.command("forget", guild_id=guild.id, containing=shown(bot, "forget.confirm"))
     await bot.click("forget:confirm", containing="Done")
-    assert await bot.core.records.pledges_of(user_key) == {}
+    assert await bot.core.pledges.pledges_of(user_key) == {}
     after = await bot.command("mydata", guild_id=guild.id, containing=shown(bot, "mydata.nothing"))
     assert "pseudonymous id" not in after.text
 
@@ -297,7 +298,7 @@ async def test_a_forged_consent_press_on_a_channel_message_is_answered_privately
     assert all(message.ephemeral for message in thanks.messages)
     in_channel = [message for message in bot.fake.sent_messages(guild.default_channel_id) if not message.ephemeral]
     assert not any("Ana" in message.content for message in in_channel)
-    assert await bot.core.records.signature_count(petition.id) == 1
+    assert await bot.core.signatures.signature_count(petition.id) == 1
 
 
 async def test_changing_a_field_from_the_review_asks_it_alone(bot: Bot) -> None:
@@ -324,7 +325,7 @@ async def test_setup_is_refused_without_manage_server(bot: Bot, guild: FakeGuild
     )
 
     assert refused.messages[0].ephemeral
-    assert await bot.core.store.settings(PLATFORM, server_scope(guild.id)) == {}
+    assert await bot.core.settings(PLATFORM).all(server_scope(guild.id)) == {}
     in_a_dm = await bot.command("setup language", {"language": "es"}, containing="only in a server")
     assert in_a_dm.messages
 
@@ -338,10 +339,10 @@ async def test_setup_by_a_moderator_and_forgotten_when_the_bot_leaves(bot: Bot, 
     await bot.command("setup organisers", {"role": role}, containing="orga", **where)
     await bot.command("setup language", {"language": "es"}, containing="Español", **where)
 
-    settings = await bot.core.store.settings(PLATFORM, server_scope(guild.id))
+    settings = await bot.core.settings(PLATFORM).all(server_scope(guild.id))
     assert settings == {"announcements": str(channel), "organisers": str(role), "language": "es"}
     server = bot.core.keyring.user_id(PLATFORM, server_scope(guild.id))
-    assert await bot.core.records.topics_of(server) == sorted(TOPICS)
+    assert await bot.core.subscriptions.topics_of(server) == sorted(TOPICS)
 
     # Members of the role are organisers; others are not.
     member = bot.fake.add_user("member")
@@ -351,10 +352,10 @@ async def test_setup_by_a_moderator_and_forgotten_when_the_bot_leaves(bot: Bot, 
     await bot.fake.guild_delete(guild.id)
 
     async def forgotten() -> bool:
-        return await bot.core.records.topics_of(server) == []
+        return await bot.core.subscriptions.topics_of(server) == []
 
     await eventually(forgotten)
-    assert await bot.core.store.settings(PLATFORM, server_scope(guild.id)) == {}
+    assert await bot.core.settings(PLATFORM).all(server_scope(guild.id)) == {}
 
 
 # --------------------------------------------------------------------------------- organisers
@@ -472,7 +473,7 @@ async def test_slow_work_is_deferred_then_completed(
     async with running(fake, discord_config(config, fake), services, timings) as bot:
         handle = bot.core.handle
 
-        async def slow(event: Any) -> list[Reply]:
+        async def slow(event: Any) -> Outcome:
             await asyncio.sleep(0.2)
             return await handle(event)
 
@@ -498,8 +499,8 @@ async def test_personal_business_asked_by_mention_continues_privately(bot: Bot, 
 async def test_a_private_reply_to_a_server_message_goes_to_dms(
     bot: Bot, guild: FakeGuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def private_reply(event: Any) -> list[Reply]:
-        return [Reply(text("For your eyes only"), private=True)]
+    async def private_reply(event: Any) -> Outcome:
+        return Outcome([Reply(text("For your eyes only"), private=True)], "en")
 
     monkeypatch.setattr(bot.core, "handle", private_reply)
     await bot.fake.message_create(f"<@{bot.fake.bot_user_id}> hello", guild_id=guild.id)
@@ -514,9 +515,9 @@ async def test_a_deferred_public_placeholder_never_shows_a_private_reply(
     timings = Timings(guild_ready_timeout=0.05, wait_before_reidentify=False, defer_after=0.05)
     async with running(fake, discord_config(config, fake), services, timings) as bot:
 
-        async def slow_and_private(event: Any) -> list[Reply]:
+        async def slow_and_private(event: Any) -> Outcome:
             await asyncio.sleep(0.2)
-            return [Reply(text("For your eyes only"), private=True)]
+            return Outcome([Reply(text("For your eyes only"), private=True)], "en")
 
         monkeypatch.setattr(bot.core, "handle", slow_and_private)
         ref = await fake.slash_command("ask", {"question": "anything"}, guild_id=guild.id)
@@ -541,15 +542,17 @@ async def test_the_server_language_applies_in_that_server(bot: Bot, guild: FakeG
 async def test_organiser_roles_count_only_in_trusted_servers(
     fake: FakeDiscord, guild: FakeGuild, config: Config, services: Services
 ) -> None:
-    trusted = dataclasses.replace(discord_config(config, fake).discord, organiser_servers=("1",))
-    async with running(fake, dataclasses.replace(config, discord=trusted), services) as bot:
+    trusted = dataclasses.replace(discord_config(config, fake).section("discord"), organiser_servers=("1",))
+    async with running(
+        fake, dataclasses.replace(config, platforms={**config.platforms, "discord": trusted}), services
+    ) as bot:
         role = 7_000_000_000_000_003
         await fake.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": payloads.role(role, "orga")})
         refused = await bot.command(
             "setup organisers", {"role": role}, guild_id=guild.id, permissions=MANAGE_SERVER, containing="organiser"
         )
         assert str(guild.id) in refused.text
-        assert await bot.core.store.settings(PLATFORM, server_scope(guild.id)) == {}
+        assert await bot.core.settings(PLATFORM).all(server_scope(guild.id)) == {}
 
 
 async def test_an_expired_form_is_not_opened(bot: Bot) -> None:

@@ -18,16 +18,17 @@ from fakes.discord import FakeDiscord, FakeGuild
 from fakes.discord_payloads import GatewayOp
 from test_discord_support import TOKEN, Bot, discord_config, running
 
-from adapters.discord import GLOBAL_SCOPE, DiscordAdapter
-from adapters.discord_delivery import PLATFORM
-from bot import adapters
-from bot.clock import ManualClock
-from bot.config import Config
-from bot.core import Core, Services
+from adapters.discord.adapter import GLOBAL_SCOPE, DiscordAdapter
+from adapters.discord.delivery import PLATFORM
+from bot.core import registry as adapters
+from bot.core.app import Core, Services
+from bot.core.config import Config
 from bot.delivery import PermanentFailure, RecipientGone, RetryAfter, TemporaryFailure
 from bot.delivery.outbox import Outbox
-from bot.events import Reply
-from bot.markup import text
+from bot.port.clock import ManualClock
+from bot.port.events import Reply
+from bot.port.markup import text
+from bot.port.platform import AdapterError, Setup
 
 # The fixtures fake and guild.
 pytest_plugins = ["test_discord_support"]
@@ -94,7 +95,7 @@ async def test_send_failures_tell_the_engine_what_to_do(
 ) -> None:
     monkeypatch.setattr(discord.http, "asyncio", FastAsyncio("asyncio"))
     bot.fake.fail("POST", MESSAGES, status, **failure)
-    sender = bot.adapter.sender(bot.core.config)
+    sender = bot.adapter.sender()
 
     with pytest.raises(expected) as raised:
         await sender.send(f"#{guild.default_channel_id}", Reply(text("Campaign news")))
@@ -104,9 +105,9 @@ async def test_send_failures_tell_the_engine_what_to_do(
 
 
 async def test_sender_knows_server_channels_from_dms(bot: Bot) -> None:
-    sender = bot.adapter.sender(bot.core.config)
+    sender = bot.adapter.sender()
     assert sender.is_group("#123") and not sender.is_group("123")
-    assert sender.limits() == bot.core.config.delivery.discord
+    assert sender.limits() == bot.core.config.limits("discord")
 
 
 async def test_a_short_rate_limit_is_waited_out_then_the_message_sent(bot: Bot) -> None:
@@ -149,12 +150,12 @@ async def test_closed_dms_unsubscribe(bot: Bot) -> None:
 
     await bot.deliver()
 
-    assert await bot.core.records.topics_of(closed_key) == []
-    assert await bot.core.records.topics_of(open_key) == ["news"]
+    assert await bot.core.subscriptions.topics_of(closed_key) == []
+    assert await bot.core.subscriptions.topics_of(open_key) == ["news"]
 
 
 async def test_a_broadcast_keeps_the_configured_pace(bot: Bot) -> None:
-    per_second = int(bot.core.config.delivery.discord.per_second)
+    per_second = int(bot.core.config.limits("discord").per_second)
     readers = [bot.fake.add_user(f"reader{n}") for n in range(per_second + 5)]
     await subscribe(bot, *readers)
     await broadcast(bot, "Everyone hears this")
@@ -231,7 +232,7 @@ async def test_commands_are_registered_only_when_they_changed(
 
 
 async def test_the_digest_is_stored(bot: Bot) -> None:
-    stored = await bot.core.store.setting(PLATFORM, GLOBAL_SCOPE, "commands_hash")
+    stored = await bot.core.settings(PLATFORM).get(GLOBAL_SCOPE, "commands_hash")
     assert stored is not None and len(stored) == 64
 
 
@@ -240,19 +241,21 @@ async def test_the_digest_is_stored(bot: Bot) -> None:
 
 def test_the_token_comes_from_the_environment(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
-    with pytest.raises(adapters.AdapterError, match="DISCORD_BOT_TOKEN"):
-        adapters.create("discord", config)
+    setup = Setup(config.section("discord"), config.limits("discord"), config.data_dir)
+    with pytest.raises(AdapterError, match="DISCORD_BOT_TOKEN"):
+        adapters.create("discord", setup)
 
     monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
-    adapter = adapters.create("discord", config)
+    adapter = adapters.create("discord", setup)
     assert isinstance(adapter, DiscordAdapter) and adapter.token == TOKEN
 
 
 async def test_a_refused_token_stops_the_adapter(fake: FakeDiscord, config: Config, services: Services) -> None:
     core = await Core.open(discord_config(config, fake), services=services)
     try:
-        adapter = DiscordAdapter(discord_config(config, fake), "not-the-token")
-        with pytest.raises(adapters.AdapterError, match="refused the bot token in DISCORD_BOT_TOKEN"):
+        configured = discord_config(config, fake)
+        adapter = DiscordAdapter(configured.section("discord"), configured.limits("discord"), "not-the-token")
+        with pytest.raises(AdapterError, match="refused the bot token in DISCORD_BOT_TOKEN"):
             await asyncio.wait_for(adapter.run(core, asyncio.Event()), 10)
     finally:
         await core.close()

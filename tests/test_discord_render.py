@@ -7,7 +7,7 @@ import re
 import discord
 import pytest
 
-from adapters.discord_render import (
+from adapters.discord.render import (
     ACTION,
     MAX_CONTENT,
     MAX_PER_ROW,
@@ -24,8 +24,8 @@ from adapters.discord_render import (
     to_markdown,
 )
 from bot.content import Content
-from bot.events import Button, Reply
-from bot.markup import Bold, Link, Plain, parse, plain
+from bot.port.events import Button, Reply
+from bot.port.markup import Bold, Link, Plain, parse, plain
 
 ROLE = "123456789012345678"
 

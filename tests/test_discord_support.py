@@ -21,9 +21,10 @@ from fakes import discord_payloads as payloads
 from fakes.discord import Call, FakeDiscord, FakeGuild, InteractionRef, SentMessage
 from fakes.discord_payloads import OptionValue
 
-from adapters.discord import DiscordAdapter, Timings
-from bot.config import Config, DiscordConfig
-from bot.core import Core, Services
+from adapters.discord import DiscordConfig
+from adapters.discord.adapter import DiscordAdapter, Timings
+from bot.core.app import Core, Services
+from bot.core.config import Config
 from bot.delivery import Engine
 
 TOKEN = "adapter-test-token"
@@ -53,7 +54,7 @@ def guild(fake: FakeDiscord) -> FakeGuild:
 def discord_config(config: Config, fake: FakeDiscord, **options: Any) -> Config:
     """``config`` with the Discord adapter enabled and pointed at ``fake``; ``options`` replace top-level ones."""
     section = DiscordConfig(enabled=True, api_base=fake.api_base, gateway_url=fake.gateway_url)
-    return dataclasses.replace(config, discord=section, **options)
+    return dataclasses.replace(config, platforms={**config.platforms, "discord": section}, **options)
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Bot:
 
     @property
     def engine(self) -> Engine:
-        return Engine(self.core, self.adapter.sender(self.core.config))
+        return Engine(self.core, self.adapter.sender())
 
     def interaction_messages(self, ref: InteractionRef) -> list[SentMessage]:
         return [
@@ -156,7 +157,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0)
 async def running(fake: FakeDiscord, config: Config, services: Services, timings: Timings = FAST) -> AsyncIterator[Bot]:
     """The adapter serving until the block ends, with a core of its own on ``config``'s store."""
     core = await Core.open(config, services=services)
-    adapter = DiscordAdapter(config, TOKEN, timings)
+    adapter = DiscordAdapter(config.section("discord"), config.limits("discord"), TOKEN, timings)
     stop = asyncio.Event()
     task = asyncio.create_task(adapter.run(core, stop))
     try:

@@ -16,12 +16,12 @@ import pytest
 from fuzzing import ORGANISER, check_renders, failures_logged, random_event, still_answers, vocabulary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testbot import TestBot
 
-from bot.config import Config
 from bot.content import BUNDLED_CONTENT, load
-from bot.core import Services
-from bot.handlers import build_router
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.config import Config
+from bot.features import build_router
 
 VOCABULARY = vocabulary(build_router(), load(BUNDLED_CONTENT))
 
@@ -42,7 +42,7 @@ async def fuzzed(config: Config, services: Services) -> AsyncIterator[TestBot]:
 async def test_whatever_arrives_the_core_answers_and_renders(fuzzed: TestBot, rng: random.Random, count: int) -> None:
     with failures_logged() as failures:
         for _ in range(count):
-            for reply in await fuzzed.core.handle(random_event(rng, VOCABULARY)):
+            for reply in (await fuzzed.core.handle(random_event(rng, VOCABULARY))).replies:
                 check_renders(reply)
         await still_answers(fuzzed.core)
     assert failures == []

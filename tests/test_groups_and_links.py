@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from testbot import TestBot
 
-from bot.events import ButtonPress, Chat, ChatKind, Command, Event, User
-from bot.handlers import build_router
-from bot.markup import plain
-from bot.router import Router
-from bot.testing import TestBot
+from bot.core.router import Router
+from bot.features import build_router
+from bot.port.events import ButtonPress, Chat, ChatKind, Command, Event, User
+from bot.port.markup import plain
 
 PETITION = "un-decriminalise"
 GROUP = Chat("group-1", ChatKind.GROUP)
@@ -22,12 +22,13 @@ async def at_consent(bot: TestBot) -> None:
 
 async def test_a_forged_consent_press_in_a_group_signs_nothing_and_names_nobody(bot: TestBot) -> None:
     await at_consent(bot)
-    replies = await bot.core.handle(Event(User("console", "tester"), GROUP, ButtonPress(f"sign-consent:{PETITION}:1")))
+    event = Event(User("console", "tester"), GROUP, ButtonPress(f"sign-consent:{PETITION}:1"))
+    replies = (await bot.core.handle(event)).replies
     (reply,) = replies
     assert reply.handoff == "sign"
     assert "let's continue in a private chat" in plain(reply.text)
     assert "Ann" not in plain(reply.text) and "ann@example.org" not in plain(reply.text)
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.signatures.signature_count(PETITION) == 0
     # The private chat the hand-off opens goes on with the form as it was.
     assert "Name: Ann Example" in await bot.ask(f"/start {reply.handoff}")
 
@@ -38,10 +39,10 @@ async def test_every_personal_button_pressed_in_a_group_is_handed_off(bot: TestB
     personal = {prefix: command for prefix, command in actions.items() if command is not None}
     assert {"sign-consent", "sign-skip", "sign-pick", "sign-change", "updates", "timezone-set"} <= set(personal)
     for prefix, command in personal.items():
-        replies = await bot.core.handle(Event(User("console", "tester"), GROUP, ButtonPress(f"{prefix}:x:y")))
+        replies = (await bot.core.handle(Event(User("console", "tester"), GROUP, ButtonPress(f"{prefix}:x:y")))).replies
         assert [reply.handoff for reply in replies] == [command], prefix
-    assert await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester")) is not None
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester")) is not None
+    assert await bot.core.signatures.signature_count(PETITION) == 0
 
 
 def test_an_action_must_say_whether_it_is_personal() -> None:
@@ -114,12 +115,12 @@ async def test_no_link_changes_anything_stored(bot: TestBot) -> None:
             await bot.ask(f"/start {payload}")
             assert await stored(bot) == before, payload
     # A link may open a form (here the sign-up), and /start cancel is no way to end one.
-    assert await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester")) is not None
+    assert await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester")) is not None
 
 
 async def test_a_group_hand_off_then_the_link_asks_before_subscribing(bot: TestBot) -> None:
-    (reply,) = await bot.core.handle(Event(User("console", "tester"), GROUP, Command("subscribe", "news")))
+    (reply,) = (await bot.core.handle(Event(User("console", "tester"), GROUP, Command("subscribe", "news")))).replies
     assert reply.handoff == "subscribe-news"
     assert "Subscribe to campaign news?" in await bot.ask(f"/start {reply.handoff}")
-    assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == []
+    assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == []
     assert "Subscribed: campaign news." in await bot.ask("yes")

@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
+from testbot import TestBot
 
 from bot.cli import main
-from bot.clock import ManualClock
-from bot.config import Config
 from bot.content import BUNDLED_CONTENT, check
+from bot.content.i18n import number, plural_categories
 from bot.content.model import LANGUAGES
-from bot.core import Services
-from bot.events import Event, ReplyKind, Text, User
-from bot.handlers import build_router
-from bot.i18n import number, plural_categories
-from bot.markup import plain
-from bot.plaintext import render
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.config import Config
+from bot.features import build_router
+from bot.port.clock import ManualClock
+from bot.port.events import Event, ReplyKind, Text, User
+from bot.port.markup import plain
+from bot.port.plaintext import render
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ async def test_stop_in_each_language(config: Config, services: Services, lang: s
     async with TestBot.started(config, services, language=lang) as bot:
         await bot.ask("/subscribe news")
         assert done in await bot.ask(message)
-        assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == []
+        assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == []
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,11 @@ from test_discord_support import running as running_discord
 from test_telegram import USERNAME
 from test_telegram import running as running_telegram
 
-from adapters.discord_render import to_markdown
-from bot import logs
-from bot.config import Config
-from bot.core import Services
+from adapters.discord.render import to_markdown
+from bot.core.app import Services
+from bot.core.config import Config
+from bot.operations import logs
+from bot.port import redaction
 
 # The fixtures fake and guild.
 pytest_plugins = ["test_discord_support"]
@@ -44,7 +45,7 @@ EXPLODING = "Quillfeather asks what happens at 7731 exactly"
 def captured() -> Iterator[io.StringIO]:
     """What the bot's own logging set-up writes, at the level the test configures; put back after."""
     root = logging.getLogger()
-    saved = (root.level, list(root.handlers), {name: logging.getLogger(name).level for name in logs.QUIET})
+    saved = (root.level, list(root.handlers), {name: logging.getLogger(name).level for name in logs.quiet()})
     stream = io.StringIO()
     try:
         yield stream
@@ -83,7 +84,7 @@ def assert_clean(written: str, forbidden: list[str]) -> None:
 
 
 def test_the_filter_redacts_secrets_in_messages_arguments_and_tracebacks(captured: io.StringIO) -> None:
-    logs.register_secret("registered-secret-value-91c2")
+    redaction.register_secret("registered-secret-value-91c2")
     logs.configure_logging("DEBUG", stream=captured)
     log = logging.getLogger("bot.test")
     token = "7654321:AAH-shaped_like_a_Telegram_token_0123456"
@@ -95,15 +96,15 @@ def test_the_filter_redacts_secrets_in_messages_arguments_and_tracebacks(capture
         log.exception("start-up failed")
     written = captured.getvalue()
     assert "7654321:AAH" not in written and "registered-secret-value" not in written
-    assert written.count(logs.REDACTED) >= 5
+    assert written.count(redaction.REDACTED) >= 5
     assert "RuntimeError" in written and "start-up failed" in written
 
 
 def test_a_bad_format_string_is_still_redacted() -> None:
     token = "7654321:AAH-shaped_like_a_Telegram_token_0123456"
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "%d %s", ("not a number", token), None)
-    assert logs.RedactingFilter().filter(record)
-    assert token not in record.getMessage() and logs.REDACTED in record.getMessage()
+    assert redaction.RedactingFilter().filter(record)
+    assert token not in record.getMessage() and redaction.REDACTED in record.getMessage()
 
 
 def test_the_token_pattern_runs_in_linear_time() -> None:
@@ -111,7 +112,7 @@ def test_the_token_pattern_runs_in_linear_time() -> None:
         fastest = float("inf")
         for _ in range(3):
             started = time.perf_counter()
-            logs.TELEGRAM_TOKEN.sub(logs.REDACTED, adversarial)
+            redaction.TELEGRAM_TOKEN.sub(redaction.REDACTED, adversarial)
             fastest = min(fastest, time.perf_counter() - started)
         assert fastest < 0.05
 
@@ -120,7 +121,7 @@ def test_libraries_stay_at_warning_whatever_the_level(captured: io.StringIO) -> 
     logs.configure_logging("DEBUG", stream=captured)
     for name in ("httpx", "telegram.ext", "discord.gateway", "aiosqlite"):
         assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
-    assert logging.getLogger("bot.core").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("bot.core.app").isEnabledFor(logging.DEBUG)
 
 
 # --------------------------------------------------------------------------------- the real command

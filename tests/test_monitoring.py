@@ -23,20 +23,16 @@ from test_discord_support import discord_config
 from test_discord_support import running as discord_running
 from test_operations import free_port
 
-from adapters.telegram import TelegramAdapter
-from bot import broadcasting
-from bot.app import serve
-from bot.config import (
-    Config,
-    ConsoleConfig,
-    DeliveryConfig,
-    MetricsConfig,
-    PlatformLimits,
-    StorageConfig,
-    TelegramConfig,
-)
-from bot.core import Core, Services
-from bot.monitoring import Monitoring
+from adapters.console import ConsoleConfig
+from adapters.telegram import TelegramConfig
+from adapters.telegram.adapter import TelegramAdapter
+from bot.cli import broadcasts as broadcasting
+from bot.core.app import Core, Services
+from bot.core.config import Config, MetricsConfig, StorageConfig
+from bot.delivery.settings import DeliveryConfig
+from bot.operations.monitoring import Monitoring
+from bot.operations.serving import serve
+from bot.port.delivery import PlatformLimits
 
 # The fixtures fake and guild.
 pytest_plugins = ["test_discord_support"]
@@ -98,17 +94,19 @@ class Scraper:
 def settings(tmp_path: Path, tg: FakeTelegram, port: int) -> Config:
     return Config(
         storage=StorageConfig(tmp_path / "bot.sqlite3"),
-        console=ConsoleConfig(enabled=False),
-        telegram=TelegramConfig(enabled=True, base_url=tg.base_url),
+        platforms={
+            "console": ConsoleConfig(enabled=False),
+            "telegram": TelegramConfig(enabled=True, base_url=tg.base_url),
+        },
         metrics=MetricsConfig(enabled=True, port=port),
         # 20 a second: the 40 messages take two seconds, long enough to watch the queue drain.
-        delivery=DeliveryConfig(telegram=PlatformLimits(20.0, 1.0, 20.0)),
+        delivery=DeliveryConfig(limits={"telegram": PlatformLimits(20.0, 1.0, 20.0)}),
     )
 
 
 @asynccontextmanager
 async def running(config: Config, tg: FakeTelegram) -> AsyncIterator[Scraper]:
-    adapter = TelegramAdapter(config, token=tg.token)
+    adapter = TelegramAdapter(config.section("telegram"), config.limits("telegram"), token=tg.token)
     server = asyncio.create_task(serve(config, [adapter], create_key=False))
     try:
         async with aiohttp.ClientSession() as session:
@@ -128,7 +126,7 @@ async def test_metrics_follow_a_broadcast_until_the_outbox_is_empty(tmp_path: Pa
         for person in SUBSCRIBERS:
             tg.add_chat(private_chat(person))
             user = core.keyring.user_id("telegram", str(person["id"]))
-            await core.records.subscribe(user, "telegram", "news", str(person["id"]), "en", now)
+            await core.subscriptions.subscribe(user, "telegram", "news", str(person["id"]), "en", now)
         await core.close()
         text_file = tmp_path / "message.txt"
         text_file.write_text(BROADCAST)
@@ -197,10 +195,14 @@ async def test_monitoring_that_cannot_listen_stops_the_start_with_the_reason(tmp
         config = settings(tmp_path, tg, port)
         blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", port)
         try:
-            from bot.app import StartError
+            from bot.operations.serving import StartError
 
             with pytest.raises(StartError, match=f"cannot serve /healthz and /metrics on 127.0.0.1:{port}"):
-                await serve(config, [TelegramAdapter(config, token=tg.token)], create_key=False)
+                await serve(
+                    config,
+                    [TelegramAdapter(config.section("telegram"), config.limits("telegram"), token=tg.token)],
+                    create_key=False,
+                )
         finally:
             blocker.close()
             await blocker.wait_closed()

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from helpers import run_bot
 
-from bot.answering import Answer
-from bot.config import Config
 from bot.content import BUNDLED_CONTENT, check
 from bot.content.model import LANGUAGES, Content, Lexicon, ReviewStatus
 from bot.content.schema import load_lexicon
-from bot.core import Services, build_services
-from bot.evaluation import Case, Outcome, evaluate, load_cases
-from bot.events import ReplyKind
-from bot.markup import plain
-from bot.retrieval import Analyzer
+from bot.core.app import Services, build_services
+from bot.core.config import Config
+from bot.port.events import ReplyKind
+from bot.port.markup import plain
+from bot.qa.answering import Answer
+from bot.qa.evaluation import Case, Outcome, evaluate, load_cases
+from bot.qa.retrieval import Analyzer
 
 ENTRY = """\
 group:

@@ -25,9 +25,9 @@ from fakes.telegram import FakeTelegram, make_user
 from helpers import ROOT
 
 from bot.cli import main
-from bot.config import Config, StorageConfig
-from bot.core import Core, Services
-from bot.doctor import Check, diagnose, report
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
+from bot.operations.doctor import Check, diagnose, report
 
 DISCORD_TOKEN = "operations-test-token"
 ALICE = make_user(3001, "Alice", language_code="en")
@@ -115,8 +115,9 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
             "content",
             "secret",
             "database",
-            "telegram",
+            # The enabled platforms, in the registry's (name) order.
             "discord",
+            "telegram",
             "metrics",
         ]
         assert all(line.startswith("ok ") for line in lines[:-1]), out
@@ -141,7 +142,7 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
         assert bot.returncode == 0, log
         # A server run logs INFO; it names the database and its configuration first.
         assert f"database {tmp_path / 'srv' / 'data' / 'advocacy-bot.sqlite3'} (configuration {config})" in log
-        assert "running adapters: telegram, discord" in log
+        assert "running adapters: discord, telegram" in log  # the registry's (name) order
         assert "Traceback" not in log
 
 
@@ -180,7 +181,7 @@ async def configured_database(tmp_path: Path, services: Services, monkeypatch: p
     database = tmp_path / "bot.sqlite3"
     core = await Core.open(Config(storage=StorageConfig(database)), services=services)
     try:
-        await core.store.set_user_language("someone", "console", "en")
+        await core.people.set_language("someone", "console", "en")
     finally:
         await core.close()
     config = tmp_path / "config.yaml"

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
+from testbot import TestBot
 
-from bot import heartbeat
-from bot.broadcasting import stalled
-from bot.config import Config, StorageConfig
-from bot.core import Services
+from bot.cli.broadcasts import stalled
+from bot.core.app import Services
+from bot.core.config import Config, StorageConfig
 from bot.delivery.outbox import Broadcast
-from bot.logs import JsonFormatter, level_for, platform_of
-from bot.records import stamp
-from bot.testing import TestBot
+from bot.operations import heartbeat
+from bot.operations.logs import JsonFormatter, level_for, platform_of
+from bot.storage.database import stamp
 
 
 def cli(tmp_path: Path, *args: str, config_text: str = "", stdin: str | None = None) -> tuple[int, str, str]:
@@ -42,7 +42,7 @@ async def subscribed(tmp_path: Path, services: Services, monkeypatch: pytest.Mon
 async def note_running(config: Config, services: Services, platform: str, ago: timedelta) -> None:
     async with TestBot.started(config, services) as bot:
         moment = stamp(datetime.now(UTC) - ago)
-        await bot.core.store.set_setting(heartbeat.OWNER, heartbeat.SCOPE, platform, moment)
+        await bot.core.settings(heartbeat.OWNER).set(heartbeat.SCOPE, platform, moment)
 
 
 async def test_organiser_commands_say_which_database_and_configuration(
@@ -144,11 +144,11 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("logger", "extra", "platform"),
     [
-        ("adapters.telegram", {}, "telegram"),
-        ("adapters.discord_delivery", {}, "discord"),
+        ("adapters.telegram.adapter", {}, "telegram"),
+        ("adapters.discord.delivery", {}, "discord"),
         ("telegram.ext.Updater", {}, "telegram"),
         ("bot.delivery.engine", {"platform": "discord"}, "discord"),
-        ("bot.store", {}, None),
+        ("bot.storage.database", {}, None),
     ],
 )
 def test_json_records_name_their_platform(logger: str, extra: dict[str, str], platform: str | None) -> None:

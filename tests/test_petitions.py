@@ -6,13 +6,13 @@ import dataclasses
 from datetime import date
 
 import pytest
+from testbot import TestBot
 
-from bot.clock import ManualClock
-from bot.config import Config
-from bot.core import Services
-from bot.events import Chat, ChatKind, Command, Event, User
-from bot.markup import plain
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.config import Config
+from bot.port.clock import ManualClock
+from bot.port.events import Chat, ChatKind, Command, Event, User
+from bot.port.markup import plain
 
 PETITION = "un-decriminalise"
 
@@ -62,7 +62,7 @@ async def test_full_sign_up_asks_each_field_then_consent_then_confirms(bot: Test
     assert "Would you also like to receive petition updates here?" in confirmed
     assert "[1] Yes, send me updates" in confirmed
     assert "[2] No thanks" in confirmed
-    (signature,) = await bot.core.records.signatures(PETITION)
+    (signature,) = await bot.core.signatures.signatures(PETITION)
     assert (signature.signer.name, signature.signer.email, signature.signer.country) == (
         "Maria López",
         "maria@example.org",
@@ -75,9 +75,9 @@ async def test_full_sign_up_asks_each_field_then_consent_then_confirms(bot: Test
 async def test_the_updates_opt_in_is_separate_and_unticked(bot: TestBot) -> None:
     await sign(bot)
     assert "no updates" in await bot.press("No thanks")
-    assert not (await bot.core.records.signatures(PETITION))[0].wants_updates
+    assert not (await bot.core.signatures.signatures(PETITION))[0].wants_updates
     assert "you'll receive petition updates" in await bot.act(f"updates:yes:{PETITION}")
-    assert (await bot.core.records.signatures(PETITION))[0].wants_updates
+    assert (await bot.core.signatures.signatures(PETITION))[0].wants_updates
     assert "• Subscribed to petition updates since" in await bot.ask("/mydata")
 
 
@@ -107,7 +107,9 @@ async def test_an_invalid_name_is_asked_again_with_the_reason(bot: TestBot, answ
     text = await bot.ask(answer)
     assert reason in text
     assert "What name should appear on the petition?" in text
-    assert (await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester"))).state["step"] == "name"
+    assert (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state[
+        "step"
+    ] == "name"
 
 
 @pytest.mark.parametrize("name", ["Олена Петренко", "李小龍", "Mary-Jane O'Neil Jr.", "José Ñúñez", "x" * 100])
@@ -135,7 +137,7 @@ async def test_an_invalid_email_is_asked_again_with_the_reason(bot: TestBot, ans
 
 async def test_email_is_normalised_and_can_be_skipped(bot: TestBot) -> None:
     await sign(bot, email=None)
-    assert (await bot.core.records.signatures(PETITION))[0].signer.email is None
+    assert (await bot.core.signatures.signatures(PETITION))[0].signer.email is None
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,7 @@ async def test_email_is_normalised_and_can_be_skipped(bot: TestBot) -> None:
 )
 async def test_country_by_name_or_iso_code(bot: TestBot, answer: str, code: str) -> None:
     await sign(bot, country=answer)
-    assert (await bot.core.records.signatures(PETITION))[0].signer.country == code
+    assert (await bot.core.signatures.signatures(PETITION))[0].signer.country == code
 
 
 async def test_country_in_the_users_language(config: Config, services: Services) -> None:
@@ -154,7 +156,7 @@ async def test_country_in_the_users_language(config: Config, services: Services)
         await bot.ask("maria@example.org")
         await bot.ask("Германия")
         assert "Спасибо, Мария Лопес!" in await bot.press("Даю согласие")
-        assert (await bot.core.records.signatures(PETITION))[0].signer.country == "DE"
+        assert (await bot.core.signatures.signatures(PETITION))[0].signer.country == "DE"
 
 
 @pytest.mark.parametrize(
@@ -181,7 +183,7 @@ async def test_typing_something_else_at_consent_does_not_sign(bot: TestBot) -> N
     await bot.ask("PT")
     for typed in ("maybe later", "what is naloxone", "no"):
         assert "To sign, press or type I agree" in await bot.ask(typed)
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.signatures.signature_count(PETITION) == 0
 
 
 @pytest.mark.parametrize(
@@ -192,8 +194,8 @@ async def test_cancel_leaves_at_any_step_and_saves_nothing(bot: TestBot, answers
     for answer in answers:
         await bot.ask(answer)
     assert "Cancelled. Nothing was saved." in await bot.ask("/cancel")
-    assert await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester")) is None
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester")) is None
+    assert await bot.core.signatures.signature_count(PETITION) == 0
     # Free text is a question again, not a name.
     assert "Naloxone" in await bot.ask("what is naloxone")
 
@@ -209,7 +211,7 @@ async def test_a_second_signature_says_when_they_signed(bot: TestBot, clock: Man
     clock.advance(days=3)
     again = await bot.ask("/sign")
     assert 'You signed "Decriminalise personal drug possession worldwide" on 2026-11-21.' in again
-    assert await bot.core.records.signature_count(PETITION) == 1
+    assert await bot.core.signatures.signature_count(PETITION) == 1
 
 
 async def test_one_signature_per_email_across_accounts(bot: TestBot) -> None:
@@ -223,7 +225,7 @@ async def test_one_signature_per_email_across_accounts(bot: TestBot) -> None:
     await other.press("Skip")
     await other.ask("PT")
     assert "Thank you, Jo!" in await other.press("I agree")
-    assert await bot.core.records.signature_count(PETITION) == 2
+    assert await bot.core.signatures.signature_count(PETITION) == 2
 
 
 async def test_a_race_on_the_same_email_is_caught_at_consent(bot: TestBot) -> None:
@@ -235,7 +237,7 @@ async def test_a_race_on_the_same_email_is_caught_at_consent(bot: TestBot) -> No
         await person.ask("PT")
     assert "Thank you, Jo!" in await bot.press("I agree")
     assert "your signature was not added" in await other.press("I agree")
-    assert await bot.core.records.signature_count(PETITION) == 1
+    assert await bot.core.signatures.signature_count(PETITION) == 1
 
 
 async def test_the_conversation_survives_a_restart(config: Config, services: Services) -> None:
@@ -256,7 +258,7 @@ async def test_the_conversation_expires_after_30_minutes_of_silence(bot: TestBot
     assert "Which country" in await bot.ask("maria@example.org")
     clock.advance(minutes=31)
     assert "Your sign-up timed out" in await bot.ask("Portugal")
-    assert await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester")) is None
+    assert await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester")) is None
     assert "Portugal" in await bot.ask("portugal decriminalisation")
 
 
@@ -274,7 +276,7 @@ async def test_a_stale_consent_button_does_nothing(bot: TestBot) -> None:
     await bot.ask("/sign")
     assert "This button has expired" in await bot.act(f"sign-consent:{PETITION}:1")  # not at consent yet
     assert "This button has expired" in await bot.act(f"sign-skip:{PETITION}:name")  # the name is required
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.signatures.signature_count(PETITION) == 0
 
 
 async def test_an_emergency_mid_form_is_answered_first_and_the_form_waits(bot: TestBot) -> None:
@@ -324,7 +326,7 @@ async def test_a_deadline_passing_mid_conversation_is_caught_at_consent(config: 
         await bot.ask("PT")
         clock.advance(hours=12)
         assert "closed on 2026-11-21" in await bot.press("I agree")
-        assert await bot.core.records.signature_count(PETITION) == 0
+        assert await bot.core.signatures.signature_count(PETITION) == 0
 
 
 async def test_start_offers_a_sign_button(bot: TestBot) -> None:
@@ -334,10 +336,10 @@ async def test_start_offers_a_sign_button(bot: TestBot) -> None:
 
 async def test_in_a_group_sign_moves_to_a_private_chat(bot: TestBot) -> None:
     group = Chat("group-1", ChatKind.GROUP)
-    (reply,) = await bot.core.handle(Event(User("console", "tester"), group, Command("sign", PETITION)))
+    (reply,) = (await bot.core.handle(Event(User("console", "tester"), group, Command("sign", PETITION)))).replies
     assert "let's continue in a private chat" in plain(reply.text)
     assert reply.handoff == f"sign-{PETITION}"
-    assert await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester")) is None
+    assert await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester")) is None
     # The private chat opens with /start <payload>, which carries on where the group left off.
     assert "What name should appear" in await bot.ask(f"/start {reply.handoff}")
 
@@ -345,9 +347,10 @@ async def test_in_a_group_sign_moves_to_a_private_chat(bot: TestBot) -> None:
 async def test_in_a_group_free_text_is_never_taken_as_a_form_answer(bot: TestBot) -> None:
     await bot.ask("/sign")
     group = Chat("group-1", ChatKind.GROUP)
-    from bot.events import Text
+    from bot.port.events import Text
 
-    replies = await bot.core.handle(Event(User("console", "tester"), group, Text("what is naloxone"), addressed=True))
+    event = Event(User("console", "tester"), group, Text("what is naloxone"), addressed=True)
+    replies = (await bot.core.handle(event)).replies
     assert "Naloxone" in plain(replies[0].text)
-    state = (await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester"))).state
+    state = (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state
     assert state["answers"] == {}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.config import Config
-from bot.core import Services
-from bot.testing import TestBot
+from testbot import TestBot
+
+from bot.core.app import Services
+from bot.core.config import Config
 
 
 async def test_pledge_lists_open_pledges_with_counts(bot: TestBot) -> None:
@@ -37,7 +38,7 @@ async def test_a_pledge_is_recorded_once_per_person(bot: TestBot) -> None:
     # The old confirmation button, pressed again, does not count twice.
     again = await bot.act("pledge-take:carry-naloxone")
     assert 'You have already taken the pledge "I will carry naloxone".' in again
-    assert await bot.core.records.pledge_counts() == {"carry-naloxone": 1}
+    assert await bot.core.pledges.pledge_counts() == {"carry-naloxone": 1}
 
 
 async def test_counts_add_up_across_people(config: Config, services: Services) -> None:
@@ -58,7 +59,7 @@ async def test_pledges_shows_progress_and_withdraw_lowers_the_count(bot: TestBot
     withdrawn = await bot.press("Withdraw: I support")
     assert 'You withdrew the pledge "I support decriminalising drug possession".' in withdrawn
     assert "0 of 5,000" in withdrawn
-    assert await bot.core.records.pledge_counts() == {}
+    assert await bot.core.pledges.pledge_counts() == {}
 
 
 async def test_withdraw_from_the_pledge_itself_and_twice(bot: TestBot) -> None:
@@ -81,7 +82,7 @@ async def test_a_closed_pledge_shows_its_count_but_cannot_be_taken(config: Confi
         assert "I pledge" not in shown
         assert "I will carry naloxone: (closed) 0 of 1,000" in await bot.ask("/pledges")
         assert "This pledge is closed." in await bot.act("pledge-take:carry-naloxone")
-        assert await bot.core.records.pledge_counts() == {}
+        assert await bot.core.pledges.pledge_counts() == {}
 
 
 async def test_an_unknown_pledge_button_has_expired(bot: TestBot) -> None:

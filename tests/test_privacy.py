@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
+from testbot import TestBot
 
-from bot import adapters
 from bot.cli import main
-from bot.config import Config, StorageConfig
-from bot.core import Core, Services
-from bot.secret_key import SecretKeyError
-from bot.testing import TestBot
+from bot.core import registry as adapters
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
+from bot.privacy.secret_key import SecretKeyError
 
 PETITION = "un-decriminalise"
 # Distinctive values, so that finding any of them in the database file means a leak.
@@ -75,7 +75,7 @@ async def test_forget_asks_first_and_keeping_changes_nothing(bot: TestBot) -> No
     await bot.press("I pledge")
     assert "This cannot be undone." in await bot.ask("/forget")
     assert "nothing was erased" in await bot.press("No, keep it")
-    assert await bot.core.records.pledge_counts() == {"carry-naloxone": 1}
+    assert await bot.core.pledges.pledge_counts() == {"carry-naloxone": 1}
 
 
 async def test_forget_erases_everything_and_the_counts_drop(bot: TestBot) -> None:
@@ -90,12 +90,12 @@ async def test_forget_erases_everything_and_the_counts_drop(bot: TestBot) -> Non
     done = await bot.press("Yes, erase everything")
     assert "pledges: 1, signatures: 1, subscriptions: 1" in done
     assert "I store nothing about you: no id" in await bot.ask("/mydata")
-    assert await bot.core.records.pledge_counts() == {}
-    assert await bot.core.records.signature_count(PETITION) == 1
-    assert [s.signer.name for s in await bot.core.records.signatures(PETITION)] == ["Other Person"]
+    assert await bot.core.pledges.pledge_counts() == {}
+    assert await bot.core.signatures.signature_count(PETITION) == 1
+    assert [s.signer.name for s in await bot.core.signatures.signatures(PETITION)] == ["Other Person"]
     # Erased means they can sign again, as a new person.
     await sign(bot)
-    assert await bot.core.records.signature_count(PETITION) == 2
+    assert await bot.core.signatures.signature_count(PETITION) == 2
 
 
 async def test_forget_also_erases_a_form_in_progress(bot: TestBot) -> None:
@@ -124,8 +124,8 @@ async def test_forget_is_one_transaction(bot: TestBot, monkeypatch: pytest.Monke
     assert "something went wrong" in await bot.press("Yes, erase everything")
     monkeypatch.undo()
     # Nothing was erased: the pledge and signature deleted before the failure came back.
-    assert await bot.core.records.pledge_counts() == {"carry-naloxone": 1}
-    assert await bot.core.records.signature_count(PETITION) == 1
+    assert await bot.core.pledges.pledge_counts() == {"carry-naloxone": 1}
+    assert await bot.core.signatures.signature_count(PETITION) == 1
 
 
 async def test_the_database_file_holds_no_name_email_or_platform_id(config: Config, services: Services) -> None:
@@ -180,7 +180,7 @@ class _PlatformAdapter:
 def test_run_with_a_platform_adapter_and_no_key_exits_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(adapters._REGISTRY, "telegram", lambda config: _PlatformAdapter())
+    monkeypatch.setattr(adapters, "create", lambda name, setup: _PlatformAdapter())
     monkeypatch.delenv("ADVOCACY_BOT_SECRET_KEY")
     config = tmp_path / "config.yaml"
     config.write_text(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testbot import TestBot
 
-from bot.events import ButtonPress, Chat, ChatKind, Command, Event, Reply, Text, User
-from bot.testing import TestBot
+from bot.port.events import ButtonPress, Chat, ChatKind, Command, Event, Reply, Text, User
 
 GROUP = Chat("g1", ChatKind.GROUP)
 PRIVATE = Chat("p1", ChatKind.PRIVATE)
@@ -26,7 +26,7 @@ contents = st.one_of(
 
 
 async def _check(bot: TestBot, event: Event) -> None:
-    replies = await bot.core.handle(event)
+    replies = (await bot.core.handle(event)).replies
     assert isinstance(replies, list)
     assert all(isinstance(r, Reply) for r in replies)
 

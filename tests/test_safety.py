@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 from helpers import run_bot
+from testbot import TestBot
 
-from bot.answering import usual_country
-from bot.calibration import MAX_OUT_OF_SCOPE, Sample, fit, probability, same, wilson_upper
 from bot.content import BUNDLED_CONTENT, check
 from bot.content.model import SMALLTALK_INTENTS, Calibration
-from bot.core import Services
-from bot.crisis import CRISIS_ENTRY
-from bot.emergency import Concept, EmergencyKind
-from bot.evaluation import calibration_samples, load_cases
-from bot.events import ReplyKind
-from bot.markup import plain
-from bot.plaintext import render
-from bot.retrieval import Hit, Ranking
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.port.events import ReplyKind
+from bot.port.markup import plain
+from bot.port.plaintext import render
+from bot.qa.answering import usual_country
+from bot.qa.calibration import MAX_OUT_OF_SCOPE, Sample, fit, probability, same, wilson_upper
+from bot.qa.crisis import CRISIS_ENTRY
+from bot.qa.emergency import Concept, EmergencyKind
+from bot.qa.evaluation import calibration_samples, load_cases
+from bot.qa.retrieval import Hit, Ranking
 
 # ---------------------------------------------------------------- emergencies
 

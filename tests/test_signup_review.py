@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from testbot import TestBot
 
-from bot.config import Config
-from bot.core import Services
-from bot.forms import FieldError, email_suggestion, resolve_country
-from bot.testing import TestBot
+from bot.campaigns.forms import FieldError, email_suggestion, resolve_country
+from bot.core.app import Services
+from bot.core.config import Config
 
 PETITION = "un-decriminalise"
 
 
 async def answers(bot: TestBot) -> dict[str, str]:
     """What the sign-up under way holds so far."""
-    conversation = await bot.core.records.conversation(bot.core.keyring.user_id("console", "tester"))
+    conversation = await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))
     assert conversation is not None
     return dict(conversation.state["answers"])
 
@@ -31,7 +31,7 @@ async def test_the_review_shows_what_will_be_signed_and_each_field_can_be_change
     review = await bot.ask("Deutschland")
     assert 'I take "Deutschland" to mean Germany.' in review and "Country: Germany" in review
     assert "Thank you, Maria López!" in await bot.press("I agree")
-    (signature,) = await bot.core.records.signatures(PETITION)
+    (signature,) = await bot.core.signatures.signatures(PETITION)
     assert (signature.signer.email, signature.signer.country) == (None, "DE")
 
 

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.migrations import MIGRATIONS, Migration
-from bot.store import MAX_BATCH, Store, StoreError
+from bot.campaigns.people import People
+from bot.privacy.crypto import FieldCipher, Keyring
+from bot.storage.database import MAX_BATCH, Store, StoreError
+from bot.storage.migrations import MIGRATIONS, Migration
+from bot.storage.settings import PlatformSettings
+
+# The language choice is kept in clear: no key is used.
+KEYS = Keyring(FieldCipher(bytes(32)), bytes(32), bytes(32))
 
 V2 = Migration(2, "notes", ("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",))
 
@@ -28,13 +34,13 @@ async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> No
 async def test_upgrade_applies_only_the_new_migrations_in_order(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     store = await Store.open(path, MIGRATIONS[:1])
-    await store.set_user_language("u1", "console", "ru")
+    await People(store, KEYS).set_language("u1", "console", "ru")
     await store.close()
 
     store = await Store.open(path, (*MIGRATIONS[:1], V2))
     try:
         assert await store.schema_version() == 2
-        assert await store.user_language("u1") == "ru"  # data survives the upgrade
+        assert await People(store, KEYS).language("u1") == "ru"  # data survives the upgrade
         assert await store.migrate((*MIGRATIONS[:1], V2)) == []  # idempotent
     finally:
         await store.close()
@@ -71,7 +77,7 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
                     "INSERT INTO users (id, platform, language, created_at) VALUES ('x', 'console', 'en', 'now')"
                 )
                 raise RuntimeError("boom")
-        assert await store.user_language("x") is None
+        assert await People(store, KEYS).language("x") is None
     finally:
         await store.close()
 
@@ -183,15 +189,18 @@ async def test_a_steady_stream_of_writers_still_commits_in_batches(tmp_path: Pat
 async def test_adapter_settings_are_kept_per_place_and_forgotten_together(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        await store.set_setting("discord", "guild:1", "announcements", "555")
-        await store.set_setting("discord", "guild:1", "organiser_role", "777")
-        await store.set_setting("discord", "guild:2", "announcements", "666")
-        await store.set_setting("discord", "guild:1", "announcements", "556")
-        assert await store.setting("discord", "guild:1", "announcements") == "556"
-        assert await store.settings("discord", "guild:1") == {"announcements": "556", "organiser_role": "777"}
-        await store.set_setting("discord", "guild:1", "organiser_role", None)
-        assert await store.forget_scope("discord", "guild:1") == 1
-        assert await store.settings("discord", "guild:1") == {}
-        assert await store.setting("discord", "guild:2", "announcements") == "666"
+        await PlatformSettings(store, "discord").set("guild:1", "announcements", "555")
+        await PlatformSettings(store, "discord").set("guild:1", "organiser_role", "777")
+        await PlatformSettings(store, "discord").set("guild:2", "announcements", "666")
+        await PlatformSettings(store, "discord").set("guild:1", "announcements", "556")
+        assert await PlatformSettings(store, "discord").get("guild:1", "announcements") == "556"
+        assert await PlatformSettings(store, "discord").all("guild:1") == {
+            "announcements": "556",
+            "organiser_role": "777",
+        }
+        await PlatformSettings(store, "discord").set("guild:1", "organiser_role", None)
+        assert await PlatformSettings(store, "discord").forget("guild:1") == 1
+        assert await PlatformSettings(store, "discord").all("guild:1") == {}
+        assert await PlatformSettings(store, "discord").get("guild:2", "announcements") == "666"
     finally:
         await store.close()

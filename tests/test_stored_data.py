@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from test_privacy import sign
+from testbot import TestBot
 
-from bot.clock import ManualClock
-from bot.config import Config
-from bot.core import Core, Services
-from bot.crypto import Keyring
-from bot.migrations import MIGRATIONS
-from bot.secret_key import parse_key
-from bot.store import Store
-from bot.testing import TestBot
+from bot.core.app import Core, Services
+from bot.core.config import Config
+from bot.port.clock import ManualClock
+from bot.privacy.crypto import Keyring
+from bot.privacy.secret_key import parse_key
+from bot.storage.database import Store
+from bot.storage.migrations import MIGRATIONS
 
 ZONES = ("Europe/Warsaw", "Europe/Lisbon", "Europe/Kyiv")
 
@@ -47,7 +47,7 @@ async def test_the_time_zone_is_stored_encrypted(config: Config, services: Servi
         await take_part(bot)
         other = TestBot(bot.core, user_id="mover")
         assert "Europe/Lisbon" in await other.ask("/timezone Lisbon")
-        assert await bot.core.records.timezone_of(bot.core.keyring.user_id("console", "signer")) == "Europe/Warsaw"
+        assert await bot.core.people.timezone_of(bot.core.keyring.user_id("console", "signer")) == "Europe/Warsaw"
         assert "Europe/Warsaw" in await bot.ask("/mydata")
     stored = raw(config.store_path)
     for zone in ZONES:
@@ -82,8 +82,8 @@ async def test_an_older_database_has_its_clear_time_zones_encrypted_at_start(
     for _ in range(2):  # and again: the step is idempotent
         core = await Core.open(config, services=services)
         try:
-            assert await core.records.timezone_of(person) == "Europe/Kyiv"
-            assert (await core.records.pledges_of(person))["carry-naloxone"] == datetime(2026, 3, 4, tzinfo=UTC)
+            assert await core.people.timezone_of(person) == "Europe/Kyiv"
+            assert (await core.pledges.pledges_of(person))["carry-naloxone"] == datetime(2026, 3, 4, tzinfo=UTC)
         finally:
             await core.close()
     assert b"Europe/Kyiv" not in raw(config.store_path)
@@ -124,9 +124,9 @@ async def test_a_form_to_the_minute_is_never_forgotten_early(config: Config, ser
     core.clock = clock
     try:
         timeout = core.conversation_timeout
-        await core.records.save_conversation("someone", "console", "sign", {"step": "name"}, clock())
-        assert (await core.records.conversation("someone")) is not None
-        assert await core.records.purge_conversations(clock() + timeout, timeout) == 0
-        assert await core.records.purge_conversations(clock() + timeout + timedelta(minutes=1), timeout) == 1
+        await core.conversations.save_conversation("someone", "console", "sign", {"step": "name"}, clock())
+        assert (await core.conversations.conversation("someone")) is not None
+        assert await core.conversations.purge_conversations(clock() + timeout, timeout) == 0
+        assert await core.conversations.purge_conversations(clock() + timeout + timedelta(minutes=1), timeout) == 1
     finally:
         await core.close()

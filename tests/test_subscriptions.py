@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
+from testbot import TestBot
 
 from bot.cli import main
-from bot.clock import ManualClock
-from bot.config import Config, StorageConfig
-from bot.core import Services
-from bot.events import Chat, ChatKind, Event, Gone, Text, User
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.config import Config, StorageConfig
+from bot.port.clock import ManualClock
+from bot.port.events import Chat, ChatKind, Event, Gone, Text, User
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ async def test_stop_alone_unsubscribes_from_everything(bot: TestBot, message: st
     # Answered in the language of the word, where it tells one ("Baja" is Spanish).
     lang = {"Baja": "es", "arrêt": "fr"}.get(message, "en")
     assert bot.core.locales.text(lang, "stop.done") in text and "/subscribe" in text
-    assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == []
+    assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == []
 
 
 @pytest.mark.parametrize(
@@ -64,20 +64,20 @@ async def test_stop_inside_a_sentence_is_not_an_unsubscribe(bot: TestBot, messag
     await bot.ask("/subscribe news")
     text = await bot.ask(message)
     assert "unsubscribed" not in text
-    assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == ["news"]
+    assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == ["news"]
 
 
 async def test_stop_in_a_group_is_not_an_unsubscribe(bot: TestBot) -> None:
     await bot.ask("/subscribe news")
     group = Chat("group-1", ChatKind.GROUP)
     await bot.core.handle(Event(User("console", "tester"), group, Text("stop"), addressed=True))
-    assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == ["news"]
+    assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == ["news"]
 
 
 async def test_a_person_gone_from_the_platform_is_unsubscribed(bot: TestBot) -> None:
     await bot.ask("/subscribe news")
-    assert await bot.core.handle(Event(User("console", "tester"), bot.adapter.chat, Gone())) == []
-    assert await bot.core.records.topics_of(bot.core.keyring.user_id("console", "tester")) == []
+    assert (await bot.core.handle(Event(User("console", "tester"), bot.adapter.chat, Gone()))).replies == []
+    assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("console", "tester")) == []
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ async def test_an_abbreviation_that_is_also_a_country_code_is_asked_about(bot: T
     assert '"EST" can mean more than one time zone. Which is yours?' in text
     assert "New York (United States, UTC" in text and "Tallinn (Estonia, UTC" in text
     # Never Europe/Tallinn (the ISO code EE/EST) without asking: nothing is set until a choice.
-    assert await bot.core.records.timezone_of(user) is None
+    assert await bot.core.people.timezone_of(user) is None
     assert "Time zone set: America/New_York." in await bot.press("New York")
     assert "Tallinn (Estonia, UTC" in await bot.ask("/timezone est")
     assert "Time zone set: Europe/Tallinn." in await bot.press("Tallinn")
@@ -135,7 +135,7 @@ async def test_cities_in_every_language_and_single_meaning_abbreviations(
 ) -> None:
     async with TestBot.started(config, services, language=lang) as bot:
         await bot.ask(f"/timezone {typed}")
-        assert await bot.core.records.timezone_of(bot.core.keyring.user_id("console", "tester")) == zone
+        assert await bot.core.people.timezone_of(bot.core.keyring.user_id("console", "tester")) == zone
 
 
 async def test_a_misspelt_city_is_offered_as_a_button(bot: TestBot) -> None:

@@ -19,7 +19,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.error import RetryAfter as TelegramRetryAfter
 
-from adapters.telegram import (
+from adapters.telegram import TelegramConfig
+from adapters.telegram.adapter import (
     CALLBACK_VERSION,
     TelegramAdapter,
     TelegramSender,
@@ -31,13 +32,15 @@ from adapters.telegram import (
     merged,
     split_html,
 )
-from bot.clock import ManualClock
-from bot.config import Config, DeliveryConfig, PlatformLimits, StorageConfig, TelegramConfig
-from bot.core import Core, Services
+from bot.core.app import Core, Services
+from bot.core.config import Config, StorageConfig
 from bot.delivery import ChatMoved, Engine, PermanentFailure, RecipientGone, RetryAfter, Scheduler, TemporaryFailure
 from bot.delivery.outbox import Outbox
-from bot.events import Reply, ReplyKind
-from bot.markup import Bold, Link, Plain
+from bot.delivery.settings import DeliveryConfig
+from bot.port.clock import ManualClock
+from bot.port.delivery import PlatformLimits
+from bot.port.events import Reply, ReplyKind
+from bot.port.markup import Bold, Link, Plain
 
 USERNAME = "advocacy_test_bot"
 ALICE = make_user(1001, "Alice", language_code="en")
@@ -109,9 +112,11 @@ async def running(
 ) -> AsyncIterator[Running]:
     async with FakeTelegram(username=USERNAME, flood_limits=flood) as tg:
         settings = telegram or TelegramConfig(enabled=True, base_url=tg.base_url)
-        config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), organisers=organisers, telegram=settings)
+        config = Config(
+            storage=StorageConfig(tmp_path / "bot.sqlite3"), organisers=organisers, platforms={"telegram": settings}
+        )
         core = await Core.open(config, services=services, create_key=False)
-        adapter = TelegramAdapter(config, token=token or tg.token)
+        adapter = TelegramAdapter(config.section("telegram"), config.limits("telegram"), token=token or tg.token)
         stop = asyncio.Event()
         task = asyncio.create_task(adapter.run(core, stop))
         try:
@@ -202,10 +207,12 @@ async def test_start_up_registers_command_menus_per_language_and_scope(tmp_path:
 
 async def test_a_rejected_token_fails_with_a_clear_message(tmp_path: Path, services: Services) -> None:
     async with FakeTelegram(username=USERNAME) as tg:
-        config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), telegram=TelegramConfig(True, tg.base_url))
+        config = Config(
+            storage=StorageConfig(tmp_path / "bot.sqlite3"), platforms={"telegram": TelegramConfig(True, tg.base_url)}
+        )
         core = await Core.open(config, services=services, create_key=False)
         try:
-            adapter = TelegramAdapter(config, token="999:wrong")
+            adapter = TelegramAdapter(config.section("telegram"), config.limits("telegram"), token="999:wrong")
             with pytest.raises(TelegramStartError, match=r"rejected the bot token \(401 Unauthorized\)"):
                 await adapter.run(core, asyncio.Event())
         finally:
@@ -215,12 +222,14 @@ async def test_a_rejected_token_fails_with_a_clear_message(tmp_path: Path, servi
 def test_a_missing_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     with pytest.raises(TelegramStartError, match="TELEGRAM_BOT_TOKEN is not set"):
-        TelegramAdapter(Config())
+        TelegramAdapter(Config().section("telegram"), Config().limits("telegram"))
 
 
 async def test_another_poller_is_explained_not_a_traceback(tmp_path: Path, services: Services) -> None:
     async with FakeTelegram(username=USERNAME) as tg:
-        config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), telegram=TelegramConfig(True, tg.base_url))
+        config = Config(
+            storage=StorageConfig(tmp_path / "bot.sqlite3"), platforms={"telegram": TelegramConfig(True, tg.base_url)}
+        )
         core = await Core.open(config, services=services, create_key=False)
         try:
             tg.fail(
@@ -229,7 +238,7 @@ async def test_another_poller_is_explained_not_a_traceback(tmp_path: Path, servi
                 "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 times=50,
             )
-            adapter = TelegramAdapter(config, token=tg.token)
+            adapter = TelegramAdapter(config.section("telegram"), config.limits("telegram"), token=tg.token)
             with pytest.raises(TelegramStartError, match="another instance is running with the same token"):
                 await asyncio.wait_for(adapter.run(core, asyncio.Event()), timeout=10)
         finally:
@@ -390,7 +399,7 @@ async def test_a_forged_consent_press_in_a_group_never_shows_the_name(tmp_path: 
         (button,) = handoff["reply_markup"]["inline_keyboard"][-1]
         assert button["url"] == f"https://t.me/{USERNAME}?start=sign"
         assert "Alice" not in text_of(bot.tg.sent_messages(GROUP["id"]))
-        assert await bot.core.records.signature_count("un-decriminalise") == 0
+        assert await bot.core.signatures.signature_count("un-decriminalise") == 0
         # The link goes on privately where the form was: one more tap signs.
         (resumed,) = await bot.say("/start sign")
         assert "Name: Alice Liddell" in resumed["text"]
@@ -406,12 +415,12 @@ async def test_a_deep_link_asks_before_it_changes_anything(tmp_path: Path, servi
         assert "Stop everything you are subscribed to?" in asked["text"]
         labels = [b["text"] for row in asked["reply_markup"]["inline_keyboard"] for b in row]
         assert labels == ["Yes", "No"]
-        assert await bot.core.records.topics_of(user_key) == ["news"]
+        assert await bot.core.subscriptions.topics_of(user_key) == ["news"]
         (done,) = await bot.press("Yes")
         assert "unsubscribed from everything" in done["text"]
         (asked,) = await bot.say("/start timezone-Kyiv")
         assert "Set your time zone to Europe/Kyiv?" in asked["text"]
-        assert await bot.core.records.timezone_of(user_key) is None
+        assert await bot.core.people.timezone_of(user_key) is None
 
 
 async def test_a_pledge_is_shared_with_a_deep_link(tmp_path: Path, services: Services) -> None:
@@ -428,7 +437,7 @@ async def test_a_pledge_is_shared_with_a_deep_link(tmp_path: Path, services: Ser
         # A friend who follows the link sees the pledge, and takes it only with a tap.
         (shown,) = await bot.say(f"/start pledge-{pledge.id}", user=BORIS)
         assert "Беру обязательство" in str(shown["reply_markup"])
-        assert (await bot.core.records.pledge_counts())[pledge.id] == 1
+        assert (await bot.core.pledges.pledge_counts())[pledge.id] == 1
 
 
 async def test_the_broadcast_prompt_shows_the_markup_literally(tmp_path: Path, services: Services) -> None:
@@ -444,10 +453,10 @@ async def test_blocking_the_bot_unsubscribes(tmp_path: Path, services: Services)
         user_key = bot.core.keyring.user_id("telegram", str(ALICE["id"]))
         bot.tg.push_my_chat_member(private_chat(ALICE), ALICE, "member", "kicked")
         for _ in range(200):
-            if not await bot.core.records.topics_of(user_key):
+            if not await bot.core.subscriptions.topics_of(user_key):
                 break
             await asyncio.sleep(0.01)
-        assert await bot.core.records.topics_of(user_key) == []
+        assert await bot.core.subscriptions.topics_of(user_key) == []
 
 
 # ---------------------------------------------------------------- broadcasts and reminders
@@ -468,7 +477,7 @@ async def test_organiser_broadcast_with_preview_confirm_and_report(tmp_path: Pat
         (preview,) = await bot.press("Every platform", user=ORGANISER)
         assert "2 subscribers now" in preview["text"]
         await bot.press("Send it", user=ORGANISER)
-        engine = Engine(bot.core, bot.adapter.sender(bot.core.config))
+        engine = Engine(bot.core, bot.adapter.sender())
         await engine.run_once()
         got = bot.tg.sent_messages(ALICE["id"])[-1]
         assert got["text"] in preview["text"]  # the preview showed exactly this
@@ -485,7 +494,9 @@ async def test_broadcast_failures_429_403_migration_and_5xx(tmp_path: Path, serv
         await subscribe_many(bot, [ALICE, BORIS, ORGANISER])
         bot.tg.add_chat(migrating)
         group_key = bot.core.keyring.user_id("telegram", "group-owner")
-        await bot.core.records.subscribe(group_key, "telegram", "news", str(migrating["id"]), "en", bot.core.clock())
+        await bot.core.subscriptions.subscribe(
+            group_key, "telegram", "news", str(migrating["id"]), "en", bot.core.clock()
+        )
         outbox = Outbox(bot.core.store, bot.core.keyring)
         now = bot.core.clock()
         await outbox.create(kind="broadcast", topic="news", body="Hello", send_at=now, now=now)
@@ -501,11 +512,11 @@ async def test_broadcast_failures_429_403_migration_and_5xx(tmp_path: Path, serv
             chat_id=migrating["id"],
         )
         bot.tg.add_chat(group_chat(-1005001, "New supergroup") | {"type": "supergroup"})
-        await drain(Engine(bot.core, bot.adapter.sender(bot.core.config)))
+        await drain(Engine(bot.core, bot.adapter.sender()))
         assert "Hello" in bot.tg.sent_messages(ALICE["id"])[-1]["text"]
         assert "Hello" in bot.tg.sent_messages(ORGANISER["id"])[-1]["text"]
         assert "Hello" in bot.tg.sent_messages(-1005001)[-1]["text"]
-        assert await bot.core.records.topics_of(bot.core.keyring.user_id("telegram", str(BORIS["id"]))) == []
+        assert await bot.core.subscriptions.topics_of(bot.core.keyring.user_id("telegram", str(BORIS["id"]))) == []
 
 
 async def drain(engine: Engine) -> None:
@@ -525,7 +536,7 @@ async def broadcast_to(bot: Running, users: list[dict[str, Any]], body: str) -> 
     for user in users:
         bot.tg.add_chat(private_chat(user))
         key = bot.core.keyring.user_id("telegram", str(user["id"]))
-        await bot.core.records.subscribe(key, "telegram", "news", str(user["id"]), "en", bot.core.clock())
+        await bot.core.subscriptions.subscribe(key, "telegram", "news", str(user["id"]), "en", bot.core.clock())
     outbox = Outbox(bot.core.store, bot.core.keyring)
     now = bot.core.clock()
     await outbox.create(kind="broadcast", topic="news", body=body, send_at=now, now=now)
@@ -536,7 +547,7 @@ async def test_a_fan_out_stays_under_the_flood_limits(tmp_path: Path, services: 
     users = [make_user(2000 + i, f"User{i}") for i in range(40)]
     async with running(tmp_path, services, flood=FloodLimits()) as bot:
         await broadcast_to(bot, users, "Fan-out")
-        await Engine(bot.core, bot.adapter.sender(bot.core.config)).run_once()
+        await Engine(bot.core, bot.adapter.sender()).run_once()
         assert all("Fan-out" in bot.tg.sent_messages(u["id"])[-1]["text"] for u in users)
         assert bot.tg.flood_violations == []
 
@@ -567,11 +578,11 @@ async def test_pacing_holds_at_the_platforms_own_limit_when_requests_arrive_late
     limit = 40
     users = [make_user(3000 + i, f"User{i}") for i in range(3 * limit)]
     flood = FloodLimits(overall=RateLimit(limit, 1.0))
-    settings = DeliveryConfig(window=limit, telegram=PlatformLimits(float(limit), 1.0, 20.0))
+    settings = DeliveryConfig(window=limit, limits={"telegram": PlatformLimits(float(limit), 1.0, 20.0)})
     async with running(tmp_path, services, flood=flood) as bot:
         bot.core.config = dataclasses.replace(bot.core.config, delivery=settings)
         await broadcast_to(bot, users, "Late")
-        await drain(Engine(bot.core, LateSender(bot.adapter.sender(bot.core.config), seed=5)))
+        await drain(Engine(bot.core, LateSender(bot.adapter.sender(), seed=5)))
         assert all("Late" in bot.tg.sent_messages(u["id"])[-1]["text"] for u in users)
         assert [call for call in bot.tg.calls_to("sendMessage") if call.status == 429] == []
 
@@ -581,7 +592,7 @@ async def test_reminders_reach_subscribers_on_telegram(tmp_path: Path, services:
         await bot.say("/subscribe action-days")
         clock = ManualClock(datetime(2027, 6, 19, 10, 0, tzinfo=UTC))
         bot.core.clock = clock
-        engine = Engine(bot.core, bot.adapter.sender(bot.core.config))
+        engine = Engine(bot.core, bot.adapter.sender())
         await Scheduler(bot.core, {"telegram": engine}).tick()
         await engine.run_once()
         reminder = bot.tg.sent_messages(ALICE["id"])[-1]
@@ -611,9 +622,9 @@ async def test_webhook_mode_checks_the_secret_on_every_request(
             webhook_path="hook",
             webhook_url="https://bot.example.org/hook",
         )
-        config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), telegram=settings)
+        config = Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), platforms={"telegram": settings})
         core = await Core.open(config, services=services, create_key=False)
-        adapter = TelegramAdapter(config, token=tg.token)
+        adapter = TelegramAdapter(config.section("telegram"), config.limits("telegram"), token=tg.token)
         stop = asyncio.Event()
         task = asyncio.create_task(adapter.run(core, stop))
         try:
@@ -646,7 +657,7 @@ def test_webhook_mode_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
     settings = TelegramConfig(enabled=True, mode="webhook", webhook_url="https://bot.example.org/hook")
     with pytest.raises(TelegramStartError, match="TELEGRAM_WEBHOOK_SECRET is not set"):
-        TelegramAdapter(Config(telegram=settings), token="1:x")
+        TelegramAdapter(settings, Config().limits("telegram"), token="1:x")
 
 
 async def test_one_chats_updates_are_handled_in_order(tmp_path: Path, services: Services) -> None:

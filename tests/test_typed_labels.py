@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 from helpers import run_bot
+from testbot import TestBot
 
-from bot.choices import label_meaning, shared_vocabulary, typed_choice
-from bot.clock import ManualClock
-from bot.config import Config
 from bot.content.model import LANGUAGES
-from bot.core import Services
-from bot.events import Button
-from bot.testing import TestBot
+from bot.core.app import Services
+from bot.core.choices import label_meaning, shared_vocabulary, typed_choice
+from bot.core.config import Config
+from bot.port.clock import ManualClock
+from bot.port.events import Button
 
 PETITION = "un-decriminalise"
 
@@ -29,19 +29,19 @@ async def test_typing_yes_at_the_updates_question_subscribes(bot: TestBot) -> No
         "/sign", "Maria López", "skip", "Portugal", "I agree"
     )
     assert "you'll receive petition updates" in await bot.ask("yes")
-    assert await bot.core.records.topics_of(user_key(bot)) == ["petitions"]
+    assert await bot.core.subscriptions.topics_of(user_key(bot)) == ["petitions"]
 
 
 @pytest.mark.parametrize("typed", ["No thanks", "no", "NOPE", "no thank you"])
 async def test_typing_no_at_the_updates_question_declines(bot: TestBot, typed: str) -> None:
     assert "OK: no updates." in await bot.ask_each("/sign", "Maria López", "skip", "Portugal", "i agree", typed)
-    assert await bot.core.records.topics_of(user_key(bot)) == []
+    assert await bot.core.subscriptions.topics_of(user_key(bot)) == []
 
 
 async def test_skip_and_cancel_typed_at_the_email_step_are_not_addresses(bot: TestBot) -> None:
     assert "Which country do you live in?" in await bot.ask_each("/sign", "Maria López", "Skip")
     assert "Cancelled. Nothing was saved." in await bot.ask_each("/cancel", "/sign", "Maria López", "cancel")
-    assert await bot.core.records.conversation(user_key(bot)) is None
+    assert await bot.core.conversations.conversation(user_key(bot)) is None
 
 
 @pytest.mark.parametrize("step_answers", [[], ["Maria López"], ["Maria López", "skip"]])
@@ -50,7 +50,7 @@ async def test_cancel_typed_leaves_the_form_at_any_step(bot: TestBot, step_answe
     for answer in step_answers:
         await bot.ask(answer)
     assert "Cancelled. Nothing was saved." in await bot.ask("Cancel")
-    assert await bot.core.records.signature_count(PETITION) == 0
+    assert await bot.core.signatures.signature_count(PETITION) == 0
 
 
 async def test_typing_i_agree_signs_and_the_review_buttons_can_be_typed(bot: TestBot) -> None:
@@ -59,7 +59,7 @@ async def test_typing_i_agree_signs_and_the_review_buttons_can_be_typed(bot: Tes
     )
     assert "Name: Maria L. López" in await bot.ask("Maria L. López")
     assert "Thank you, Maria L. López!" in await bot.ask("I AGREE")
-    assert await bot.core.records.signature_count(PETITION) == 1
+    assert await bot.core.signatures.signature_count(PETITION) == 1
 
 
 async def test_a_label_typed_presses_it_outside_forms_too(bot: TestBot) -> None:
@@ -117,7 +117,7 @@ async def test_a_whole_sign_up_typed_in_words_in_each_language(
         assert thanks in await bot.ask(agree)
         topic = bot.core.locales.text(lang, "topic.petitions")
         assert topic in await bot.ask(yes)
-        (signature,) = await bot.core.records.signatures(PETITION)
+        (signature,) = await bot.core.signatures.signatures(PETITION)
         assert (signature.signer.name, signature.signer.email, signature.signer.country) == (name, None, code)
         assert signature.wants_updates
 

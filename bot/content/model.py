@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from bot.markup import RichText
+from bot.port.languages import LANGUAGES
+from bot.port.markup import RichText
 
-# The languages the emergency answer and interface are written for, in order of preference.
-LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "uk", "fr")
+__all__ = ["LANGUAGES"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pycountry
 
-from bot import markup
+from bot.content.i18n import PLURAL_CATEGORIES, plural_categories, plural_category, plural_family
 from bot.content.model import (
     CRISIS_CONCEPTS,
     EMERGENCY_CONCEPTS,
@@ -37,9 +37,9 @@ from bot.content.model import (
     Source,
     Translation,
 )
+from bot.content.text import words
 from bot.content.yamlio import ContentError, Node, Problem, line_of, load_yaml
-from bot.i18n import PLURAL_CATEGORIES, plural_categories, plural_category, plural_family
-from bot.text import words
+from bot.port import markup
 
 MAX_ANSWER_CHARS = 1200
 MIN_QUESTIONS = 3

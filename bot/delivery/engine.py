@@ -14,18 +14,14 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from bot.clock import idle
-from bot.delivery.errors import ChatMoved, PermanentFailure, RecipientGone, RetryAfter
+from bot.delivery.host import Host
 from bot.delivery.messages import message_for
 from bot.delivery.outbox import Claimed, Outbox, Outcome
 from bot.delivery.pacing import Pacer
-from bot.delivery.sender import Sender
-from bot.events import Reply
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot.port.clock import idle
+from bot.port.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, Sender
+from bot.port.events import Reply
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +30,16 @@ POLL_SECONDS = 5.0
 
 
 class Engine:
-    def __init__(self, core: Core, sender: Sender, *, rng: random.Random | None = None) -> None:
+    def __init__(self, core: Host, sender: Sender, *, rng: random.Random | None = None) -> None:
         self.core = core
         self.sender = sender
         self.platform = sender.platform
-        self.config = core.config.delivery
+        self.config = core.delivery
         self.outbox = Outbox(core.store, core.keyring)
         self.pacer = Pacer(sender.limits())
         self.clock = core.clock
         self.rng = rng or random.Random()
-        self.grace = timedelta(hours=core.config.reminders.grace_hours)
+        self.grace = timedelta(hours=core.reminders.grace_hours)
         # Set when new work is queued, so an idle engine starts at once.
         self.wake = asyncio.Event()
         # Called after rows were settled (the scheduler then reports finished broadcasts promptly).
@@ -181,7 +177,7 @@ class Engine:
             await self.outbox.readdress(row.id, row.user_id, self.platform, exc.new_address)
             return Outcome(row.id, "pending", attempts, "chat-moved", self.clock())
         except RecipientGone:
-            await self.core.records.unsubscribe(row.user_id)
+            await self.core.subscriptions.unsubscribe(row.user_id)
             log.info(
                 "a %s recipient is gone (blocked the bot or left): unsubscribed", self.platform, extra=self._log_extra
             )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot import markup
+from bot.campaigns.subscriptions import ACTION_DAYS
+from bot.content.i18n import Locales
 from bot.content.model import ActionDay, Campaigns, localized
 from bot.delivery.outbox import Broadcast
-from bot.events import Reply
-from bot.i18n import Locales
-
-ACTION_DAYS = "action-days"
-TOPICS = (ACTION_DAYS, "petitions", "news")
+from bot.port import markup
+from bot.port.events import Reply
 
 
 def reminder_key(day: ActionDay, year: int, days_before: int) -> str:

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.crypto import Keyring
-from bot.records import stamp
-from bot.store import Store
+from bot.privacy.crypto import Keyring
+from bot.storage.database import Store, stamp
 
 ADDRESS = "subscriptions.address"
 REPORT_ADDRESS = "broadcasts.report_address"

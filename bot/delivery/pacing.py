@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-from bot.config import PlatformLimits
+from bot.port.delivery import PlatformLimits
 
 # Never wait less than this: clock resolution must not turn a wait into a busy loop.
 MIN_WAIT = 1e-6

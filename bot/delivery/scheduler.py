@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot import markup
-from bot.clock import idle
+from bot.campaigns.subscriptions import ACTION_DAYS
 from bot.content.model import ActionDay
-from bot.delivery.messages import ACTION_DAYS, reminder_key
+from bot.delivery.engine import Engine
+from bot.delivery.host import Host
+from bot.delivery.messages import reminder_key
 from bot.delivery.outbox import Outbox, Report
-from bot.events import Reply
-
-if TYPE_CHECKING:
-    from bot.core import Core
-    from bot.delivery.engine import Engine
+from bot.port import markup
+from bot.port.clock import idle
+from bot.port.events import Reply
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +38,11 @@ def local_due(on: datetime, hour: int, zone: ZoneInfo) -> datetime:
 
 
 class Scheduler:
-    def __init__(self, core: Core, engines: dict[str, Engine]) -> None:
+    def __init__(self, core: Host, engines: dict[str, Engine]) -> None:
         self.core = core
         self.engines = engines
         self.outbox = Outbox(core.store, core.keyring)
-        self.reminders = core.config.reminders
+        self.reminders = core.reminders
         self.grace = timedelta(hours=self.reminders.grace_hours)
         # Set to tick before the next scheduled time (an engine finished a batch).
         self.wake = asyncio.Event()
@@ -105,7 +103,7 @@ class Scheduler:
         ):
             if sub["user_id"] in queued:
                 continue
-            zone = ZoneInfo(self.core.records.zone(sub["zone"]) or self.reminders.default_timezone)
+            zone = ZoneInfo(self.core.people.zone(sub["zone"]) or self.reminders.default_timezone)
             due = local_due(send_on, self.reminders.hour, zone)
             if due < now - self.grace:
                 late += 1
@@ -126,7 +124,7 @@ class Scheduler:
         engine = self.engines.get(report.report_platform or "")
         if engine is None or report.report_address is None:
             return
-        lang = self.core.config.default_language
+        lang = self.core.default_language
         locales = self.core.locales
         skipped = summary["skipped"] + summary["expired"] + summary["cancelled"]
         # Each count agrees with its own words ("1 enviado, 3 fallidos"), so each is a plural of its own.

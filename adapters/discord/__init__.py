@@ -1,0 +1,42 @@
+"""Discord, through discord.py (the discord extra): slash commands, buttons and modals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.port.delivery import PlatformLimits
+from bot.port.platform import Platform
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    enabled: bool = False
+    # Where discord.py connects (REST, then the gateway's websocket); changed only for a test server.
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    # Server ids whose organiser role (/setup organisers) may use organiser commands; empty: every
+    # server the bot is in (then only you should be able to add it: Public Bot off in the portal).
+    organiser_servers: tuple[str, ...] = ()
+
+
+def _problems(settings: DiscordConfig) -> list[str]:
+    return [
+        f"{option}: {url!r} is not an http(s) or ws(s) address"
+        for option, url in (("api_base", settings.api_base), ("gateway_url", settings.gateway_url))
+        if not re.match(r"^(https?|wss?)://\S+$", url)
+    ]
+
+
+PLATFORM = Platform(
+    name="discord",
+    settings=DiscordConfig,
+    limits=PlatformLimits(40.0),
+    implementation="adapters.discord.adapter",
+    extra="discord",
+    # Its own interface strings (its /setup, its forms, its commands' options): locales/<lang>.yaml.
+    strings=Path(__file__).parent,
+    loggers=("discord", "aiohttp", "websockets"),
+    validate=_problems,
+)

@@ -1,0 +1,42 @@
+"""Pledges taken: once per person, withdrawn at will; the counts kept by the store's tallies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.campaigns.people import People
+from bot.campaigns.tallies import tallies, tally
+from bot.storage.database import Store, day_stamp
+
+
+class Pledges:
+    def __init__(self, store: Store, people: People) -> None:
+        self.store = store
+        self.people = people
+
+    async def pledge_counts(self) -> dict[str, int]:
+        return await tallies(self.store, "pledge")
+
+    async def pledges_of(self, user: str) -> dict[str, datetime]:
+        rows = await self.store.rows("SELECT pledge_id, taken_at FROM pledges_taken WHERE user_id = ?", (user,))
+        return {str(row[0]): datetime.fromisoformat(row[1]) for row in rows}
+
+    async def take_pledge(self, user: str, platform: str, pledge_id: str, now: datetime) -> tuple[bool, int]:
+        """Record the pledge once; returns whether it is new and the pledge's count."""
+        async with self.store.transaction() as db:
+            await self.people.ensure(db, user, platform, now)
+            cursor = await db.execute(
+                "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (pledge_id, user, day_stamp(now)),
+            )
+            new = cursor.rowcount == 1
+        # Read after the commit, outside the shared transaction: the total now, this pledge included.
+        return new, await tally(self.store, "pledge", pledge_id)
+
+    async def withdraw_pledge(self, user: str, pledge_id: str) -> tuple[bool, int]:
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM pledges_taken WHERE pledge_id = ? AND user_id = ?", (pledge_id, user)
+            )
+            removed = cursor.rowcount == 1
+        return removed, await tally(self.store, "pledge", pledge_id)

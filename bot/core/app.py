@@ -1,0 +1,223 @@
+"""The core: one per process, shared by every adapter. It handles events and returns their outcome,
+and it is the port adapters are given (:class:`bot.port.services.Port`)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from bot.campaigns.subscriptions import TOPICS
+from bot.core import registry
+from bot.core.capabilities import Capabilities, Services, build_services
+from bot.core.config import Config
+from bot.core.context import Context
+from bot.core.router import Router
+from bot.port.clock import Clock, idle
+from bot.port.events import ChatKind, Command, Event, Reply, ReplyKind, Text
+from bot.port.languages import language_code
+from bot.port.outcome import Outcome
+from bot.port.redaction import without_message
+from bot.port.services import CommandInfo, Strings
+from bot.privacy.crypto import Keyring
+from bot.privacy.secret_key import load_key
+from bot.storage.database import Store
+from bot.storage.settings import PlatformSettings
+
+__all__ = ["Core", "Services", "build_services"]
+
+log = logging.getLogger(__name__)
+
+# How often a running bot forgets abandoned forms: a half-filled sign-up holds a name and an
+# e-mail address, and is kept no longer than the configured silence and this, together.
+HOUSEKEEPING_SECONDS = 60.0
+
+
+def build_router() -> Router:
+    """A router with every installed feature on it, in the registry's order."""
+    router = Router()
+    for register in registry.features():
+        register(router)
+    return router
+
+
+class Core(Capabilities):
+    def __init__(
+        self,
+        services: Services,
+        store: Store,
+        keyring: Keyring,
+        router: Router,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(services, store, keyring, clock)
+        self.router = router
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        *,
+        create_key: bool = True,
+        notice: Callable[[str], None] | None = None,
+        services: Services | None = None,
+    ) -> Core:
+        # Prebuilt services (tests, tools) carry the content and index; the configuration is this one.
+        services = dataclasses.replace(services, config=config) if services else build_services(config)
+        secret = load_key(config.data_dir, create=create_key, notice=notice)
+        store = await Store.open(config.store_path)
+        try:
+            keyring = await Keyring.open(store, secret)
+            core = cls(services, store, keyring, build_router())
+            sealed = await core.people.seal_timezones()
+            if sealed:
+                log.info("encrypted %d time zone(s) stored in clear by an earlier version", sealed)
+            await core.maintain()
+        except BaseException:
+            await store.close()
+            raise
+        return core
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def maintain(self) -> None:
+        """Housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
+        purged = await self.conversations.purge_conversations(self.clock(), self.conversation_timeout)
+        if purged:
+            log.info("forgot %d abandoned conversation(s)", purged)
+
+    async def keep_tidy(self, stop: asyncio.Event) -> None:
+        """Housekeeping every ``HOUSEKEEPING_SECONDS`` while the bot runs (it also runs at start)."""
+        while not stop.is_set():
+            await idle(HOUSEKEEPING_SECONDS, stop)
+            if stop.is_set():
+                return
+            try:
+                await self.maintain()
+            except Exception:
+                log.exception("housekeeping failed; trying again in %d s", HOUSEKEEPING_SECONDS)
+
+    # ------------------------------------------------------------------ handling
+
+    def user_key(self, event: Event) -> str:
+        """The pseudonymous id the store knows the person of ``event`` by."""
+        return self.keyring.user_id(event.user.platform, event.user.id)
+
+    async def language_for(self, event: Event, user_key: str) -> str:
+        """The person's /language choice; else the language of their question when it can be told
+        (from the question variants it matches when the detector is unsure); else their platform's
+        language; else the configured default."""
+        chosen = await self.people.language(user_key)
+        if chosen:
+            return chosen
+        fallback = language_code(event.user.language) or self.config.default_language
+        content = event.content
+        if isinstance(content, Text):
+            question = content.text
+        elif isinstance(content, Command) and content.name == "ask":
+            # The only command whose argument is a question.
+            question = content.args
+        else:
+            return fallback
+        detected = self.answerer.language_of(question, prefer=fallback)
+        if detected is None or detected == fallback:
+            return fallback
+        # Text typed into a form (a name, a country, a broadcast's body) answers the form rather
+        # than asking anything: the form goes on in the language it started in.
+        if (
+            isinstance(content, Text)
+            and event.chat.kind is ChatKind.PRIVATE
+            and await self.conversations.conversation(user_key) is not None
+        ):
+            return fallback
+        return detected
+
+    async def handle(self, event: Event) -> Outcome:
+        """Every reply to one event, in the language used. Never raises: a failure is logged and the
+        person told."""
+        started = time.perf_counter()
+        outcome = await self._handle(event)
+        self.metrics.handled(event.user.platform, event.content, outcome.replies, time.perf_counter() - started)
+        return outcome
+
+    async def _handle(self, event: Event) -> Outcome:
+        user_key = self.user_key(event)
+        lang = self.config.default_language
+        try:
+            lang = await self.language_for(event, user_key)
+            ctx = Context(self, event, user_key, lang)
+            if event.chat.kind is ChatKind.GROUP and not event.addressed:
+                return Outcome(await self._unaddressed(ctx), lang)
+            replies = await self.router.dispatch(ctx)
+            if event.chat.kind is ChatKind.PRIVATE and any(reply.asks_form for reply in replies):
+                return await self._with_form(ctx, replies)
+            return Outcome(replies, lang)
+        except Exception as exc:
+            # Where it failed, but neither the text of the event nor the exception's message: either
+            # may quote what someone typed (a name, an e-mail address, a question).
+            log.error(
+                "failed to handle a %s event on %s: %s",
+                type(event.content).__name__,
+                event.user.platform,
+                without_message(exc),
+            )
+            return Outcome([Reply(self.locales.rich(lang, "error.internal"), kind=ReplyKind.ERROR)], lang)
+
+    async def _with_form(self, ctx: Context, replies: list[Reply]) -> Outcome:
+        conversation = await self.conversations.conversation(ctx.user_key)
+        form = self.router.form(ctx, conversation) if conversation is not None else None
+        return Outcome(replies, ctx.lang, form, in_form=conversation is not None)
+
+    async def _unaddressed(self, ctx: Context) -> list[Reply]:
+        """In a group, text not meant for the bot gets an answer only if it describes an emergency or a
+        crisis (the crisis answer goes to the person privately)."""
+        content = ctx.event.content
+        if isinstance(content, Text) and self.answerer.is_alarm(content.text):
+            return await ctx.answer(content.text)
+        return []
+
+    # ------------------------------------------------------------------ the port's services
+
+    async def current(self, event: Event) -> Outcome:
+        user_key = self.user_key(event)
+        lang = await self.language_for(event, user_key)
+        conversation = await self.conversations.conversation(user_key)
+        form = None
+        if conversation is not None and event.chat.kind is ChatKind.PRIVATE:
+            form = self.router.form(Context(self, event, user_key, lang), conversation)
+        return Outcome([], lang, form, in_form=conversation is not None)
+
+    @property
+    def strings(self) -> Strings:
+        return self.locales
+
+    @property
+    def organisers(self) -> tuple[str, ...]:
+        return self.config.organisers
+
+    def commands(self) -> Sequence[CommandInfo]:
+        return [spec.info(self) for spec in self.router.commands.values()]
+
+    def settings(self, platform: str) -> PlatformSettings:
+        return PlatformSettings(self.store, platform)
+
+    def rate_limited(self, platform: str) -> None:
+        self.metrics.rate_limited(platform)
+
+    def _place_key(self, platform: str, place: str) -> str:
+        # A place is a subscriber of its own, as pseudonymous as a person.
+        return self.keyring.user_id(platform, place)
+
+    async def subscribe_place(self, platform: str, place: str, address: str, language: str) -> None:
+        key = self._place_key(platform, place)
+        for topic in TOPICS:
+            await self.subscriptions.subscribe(key, platform, topic, address, language, self.clock())
+
+    async def unsubscribe_place(self, platform: str, place: str) -> None:
+        await self.subscriptions.unsubscribe(self._place_key(platform, place))
+
+    async def forget_place(self, platform: str, place: str) -> None:
+        await self.personal.forget(self._place_key(platform, place))

@@ -1,0 +1,485 @@
+"""Answering a message: emergencies and crises first, small talk, refusals, then the knowledge base.
+
+The result is a typed :class:`Answer` (what ``advocacy-bot ask --json`` prints) that
+:meth:`Answerer.replies` turns into :class:`~bot.port.events.Reply` objects in the asker's language.
+
+Every entry is written in English and translated. A question is looked up in the index of the
+asker's language and in the English index through the language's lexicon bridges, and, when neither
+is sure, in the other languages' indexes (a Russian question from someone whose client says
+English). Whichever index finds the entry, it is served in the asker's language when translated,
+otherwise in English with a note in theirs.
+
+Which language is the asker's (:meth:`Answerer.language_of`): the language detector's verdict when it
+is sure; otherwise the language whose question variants the message matches best (a short "donde
+consigo naloxona" says too little for the detector, but only the Spanish variants know all of it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from babel import Locale, UnknownLocaleError
+
+from bot.content.i18n import Locales
+from bot.content.model import LANGUAGES, Calibration, Content, Entry, EntryText, ReviewStatus
+from bot.content.text import words
+from bot.port import markup
+from bot.port.events import Button, Reply, ReplyKind
+from bot.port.markup import Bold, Link, Plain, RichText
+from bot.qa.calibration import probability
+from bot.qa.crisis import CRISIS_ENTRY, CrisisDetector, CrisisMatch, line_for
+from bot.qa.emergency import Concept, EmergencyDetector, EmergencyMatch
+from bot.qa.language import LanguageDetector
+from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
+from bot.qa.safety import RefusalRules
+from bot.qa.smalltalk import SmallTalk, SmallTalkDetector
+
+KB_LANGUAGE = "en"
+MAX_CHOICES = 3
+# Below this share of its information known to the knowledge base, a question is out of scope:
+# "best pizza in porto" shares a word with the Portugal entries but is not about them.
+MIN_COVERAGE = 0.55
+# A question found only in another language's index must be almost entirely known there: a question
+# really written in that language is, while "premier league table" is half known to the French one.
+CROSS_LANGUAGE_COVERAGE = 0.85
+# Two languages whose indexes know a question within this much of each other are a tie.
+LANGUAGE_MARGIN = 0.15
+# Safer-use entries offered after a refusal to give a dose (they exist in the bundled content; a
+# deployment's content may lack some, and then they are not offered).
+DOSING_ENTRY = "dosing-advice"
+SAFER_USE_ENTRIES = ("drug-checking", DOSING_ENTRY, "never-use-alone")
+# The concepts that make a question one about overdose: its answer ends with the emergency number.
+OVERDOSE_TOPIC = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, Concept.OVERDOSE_WORD})
+
+# Decisions remembered (least recently asked forgotten first), for questions up to this long.
+ANSWER_CACHE = 4096
+MAX_CACHED_QUESTION = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    kind: ReplyKind
+    entry: str | None
+    candidates: tuple[str, ...]
+    # The language of what is served: an entry not translated into the asker's language is English.
+    lang: str
+    score: float
+    emergency: EmergencyMatch | None = None
+    crisis: CrisisMatch | None = None
+    smalltalk: SmallTalk | None = None
+    # A question about overdose (not one happening): its answer closes with the emergency number.
+    about_overdose: bool = False
+
+
+def vocabulary(content: Content, indexes: Iterable[Retriever]) -> frozenset[str]:
+    """Every word the content spells (the knowledge base as its indexes read it, the interface, the
+    stop words): a message word found here is meant as itself, never as a typo of a trigger word
+    ("sharing" is no "shaking")."""
+    found: set[str] = set()
+    for index in indexes:
+        found.update(index.spelled)
+    for strings in content.locales.values():
+        for text in strings.values():
+            found.update(words(text))
+    for stopwords in content.lexicon.stopwords.values():
+        found.update(stopwords)
+    return frozenset(found)
+
+
+def country_names() -> frozenset[str]:
+    """Every country's name in each of the bot's languages (CLDR, through babel)."""
+    return frozenset(name for lang in LANGUAGES for name in Locale.parse(lang).territories.values())
+
+
+def usual_country(lang: str | None) -> str | None:
+    """The country a platform's language tag names ("pt-BR" -> BR), if it names one."""
+    if not lang:
+        return None
+    try:
+        locale = Locale.parse(lang.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+    # A bare language says nothing about where someone is (English, Spanish, French, Russian are
+    # spoken in dozens of countries): guessing would show one country's numbers to everyone else.
+    return str(locale.territory) if locale.territory else None
+
+
+class Answerer:
+    def __init__(
+        self,
+        content: Content,
+        locales: Locales,
+        calibration: Calibration | None = None,
+        emergency_country: str | None = None,
+        default_language: str = KB_LANGUAGE,
+        languages: LanguageDetector | None = None,
+    ) -> None:
+        self.content = content
+        self.kb = content.kb
+        self.locales = locales
+        # When to answer: fitted on the tuning set (bot/calibration.py); a deployment may override it.
+        self.calibration = calibration or content.calibration
+        self.emergency_country = emergency_country
+        self.default_language = default_language
+        self.languages = languages or LanguageDetector()
+        places = country_names()
+        self.analyzers = {lang: Analyzer(content.lexicon, lang, places) for lang in LANGUAGES}
+        self.indexes: dict[str, Retriever] = {}
+        self._recent: OrderedDict[tuple[str, str], Answer] = OrderedDict()
+        for lang, analyzer in self.analyzers.items():
+            documents = [d for d in (Document.of(e, lang) for e in self.kb.entries.values()) if d is not None]
+            if documents or lang == KB_LANGUAGE:
+                self.indexes[lang] = Retriever(documents, analyzer)
+        known = vocabulary(content, self.indexes.values())
+        self.detector = EmergencyDetector(content.emergency, known)
+        self.crises = CrisisDetector(content.crisis, known)
+        self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
+        self.refusals = RefusalRules(content.refusals, known)
+
+    # ------------------------------------------------------------------ language
+
+    def language_of(self, question: str, prefer: str | None = None) -> str | None:
+        """The language ``question`` is written in: the detector's when it is sure; else that of the
+        small talk it is, or of the question variants it matches best, or of a safety phrase in it;
+        None when nothing tells (the asker's platform language is then the best guess).
+
+        ``prefer``: the asker's platform language, which wins whenever the question fits it as well as
+        any other ("narcan spray" from a Russian phone).
+        """
+        detected = self.languages.detect(question)
+        if detected is not None:
+            return detected
+        talk = self.smalltalk.detect(question)
+        if talk is not None:
+            # "hola" is Spanish; "ok" is every language's, and says nothing.
+            return talk.lang
+        matched = self._variant_language(question, prefer)
+        if matched is not None:
+            return matched
+        alarm = self.crises.detect(question) or self.detector.detect(question)
+        return alarm.lang if alarm is not None else None
+
+    def _variant_language(self, question: str, prefer: str | None) -> str | None:
+        """The language whose own index knows the question best, when one clearly does."""
+        scored = sorted(
+            ((self._language_strength(index.rank(question)), lang) for lang, index in self.indexes.items()),
+            reverse=True,
+        )
+        if not scored or scored[0][0] <= 0:
+            return None
+        best, lang = scored[0]
+        tied = [other for strength, other in scored if best - strength < LANGUAGE_MARGIN]
+        if prefer in tied:
+            return prefer
+        if len(tied) == 1:
+            return lang
+        if KB_LANGUAGE in tied:
+            # As English as anything else ("suicidal", "narcan spray"): nothing tells.
+            return None
+        # Words shared by neighbours ("naloxona" is Spanish and Portuguese): the detector's lean decides.
+        guess = self.languages.guess(question)
+        return guess.lang if guess is not None and guess.lang in tied else lang
+
+    @staticmethod
+    def _language_strength(ranking: Ranking) -> float:
+        if not ranking.hits or ranking.coverage < MIN_COVERAGE:
+            return 0.0
+        return ranking.coverage + ranking.confidence
+
+    # ------------------------------------------------------------------ deciding
+
+    def is_alarm(self, message: str) -> bool:
+        """Whether ``message`` describes an emergency or a crisis: answered first, wherever it is typed."""
+        return self.detector.detect(message) is not None or self.crises.detect(message) is not None
+
+    def answer(self, question: str, lang: str) -> Answer:
+        """The decision for ``question``, remembered: people ask the same few things over and over,
+        and the content never changes while the bot runs."""
+        key = (" ".join(question.casefold().split()), lang)
+        cached = self._recent.get(key)
+        if cached is not None:
+            self._recent.move_to_end(key)
+            return cached if cached.question == question else dataclasses.replace(cached, question=question)
+        decided = self.decide(question, lang)
+        if len(question) <= MAX_CACHED_QUESTION:
+            self._recent[key] = decided
+            if len(self._recent) > ANSWER_CACHE:
+                self._recent.popitem(last=False)
+        return decided
+
+    def decide(self, question: str, lang: str) -> Answer:
+        """The decision for ``question``, worked out afresh (benchmarks time this)."""
+        reading = self.detector.read(question)
+        emergency = self.detector.match(reading)
+        crisis = self.crises.detect(question)
+        if emergency is not None or crisis is not None:
+            return self._alarm(question, lang, emergency, crisis)
+        smalltalk = self.smalltalk.detect(question)
+        if smalltalk is not None:
+            return Answer(question, ReplyKind.SMALLTALK, None, (), lang, 1.0, smalltalk=smalltalk)
+        refusal = self.refusals.check(question)
+        if refusal is not None:
+            served = self._served(refusal.entry, lang)
+            return Answer(question, ReplyKind.REFUSAL, refusal.entry, (), served, 1.0)
+        about_overdose = bool(reading.concepts & OVERDOSE_TOPIC)
+        ranking = self.rank(question, lang)
+        candidates = tuple(hit.entry for hit in ranking.hits)
+        score = probability(self.calibration, ranking)
+        if candidates and score >= self.calibration.answer:
+            served = self._served(candidates[0], lang)
+            return Answer(
+                question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
+            )
+        if candidates and score >= self.calibration.clarify:
+            return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
+        return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
+
+    def _alarm(self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None) -> Answer:
+        """The emergency answer, the crisis answer or both; a question that also clearly matches an entry
+        ("will I get arrested if I call 911 for someone who ODs?") gets that entry after them."""
+        entry: str | None = None
+        candidates: tuple[str, ...] = ()
+        if emergency is not None:
+            ranking = self.rank(question, lang)
+            if self._confident(ranking):
+                entry, candidates = ranking.hits[0].entry, tuple(hit.entry for hit in ranking.hits)
+            else:
+                entry = emergency.entry
+        else:
+            entry = CRISIS_ENTRY
+        found_in = emergency.lang if emergency is not None else crisis.lang if crisis is not None else lang
+        served = self._alarm_language(found_in, lang)
+        return Answer(question, ReplyKind.EMERGENCY, entry, candidates, served, 1.0, emergency, crisis)
+
+    def rank(self, question: str, lang: str) -> Ranking:
+        """The best ranking of the entries for ``question`` from someone who reads ``lang``."""
+        english = self.indexes[KB_LANGUAGE]
+        own = self.indexes.get(lang) if lang != KB_LANGUAGE else None
+        if own is None:
+            primary = [english.rank(question)]
+        else:
+            analyzer = self.analyzers[lang]
+            tokens = analyzer.tokens(question)
+            # A word one index knows is not out of scope for the other: "día" means something to the
+            # Spanish index even when the entry asked about is only in the English one.
+            known_here = {t for t in tokens if own.knows([t])}
+            # Through the lexicon only: a word that merely looks English ("film") says nothing.
+            known_in_english = {t for t in tokens if (b := analyzer.bridge([t])) != [t] and english.knows(b)}
+            primary = [
+                english.rank_words(analyzer.bridge(tokens), known_elsewhere=known_here),
+                # Last, so that on equal confidence the entry translated into the asker's language wins.
+                own.rank_words(tokens, known_elsewhere=known_in_english),
+            ]
+        best = max(primary, key=self._strength)
+        if self._confident(best):
+            return best
+        # Not found in the asker's language: the question may be written in the language the detector
+        # leans to (someone who chose English writing in Russian). Only that one: a word or two of an
+        # English question is a word of some other language too ("capital").
+        guess = self.languages.guess(question)
+        other = self.indexes.get(guess.lang) if guess is not None and guess.lang not in (lang, KB_LANGUAGE) else None
+        found = other.rank(question) if other is not None else NOTHING
+        return found if self._confident(found) and found.coverage >= CROSS_LANGUAGE_COVERAGE else best
+
+    def _confident(self, ranking: Ranking) -> bool:
+        return self._usable(ranking) and probability(self.calibration, ranking) >= self.calibration.answer
+
+    @staticmethod
+    def _usable(ranking: Ranking) -> bool:
+        return bool(ranking.hits) and ranking.coverage >= MIN_COVERAGE
+
+    @staticmethod
+    def _strength(ranking: Ranking) -> tuple[bool, float]:
+        """How far to trust a ranking: usable ones first (the question is mostly known to that
+        index), then by confidence; among unusable ones the most confident still says most."""
+        return Answerer._usable(ranking), ranking.confidence
+
+    def _served(self, entry_id: str, lang: str) -> str:
+        return self.kb.entries[entry_id].text_in(lang).lang
+
+    def _alarm_language(self, found_in: str, lang: str) -> str:
+        texts = self.content.emergency.texts
+        # The asker's language first: trigger lists overlap (Russian "передоз" is Ukrainian slang too),
+        # so the list that matched says only that the message is not in English.
+        if lang != "en" and lang in texts:
+            return lang
+        return found_in if found_in in texts else "en"
+
+    # ------------------------------------------------------------------ rendering
+
+    def replies(self, answer: Answer, lang: str, *, country: str | None = None, in_group: bool = False) -> list[Reply]:
+        """The replies to send, in order: the emergency answer, the crisis answer, then any entry.
+
+        ``country``: where the asker is, when known (for the local emergency number and crisis line).
+        ``in_group``: asked in a group: the crisis answer goes to the person privately, with a short
+        pointer in the group.
+        """
+        if answer.kind is ReplyKind.EMERGENCY:
+            # All in the alarm's language: a Russian message from a client set to English gets the
+            # Russian emergency text, and the entry after it in Russian too.
+            replies: list[Reply] = []
+            if answer.emergency is not None:
+                replies.append(self.emergency_reply(answer.emergency, answer.lang, country))
+            if answer.crisis is not None:
+                replies.extend(self.crisis_replies(answer.lang, country, in_group=in_group))
+            shown = {answer.emergency.entry if answer.emergency else None, CRISIS_ENTRY}
+            if answer.entry and answer.entry not in shown:
+                replies.append(self.entry_reply(answer.entry, answer.lang))
+            return replies
+        if answer.kind is ReplyKind.ANSWER and answer.entry and answer.about_overdose:
+            reply = self.entry_reply(answer.entry, lang)
+            closing = markup.text(self._emergency_line(lang, country))
+            return [dataclasses.replace(reply, text=markup.join(reply.text, closing))]
+        return [self.reply(answer, lang)]
+
+    def reply(self, answer: Answer, lang: str) -> Reply:
+        t = self.locales
+        if answer.kind is ReplyKind.ANSWER and answer.entry:
+            return self.entry_reply(answer.entry, lang)
+        if answer.kind is ReplyKind.SMALLTALK and answer.smalltalk is not None:
+            text = markup.join(t.rich(lang, f"smalltalk.{answer.smalltalk.intent}"), t.rich(lang, "smalltalk.can_do"))
+            return Reply(text, self._menu_buttons(lang), kind=ReplyKind.SMALLTALK)
+        if answer.kind is ReplyKind.REFUSAL and answer.entry:
+            entry = self.kb.entries[answer.entry]
+            shown = entry.text_in(lang)
+            text = self._noted(shown, lang, markup.first_paragraph(shown.answer))
+            if answer.entry == DOSING_ENTRY:
+                # The entry's first line is the refusal; what follows it is what does help.
+                offered: tuple[str, ...] = SAFER_USE_ENTRIES
+            else:
+                text = markup.join(t.rich(lang, "refusal.supply"), text)
+                offered = (answer.entry,)
+            return Reply(text, self._entry_buttons(offered, lang), kind=ReplyKind.REFUSAL, entry=entry.id)
+        if answer.kind is ReplyKind.CLARIFY:
+            choices = list(answer.candidates[:MAX_CHOICES])
+            return Reply(t.rich(lang, "clarify"), self._entry_buttons(choices, lang), kind=ReplyKind.CLARIFY)
+        return Reply(t.rich(lang, "fallback"), self._menu_buttons(lang), kind=ReplyKind.FALLBACK)
+
+    def _menu_buttons(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+        t = self.locales
+        return ((Button(t.text(lang, "button.topics"), "topics:"), Button(t.text(lang, "button.help"), "help:")),)
+
+    def _entry_buttons(self, ids: Iterable[str], lang: str) -> tuple[tuple[Button, ...], ...]:
+        entries = self.kb.entries
+        return tuple((Button(entries[i].text_in(lang).title, f"kb:{i}"),) for i in ids if i in entries)
+
+    def _noted(self, shown: EntryText, lang: str, text: RichText) -> RichText:
+        """``text`` with the one-line note its language calls for, in the asker's language."""
+        if shown.lang != lang:
+            # First: someone who asked in Spanish must know why English follows.
+            return markup.join(self.locales.rich(lang, "kb.english_only"), text)
+        if shown.status is ReviewStatus.UNREVIEWED:
+            return markup.join(text, self.locales.rich(lang, "kb.unreviewed"))
+        return text
+
+    def entry_reply(self, entry_id: str, lang: str) -> Reply:
+        entry = self.kb.entries[entry_id]
+        shown = entry.text_in(lang)
+        text = markup.join((Bold(shown.title),), shown.answer, self.sources_text(entry, lang))
+        related = [r for r in entry.related if r in self.kb.entries][:MAX_CHOICES]
+        return Reply(
+            self._noted(shown, lang, text), self._entry_buttons(related, lang), kind=ReplyKind.ANSWER, entry=entry.id
+        )
+
+    def sources_text(self, entry: Entry, lang: str) -> RichText:
+        spans: list[markup.Span] = [Bold(self.locales.text(lang, "sources.heading"))]
+        for number, source in enumerate(entry.sources, 1):
+            label = f"{source.organisation}, {source.title} ({source.year or 'n.d.'})"
+            spans.append(Plain(f"\n{number}. "))
+            spans.append(Link(label, source.url) if source.url else Plain(label))
+        return tuple(spans)
+
+    def _local_number(self, country: str | None) -> str | None:
+        country = country or self.emergency_country
+        if not country:
+            return None
+        line = line_for(self.content.crisis, country)
+        if line is not None:
+            return line.emergency
+        listed = [n for n in self.content.emergency.numbers if country in n.countries]
+        return listed[0].number if listed else None
+
+    def _emergency_line(self, lang: str, country: str | None) -> str:
+        """One line: the local emergency number when the country is known, else the common ones."""
+        country = country or self.emergency_country
+        local = self._local_number(country)
+        if local is not None:
+            return self.locales.text(
+                lang, "emergency.call_local", number=local, country=self._country_name(country, lang)
+            )
+        numbers = " · ".join(n.number for n in self.content.emergency.numbers)
+        return self.locales.text(lang, "emergency.call_any", numbers=numbers)
+
+    def _country_name(self, country: str | None, lang: str) -> str:
+        if not country:
+            return ""
+        return str(Locale.parse(lang).territories.get(country.upper(), country.upper()))
+
+    def emergency_reply(self, match: EmergencyMatch, lang: str, country: str | None = None) -> Reply:
+        content = self.content.emergency
+        body = content.texts.get(lang) or content.texts["en"]
+        lines: list[str] = []
+        country = country or self.emergency_country
+        local = self._local_number(country)
+        if local is not None:
+            lines.append(
+                self.locales.text(
+                    lang, "emergency.local_number", country=self._country_name(country, lang), number=local
+                )
+            )
+        listed = "; ".join(f"{n.number}: {n.where.get(lang) or n.where['en']}" for n in content.numbers)
+        lines.append(self.locales.text(lang, "emergency.numbers", numbers=listed))
+        text = markup.join(body, markup.text("\n".join(lines)))
+        entry = self.kb.entries.get(match.entry)
+        buttons = ((Button(entry.text_in(lang).title, f"kb:{entry.id}"),),) if entry else ()
+        return Reply(text, buttons, kind=ReplyKind.EMERGENCY, entry=match.entry)
+
+    def crisis_replies(self, lang: str, country: str | None = None, *, in_group: bool = False) -> list[Reply]:
+        """The crisis answer; asked in a group, it goes to the person privately, with a pointer there."""
+        reply = self.crisis_reply(lang, country)
+        if not in_group:
+            return [reply]
+        pointer = Reply(self.locales.rich(lang, "crisis.pointer"), kind=ReplyKind.EMERGENCY, handoff="helpline")
+        return [dataclasses.replace(reply, private=True), pointer]
+
+    def crisis_reply(self, lang: str, country: str | None = None) -> Reply:
+        content = self.content.crisis
+        t = self.locales
+        country = (country or self.emergency_country or "").upper() or None
+        parts: list[RichText] = [content.texts.get(lang) or content.texts["en"]]
+        line = line_for(content, country)
+        if line is not None and line.name:
+            contact = [t.text(lang, "crisis.call", number=line.phone)] if line.phone else []
+            if line.text:
+                contact.append(t.text(lang, "crisis.text", number=line.text))
+            details = [t.text(lang, "crisis.always")] if line.always else []
+            if line.free:
+                details.append(t.text(lang, "crisis.free"))
+            spans: list[markup.Span] = [Bold(line.name), Plain(": " + ", ".join(contact) if contact else "")]
+            if details:
+                spans.append(Plain(f" ({', '.join(details)})"))
+            if line.chat:
+                spans.extend((Plain(" · "), Link(t.text(lang, "crisis.chat"), line.chat)))
+            parts.append(tuple(s for s in spans if not (isinstance(s, Plain) and not s.text)))
+        parts.append(markup.text(self._danger_line(lang, country)))
+        directory = content.directory
+        if directory is not None:
+            # Where no line is listed for the country, its page in the directory is the next best thing.
+            known = line is not None and line.name is not None
+            url = f"{directory.country_url}{country}" if country and not known else directory.url
+            parts.append((*t.rich(lang, "crisis.directory"), Link(directory.name, url)))
+        parts.append(t.rich(lang, "crisis.door"))
+        entry = self.kb.entries.get(CRISIS_ENTRY)
+        buttons = ((Button(entry.text_in(lang).title, f"kb:{entry.id}"),),) if entry else ()
+        return Reply(markup.join(*parts), buttons, kind=ReplyKind.EMERGENCY, entry=CRISIS_ENTRY)
+
+    def _danger_line(self, lang: str, country: str | None) -> str:
+        local = self._local_number(country)
+        if local is not None:
+            return self.locales.text(lang, "crisis.danger_local", number=local)
+        numbers = " · ".join(n.number for n in self.content.emergency.numbers)
+        return self.locales.text(lang, "crisis.danger_any", numbers=numbers)

@@ -1,0 +1,137 @@
+"""Recognising someone who wants to kill or hurt themselves, and choosing the line to give them.
+
+Like emergency detection, the content (``crisis.yaml``, ``concepts``) lists the words of a few
+concepts in six languages and the rules reason over them: the writer's own wish to die or to hurt
+themselves (unless it is a figure of speech: "i want to die of embarrassment"), or someone else's,
+is a crisis; so is a bare mention of suicide or self-harm ("suicidal", "suicide hotline"), unless
+it is about figures, research or news, or about a story. Every mention is taken seriously: the
+answer costs a reader nothing, and missing one is the worst thing this bot could do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.content.model import CrisisContent, CrisisLine
+from bot.content.text import phrase_words
+from bot.qa.phrases import ConceptReader, Seen
+
+CRISIS_ENTRY = "crisis-support"
+
+
+class CrisisConcept(StrEnum):
+    # The writer wants to die, to kill or to hurt themselves.
+    INTENT = "intent"
+    # Someone else does.
+    OTHER = "other"
+    # Suicide or self-harm named: "suicidal", "suicide hotline".
+    MENTION = "mention"
+    # Figures, research, news.
+    ABOUT = "about"
+    # A film, a book, a song, a game.
+    FICTION = "fiction"
+    # "die of laughter", "die of embarrassment".
+    FIGURATIVE = "figurative"
+    # The signs below read as a wish to die only together (see ``_together``).
+    # No point, no sense, no hope.
+    HOPELESS = "hopeless"
+    # Living, existing, going on.
+    LIFE = "life"
+    # Anything, everything, nothing.
+    EVERYTHING = "everything"
+    # Better off, easier (for others) ...
+    BETTER = "better"
+    # ... without the writer.
+    ABSENT = "absent"
+    # Tired of, fed up with.
+    TIRED = "tired"
+    # Notes for the family, goodbyes.
+    FAREWELL = "farewell"
+    # A decision made, an end in sight: "my last week", "this is the end".
+    FINAL = "final"
+    # All the pills, the whole bottle, at once.
+    ALL_AT_ONCE = "all_at_once"
+    # Not waking up.
+    NO_WAKING = "no_waking"
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisMatch:
+    lang: str
+    phrase: str
+    # It is about someone else ("my friend wants to kill herself").
+    someone_else: bool = False
+
+    @property
+    def entry(self) -> str:
+        return CRISIS_ENTRY
+
+
+# Pairs of signs that together are a wish to die: "no point in anything", "they'd be better off
+# without me", "tired of living", "wrote letters to my family, this is the end", "take all my pills so
+# i don't wake up". Two decisions ("i've decided, this is my last week") count as a pair too.
+_PAIRS = tuple(
+    (a, b)
+    for a, others in (
+        (CrisisConcept.HOPELESS, (CrisisConcept.LIFE, CrisisConcept.EVERYTHING)),
+        (CrisisConcept.BETTER, (CrisisConcept.ABSENT,)),
+        (CrisisConcept.TIRED, (CrisisConcept.LIFE,)),
+        (
+            CrisisConcept.FINAL,
+            (CrisisConcept.FINAL, CrisisConcept.FAREWELL, CrisisConcept.HOPELESS, CrisisConcept.TIRED),
+        ),
+        (
+            CrisisConcept.ALL_AT_ONCE,
+            (CrisisConcept.NO_WAKING, CrisisConcept.FINAL, CrisisConcept.HOPELESS, CrisisConcept.FAREWELL),
+        ),
+        (
+            CrisisConcept.NO_WAKING,
+            (CrisisConcept.HOPELESS, CrisisConcept.TIRED, CrisisConcept.FINAL, CrisisConcept.FAREWELL),
+        ),
+        (CrisisConcept.FAREWELL, (CrisisConcept.HOPELESS, CrisisConcept.TIRED)),
+    )
+    for b in others
+)
+# The concepts that say which language a message is in.
+_TELLING = frozenset(CrisisConcept) - {CrisisConcept.ABOUT, CrisisConcept.FICTION, CrisisConcept.FIGURATIVE}
+
+
+class CrisisDetector:
+    def __init__(self, content: CrisisContent, known: AbstractSet[str] = frozenset()) -> None:
+        self._reader = ConceptReader(content.concepts, CrisisConcept, known)
+
+    def detect(self, text: str) -> CrisisMatch | None:
+        c = CrisisConcept
+        seen = self._reader.read(phrase_words(text))
+        found = {s.concept: s for s in reversed(seen)}  # the first of each concept
+        languages = Counter(s.lang for s in seen if s.concept in _TELLING)
+        lang = languages.most_common(1)[0][0] if languages else "en"
+        if c.INTENT in found and c.FIGURATIVE not in found:
+            return CrisisMatch(lang, found[c.INTENT].phrase)
+        if c.OTHER in found:
+            return CrisisMatch(lang, found[c.OTHER].phrase, someone_else=True)
+        story = c.ABOUT in found or c.FICTION in found
+        if c.MENTION in found and not story:
+            return CrisisMatch(lang, found[c.MENTION].phrase)
+        pair = None if story or c.FIGURATIVE in found else _together(seen)
+        return CrisisMatch(lang, pair) if pair else None
+
+
+def _together(seen: Sequence[Seen[CrisisConcept]]) -> str | None:
+    """The first sign of a pair found in words apart ("nothing matters" is one phrase, not hopelessness
+    beside "nothing"), or None."""
+    for a, b in _PAIRS:
+        for first in (s for s in seen if s.concept == a):
+            for second in (s for s in seen if s.concept == b and s is not first):
+                if first.found.end <= second.found.start or second.found.end <= first.found.start:
+                    return first.phrase
+    return None
+
+
+def line_for(content: CrisisContent, country: str | None) -> CrisisLine | None:
+    """The crisis line (or at least the emergency number) for ``country``, when one is listed."""
+    return content.lines.get(country.upper()) if country else None

@@ -1,0 +1,47 @@
+"""Greetings, thanks, "ok", "who are you": a friendly line and what the bot can do, never the fallback.
+
+A message is small talk when it is made only of small-talk phrases (``smalltalk.yaml``) and stop
+words: "hi!", "ok thanks", "hey, who are you?". A greeting before a question ("hi, where can i get
+narcan") is not: the question is answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from bot.content.model import SMALLTALK_INTENTS, ConceptTable
+from bot.content.text import phrase_words
+from bot.qa.phrases import ConceptReader
+
+
+@dataclass(frozen=True, slots=True)
+class SmallTalk:
+    intent: str
+    # The language of the phrase; None when several languages say it alike ("ok", "hola" is only Spanish).
+    lang: str | None
+
+
+class SmallTalkDetector:
+    def __init__(self, table: ConceptTable, stopwords: Mapping[str, AbstractSet[str]]) -> None:
+        self._reader = ConceptReader(table, str)
+        self._fillers = frozenset().union(*stopwords.values()) if stopwords else frozenset()
+
+    def detect(self, text: str) -> SmallTalk | None:
+        tokens = phrase_words(text)
+        if not tokens:
+            return None
+        covered = [False] * len(tokens)
+        intents: dict[str, set[str]] = {}
+        for seen in self._reader.read(tokens):
+            intents.setdefault(seen.concept, set()).add(seen.lang)
+            for at in range(seen.found.start, seen.found.end):
+                covered[at] = True
+        if not intents:
+            return None
+        if not all(done or token in self._fillers for done, token in zip(covered, tokens, strict=True)):
+            return None
+        intent = next(i for i in SMALLTALK_INTENTS if i in intents)
+        langs = intents[intent]
+        return SmallTalk(intent, next(iter(langs)) if len(langs) == 1 else None)

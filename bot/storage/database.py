@@ -1,0 +1,322 @@
+"""The SQLite store (aiosqlite): WAL mode, versioned migrations, explicit transactions.
+
+What it holds is read and written by one class per kind of record, each over a :class:`Store`:
+platform settings here (:mod:`bot.storage.settings`), people and campaigns in :mod:`bot.campaigns`,
+the outbox in :mod:`bot.delivery.outbox`, the keyring in :mod:`bot.privacy.crypto`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.migrations import MIGRATIONS, Migration
+
+log = logging.getLogger(__name__)
+
+
+# Units per shared transaction at most, so that a steady stream of writers still sees commits.
+MAX_BATCH = 256
+
+
+class StoreError(Exception):
+    pass
+
+
+class DatabaseUnusable(StoreError):
+    """The database cannot be used as it is; the message names the file and what to do."""
+
+
+# Beside the database, written once it holds a schema: while it exists, a missing or empty database
+# file is a loss to repair, never a first start (when a new, empty database would silently replace it).
+MARKER_SUFFIX = ".created"
+# What each SQLite error at start-up means for the operator.
+_REMEDIES = {
+    "SQLITE_NOTADB": "is not a database the bot can read (a damaged header, or another kind of file): "
+    "restore it from a backup, or set storage.path to the right file",
+    "SQLITE_CORRUPT": "is damaged (truncated or corrupted): restore it from a backup",
+    "SQLITE_READONLY": "is read-only: let the user running the bot write to it and to its folder "
+    "(where its -wal and -shm files live)",
+    "SQLITE_FULL": "cannot be written: the disk is full. Free some space, then start again",
+    "SQLITE_IOERR": "cannot be read or written (a disk I/O error): check the disk, then start again",
+    "SQLITE_CANTOPEN": "cannot be opened for reading and writing: check that it and its folder exist "
+    "and that the user running the bot may write to both",
+    "SQLITE_BUSY": "is locked by another program: stop it (another bot instance?), then start again",
+}
+
+
+def stamp(moment: datetime) -> str:
+    """A UTC moment as stored: ISO text, which sorts in time order (a retry-after keeps its fraction)."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def minute_stamp(moment: datetime) -> str:
+    """``moment`` rounded up to the minute: for a form's last answer, no finer than its expiry needs
+    (rounded up, so that a form is never forgotten early)."""
+    rounded = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    return (rounded if rounded == moment else rounded + timedelta(minutes=1)).isoformat()
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def day_stamp(moment: datetime) -> str:
+    """The UTC day of ``moment``, as stored for what people did (midnight): the day is all anyone
+    needs, and the exact moment, joined with a platform's logs, would point at their account."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC).isoformat()
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` readable by its owner only; an existing one is left as it is, with a warning
+    if others may look inside (the files themselves are owner-only)."""
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    elif folder.stat().st_mode & 0o077:
+        log.warning("others can list the data folder %s: make it owner-only with chmod 700", folder)
+
+
+def unusable(path: Path | str, error: BaseException) -> DatabaseUnusable:
+    """One line that says what is wrong with the database at ``path`` and what to do about it."""
+    cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+    name = getattr(cause, "sqlite_errorname", "") or ""
+    remedy = next((text for code, text in _REMEDIES.items() if name.startswith(code)), None)
+    if remedy is None:
+        remedy = f"cannot be used ({cause or error}): check the file and its folder, or restore a backup"
+    return DatabaseUnusable(f"the database {path} {remedy}")
+
+
+def _prepare(path: Path) -> None:
+    """The database's folder and file exist, owner-only, unless a database that existed is gone."""
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    try:
+        private_folder(path.parent)
+        if marker.exists() and (not path.exists() or path.stat().st_size == 0):
+            state = "is missing" if not path.exists() else "is empty (0 bytes)"
+            raise DatabaseUnusable(
+                f"the database {path} {state}, but the bot created one there before ({marker}): restore it "
+                f"from a backup; to start afresh with an empty database, delete {marker}"
+            )
+        if not path.exists():
+            # Created owner-only before SQLite opens it: its -wal and -shm files take the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            mode = file.stat().st_mode if file.exists() else 0
+            if mode & 0o077:
+                # Others lose their access; the owner keeps theirs (a file made read-only stays so).
+                file.chmod(mode & 0o700)
+    except OSError as exc:
+        raise DatabaseUnusable(
+            f"the database {path} cannot be created or opened ({exc.strerror}): check that its folder "
+            "exists and that the user running the bot may write there"
+        ) from exc
+
+
+def _mark(path: Path) -> None:
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(
+                f"advocacy-bot created {path.name} here ({utcnow()}). While this file exists, the bot refuses "
+                "to start if that database is missing or empty, rather than start afresh with an empty one.\n"
+            )
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, path: Path | str) -> None:
+        self.db = db
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        # The open shared transaction's commit, which its units await; None when none is open.
+        self._batch: asyncio.Future[None] | None = None
+        self._batch_units = 0
+        self._flushing: asyncio.Future[None] | None = None
+
+    @classmethod
+    async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+        """Open (creating if needed) the database at ``path``, check it, and bring its schema up to date.
+
+        A database that cannot be used (damaged, not a database, read-only, the disk full, missing or
+        empty when one existed) raises :class:`DatabaseUnusable`, whose message says what to do.
+        """
+        if isinstance(path, Path):
+            _prepare(path)
+        try:
+            # isolation_level=None: no implicit transactions; every write is in an explicit one.
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise unusable(path, exc) from exc
+        try:
+            db.row_factory = aiosqlite.Row
+            if str(path) != ":memory:":
+                await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            # What is deleted or overwritten (a person erased with /forget, a time zone once stored in
+            # clear) is overwritten with zeros, not left readable in the file's free space.
+            await db.execute("PRAGMA secure_delete=ON")
+            # Damage anywhere in the file (a truncated copy, say) shows now, not halfway through a sign-up.
+            check = await db.execute_fetchall("PRAGMA quick_check")
+            if [tuple(row) for row in check] != [("ok",)]:
+                raise DatabaseUnusable(f"the database {path} {_REMEDIES['SQLITE_CORRUPT']}")
+            store = cls(db, path)
+            await store.migrate(migrations)
+            # Writing must work too (a read-only file can still be read).
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute("ROLLBACK")
+        except (sqlite3.Error, StoreError) as exc:
+            await db.close()
+            if isinstance(exc, StoreError) and not isinstance(exc.__cause__, sqlite3.Error):
+                raise
+            raise unusable(path, exc) from exc
+        except BaseException:
+            await db.close()
+            raise
+        if isinstance(path, Path):
+            _mark(path)
+        return store
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+        await self.db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """All writes inside commit together or not at all, and are durable when this returns.
+
+        Group commit: units that arrive while another holds the connection run, one after the
+        other, each in its own savepoint of one shared transaction, which commits (one fsync) when
+        nobody else is waiting. A failing unit rolls back only its own savepoint. Every unit still
+        waits for the commit before it returns, so nothing is confirmed before it is on disk.
+        """
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self._waiting -= 1
+            if not self._waiting and self._batch is not None and not self._lock.locked():
+                # The holder left the batch open for us: close it, or its units would wait forever.
+                self._flushing = asyncio.ensure_future(self._flush())
+            raise
+        self._waiting -= 1
+        try:
+            if self._batch is None:
+                await self.db.execute("BEGIN IMMEDIATE")
+                self._batch = asyncio.get_running_loop().create_future()
+                self._batch_units = 0
+            batch = self._batch
+            self._batch_units += 1
+            await self.db.execute("SAVEPOINT unit")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK TO unit")
+                await self.db.execute("RELEASE unit")
+                raise
+            else:
+                await self.db.execute("RELEASE unit")
+            finally:
+                if not self._waiting or self._batch_units >= MAX_BATCH:
+                    await self._commit()
+        finally:
+            self._lock.release()
+        await asyncio.shield(batch)
+
+    async def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            await self.db.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                await self.db.execute("ROLLBACK")
+            failure = StoreError(f"the transaction could not be committed: {exc!r}")
+            failure.__cause__ = exc
+            batch.set_exception(failure)
+            # Each unit of the batch gets the failure; mark it seen so asyncio does not warn.
+            batch.exception()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        batch.set_result(None)
+
+    async def _flush(self) -> None:
+        async with self._lock:
+            await self._commit()
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        """Every row of a query, in one hop to the database thread (execute, fetch and close)."""
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        found = await self.rows(sql, params)
+        return found[0] if found else None
+
+    async def schema_version(self) -> int:
+        row = await self.row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        return int(row[0]) if row else 0
+
+    async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
+        """Apply, in order, each migration newer than the database; returns the versions applied."""
+        versions = [m.version for m in migrations]
+        if versions != sorted(set(versions)):
+            raise StoreError("migrations must have strictly increasing versions")
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        current = await self.schema_version()
+        if versions and current > versions[-1]:
+            raise StoreError(
+                f"the database {self.path} is at schema version {current}, newer than this program "
+                f"({versions[-1]}): upgrade advocacy-bot"
+            )
+        applied: list[int] = []
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            async with self.transaction() as db:
+                for statement in migration.statements:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, utcnow()),
+                )
+            log.info("applied migration %d (%s)", migration.version, migration.name)
+            applied.append(migration.version)
+        return applied
+
+
+def owner_problem(path: Path) -> str | None:
+    """Why this process should not open the database at ``path``: root would leave files (a ``-wal``,
+    a ``-shm``) that the service user who owns the database cannot open any more."""
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None or geteuid() != 0 or not path.exists():
+        return None
+    owner = path.stat().st_uid
+    if owner == 0:
+        return None
+    try:
+        import pwd
+
+        name = pwd.getpwuid(owner).pw_name
+    except (ImportError, KeyError):
+        name = str(owner)
+    return (
+        f"{path} belongs to {name}: run this as {name} (sudo -u {name} …, or deploy/advocacy-bot-admin); "
+        "as root it would leave files the bot cannot open"
+    )

@@ -1,0 +1,132 @@
+"""The architecture holds (docs/architecture.md): the import contracts in pyproject.toml, and a platform
+added from outside the bot, through the registry's entry points, with no file under bot/ touched."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+from bot.core import registry
+from bot.core.app import Core, Services
+from bot.core.config import Config, from_mapping
+from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.port.platform import Setup
+
+
+def test_the_import_contracts_are_kept() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+# The recipe of docs/architecture.md, "How to add a platform": a package with a declaration and an
+# adapter module, and an entry point. Here in a temporary folder, as another distribution would be.
+DECLARATION = """
+from dataclasses import dataclass
+from bot.port.delivery import PlatformLimits
+from bot.port.platform import Platform
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    enabled: bool = False
+    greeting: str = "hello"
+
+
+PLATFORM = Platform(
+    name="echo", settings=EchoConfig, limits=PlatformLimits(5.0), implementation="echo_platform.adapter", server=False
+)
+"""
+ADAPTER = """
+import asyncio
+from bot.port.events import Chat, Event, Text, User
+from bot.port.platform import Setup
+from bot.port.plaintext import render
+from bot.port.services import Port
+
+
+class EchoAdapter:
+    name = "echo"
+
+    def __init__(self, setup: Setup) -> None:
+        self.greeting = setup.settings.greeting
+        self.said: list[str] = []
+
+    async def say(self, core: Port, text: str) -> list[str]:
+        outcome = await core.handle(Event(User("echo", "someone"), Chat("echo:someone"), Text(text)))
+        self.said = [render(reply) for reply in outcome.replies]
+        return self.said
+
+    async def run(self, core: Port, stop: asyncio.Event) -> None:
+        await self.say(core, self.greeting)
+
+
+def create(setup: Setup) -> EchoAdapter:
+    return EchoAdapter(setup)
+
+
+async def check(settings: object) -> str:
+    return "nothing to check"
+"""
+
+
+@pytest.fixture
+def echo_platform(tmp_path: Path) -> Iterator[Path]:
+    package = tmp_path / "echo_platform"
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(DECLARATION))
+    (package / "adapter.py").write_text(textwrap.dedent(ADAPTER))
+    info = tmp_path / "echo_platform-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-platform\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[advocacy_bot.platforms]\necho = echo_platform:PLATFORM\n")
+    sys.path.insert(0, str(tmp_path))
+    registry.reload()
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.startswith("echo_platform")]:
+            del sys.modules[name]
+        registry.reload()
+        shutil.rmtree(package)
+
+
+async def test_a_platform_added_from_outside_answers_a_message(
+    echo_platform: Path, config: Config, services: Services
+) -> None:
+    assert "echo" in registry.names()
+    # Its section of the configuration, and its pace, come from its declaration.
+    configured = from_mapping({"echo": {"enabled": True, "greeting": "what is naloxone"}, "organisers": ["echo:1"]})
+    assert configured.section("echo").greeting == "what is naloxone"
+    assert "echo" in configured.enabled() and configured.limits("echo").per_second == 5.0
+    setup = Setup(configured.section("echo"), configured.limits("echo"), config.data_dir)
+    adapter = registry.create("echo", setup)
+    core = await Core.open(config, services=services)
+    try:
+        said = await adapter.say(core, "what is naloxone")  # type: ignore[attr-defined]
+        assert "Naloxone" in said[0]
+    finally:
+        await core.close()
+    # Broadcasts may be limited to it, like every platform.
+    assert "echo" in broadcast_platforms()
+
+
+def test_the_platform_needed_no_file_under_bot(echo_platform: Path) -> None:
+    added = sorted(path.relative_to(echo_platform).as_posix() for path in echo_platform.rglob("*") if path.is_file())
+    assert added == [
+        "echo_platform-1.0.dist-info/METADATA",
+        "echo_platform-1.0.dist-info/entry_points.txt",
+        "echo_platform/__init__.py",
+        "echo_platform/adapter.py",
+    ]
+    changed = subprocess.run(["git", "status", "--porcelain", "bot"], capture_output=True, text=True, cwd=ROOT)
+    assert all("echo" not in line for line in changed.stdout.splitlines())
