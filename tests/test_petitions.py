@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Any, TypedDict, Unpack
 
 import pytest
+from helpers import only_row
 from testbot import TestBot
 
 from bot.core.app import Services
@@ -36,6 +38,13 @@ async def sign(
         await bot.ask(email)
     await bot.ask(country)
     return await bot.press("I agree")
+
+
+async def form_state(bot: TestBot) -> dict[str, Any]:
+    """What the tester's form under way holds."""
+    conversation = await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))
+    assert conversation is not None
+    return conversation.state
 
 
 async def test_sign_shows_the_petition_privacy_notice_and_first_question(bot: TestBot) -> None:
@@ -107,9 +116,7 @@ async def test_an_invalid_name_is_asked_again_with_the_reason(bot: TestBot, answ
     text = await bot.ask(answer)
     assert reason in text
     assert "What name should appear on the petition?" in text
-    assert (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state[
-        "step"
-    ] == "name"
+    assert (await form_state(bot))["step"] == "name"
 
 
 @pytest.mark.parametrize("name", ["Олена Петренко", "李小龍", "Mary-Jane O'Neil Jr.", "José Ñúñez", "x" * 100])
@@ -268,7 +275,7 @@ async def test_expired_conversations_are_purged_with_what_was_typed(bot: TestBot
     clock.advance(minutes=31)
     await bot.core.maintain()
     async with bot.core.store.db.execute("SELECT COUNT(*) FROM conversations") as cursor:
-        assert (await cursor.fetchone())[0] == 0
+        assert (await only_row(cursor))[0] == 0
 
 
 async def test_a_stale_consent_button_does_nothing(bot: TestBot) -> None:
@@ -299,7 +306,14 @@ async def test_unknown_petition_lists_the_open_ones(bot: TestBot) -> None:
     assert "[1] Decriminalise personal drug possession worldwide" in text
 
 
-def _with_petition(services: Services, **changes: object) -> Services:
+class PetitionChanges(TypedDict, total=False):
+    """What these tests change in a petition."""
+
+    open: bool
+    deadline: date | None
+
+
+def _with_petition(services: Services, **changes: Unpack[PetitionChanges]) -> Services:
     petition = dataclasses.replace(services.content.campaigns.petitions[PETITION], **changes)
     campaigns = dataclasses.replace(services.content.campaigns, petitions={PETITION: petition})
     return dataclasses.replace(services, content=dataclasses.replace(services.content, campaigns=campaigns))
@@ -352,5 +366,5 @@ async def test_in_a_group_free_text_is_never_taken_as_a_form_answer(bot: TestBot
     event = Event(User("console", "tester"), group, Text("what is naloxone"), addressed=True)
     replies = (await bot.core.handle(event)).replies
     assert "Naloxone" in plain(replies[0].text)
-    state = (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state
+    state = await form_state(bot)
     assert state["answers"] == {}

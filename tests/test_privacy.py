@@ -10,11 +10,15 @@ import os
 import sqlite3
 import stat
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
+from aiosqlite.context import Result
 from conftest import TEST_KEY
-from helpers import run_bot
+from helpers import only_row, run_bot
 from testbot import TestBot
 
 from bot.cli import main
@@ -104,7 +108,7 @@ async def test_forget_also_erases_a_form_in_progress(bot: TestBot) -> None:
     await bot.ask("/forget")
     await bot.press("Yes, erase everything")
     async with bot.core.store.db.execute("SELECT COUNT(*) FROM conversations") as cursor:
-        assert (await cursor.fetchone())[0] == 0
+        assert (await only_row(cursor))[0] == 0
 
 
 async def test_forget_is_one_transaction(bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,10 +118,10 @@ async def test_forget_is_one_transaction(bot: TestBot, monkeypatch: pytest.Monke
     db = bot.core.store.db
     real_execute = db.execute
 
-    def failing_execute(sql: str, *args: object):  # type: ignore[no-untyped-def]
+    def failing_execute(sql: str, parameters: Iterable[Any] | None = None) -> Result[aiosqlite.Cursor]:
         if sql.startswith("DELETE FROM subscriptions"):
             raise sqlite3.OperationalError("disk I/O error")
-        return real_execute(sql, *args)
+        return real_execute(sql, parameters)
 
     monkeypatch.setattr(db, "execute", failing_execute)
     await bot.ask("/forget")
