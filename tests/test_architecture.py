@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import pytest
 from helpers import ROOT
@@ -18,6 +19,7 @@ from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
 from bot.features.broadcasts import platforms as broadcast_platforms
 from bot.port.platform import Setup
+from bot.port.services import Port
 
 
 def test_the_import_contracts_are_kept() -> None:
@@ -78,6 +80,13 @@ async def check(settings: object) -> str:
 """
 
 
+@runtime_checkable
+class Saying(Protocol):
+    """What the echo adapter adds to an adapter: one message through the core, and the replies."""
+
+    async def say(self, core: Port, text: str) -> list[str]: ...
+
+
 @pytest.fixture
 def echo_platform(tmp_path: Path) -> Iterator[Path]:
     package = tmp_path / "echo_platform"
@@ -112,7 +121,8 @@ async def test_a_platform_added_from_outside_answers_a_message(
     adapter = registry.create("echo", setup)
     core = await Core.open(config, services=services)
     try:
-        said = await adapter.say(core, "what is naloxone")  # type: ignore[attr-defined]
+        assert isinstance(adapter, Saying)
+        said = await adapter.say(core, "what is naloxone")
         assert "Naloxone" in said[0]
     finally:
         await core.close()

@@ -330,7 +330,9 @@ def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Service
 
 def test_emergency_numbers_have_no_nested_parentheses(services: Services) -> None:
     answerer = services.answerer
-    text = render(answerer.emergency_reply(answerer.detector.detect("he is not breathing"), "en"))  # type: ignore[arg-type]
+    match = answerer.detector.detect("he is not breathing")
+    assert match is not None
+    text = render(answerer.emergency_reply(match, "en"))
     numbers_line = next(line for line in text.splitlines() if line.startswith("Emergency numbers:"))
     assert not re.search(r"\([^)]*\(", numbers_line), numbers_line
     assert "911: North America (US, Canada, Mexico)" in numbers_line
