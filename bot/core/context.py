@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.capabilities import Capabilities
+from bot.port.actions import DISMISS
 from bot.port.events import Button, ChatKind, Event, Reply, ReplyKind
 from bot.port.markup import RichText
 from bot.qa.answering import usual_country
@@ -35,7 +36,7 @@ class Context:
 
     def confirm(self, question: RichText, action: str) -> Reply:
         """A change someone did not ask for in so many words: one tap on Yes makes it (``action``)."""
-        buttons = ((Button(self.text("button.yes"), action), Button(self.text("button.no"), "dismiss:")),)
+        buttons = ((Button(self.text("button.yes"), action), Button(self.text("button.no"), DISMISS.build())),)
         return Reply(question, buttons)
 
     @property

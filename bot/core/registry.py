@@ -4,8 +4,9 @@ A platform is registered in the ``advocacy_bot.platforms`` group under its name,
 :class:`bot.port.platform.Platform` declaration; the core derives from it all it needs (the
 configuration's sections, the command line's choices, broadcast audiences, the doctor's checks), so
 no list of platforms is written anywhere else. Features are registered in ``advocacy_bot.features``,
-pointing at a sequence of functions that add their commands, buttons and forms to a router; the
-project's own come first, in their order. :func:`reload` forgets what was read (after installing a
+pointing at a sequence of feature classes (:class:`bot.core.feature.Feature`), or any callables, that
+add their commands, buttons and forms to the router they are given; the project's own come first, in
+their order. :func:`reload` forgets what was read (after installing a
 package at run time, as the tests do).
 """
 
@@ -46,9 +47,9 @@ def platforms() -> dict[str, Platform[Any]]:
 
 
 @cache
-def features() -> tuple[Callable[[Any], None], ...]:
-    """The functions that add each feature to a router, in order."""
-    found: list[Callable[[Any], None]] = []
+def features() -> tuple[Callable[[Any], object], ...]:
+    """What adds each feature to a router (given the router), in order."""
+    found: list[Callable[[Any], object]] = []
     for point in sorted(entry_points(group=FEATURES), key=_own_first):
         loaded = point.load()
         found.extend(loaded if isinstance(loaded, Sequence) else [loaded])
