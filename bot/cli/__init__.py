@@ -372,7 +372,7 @@ def cmd_restore(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_ask(config: Config, args: argparse.Namespace) -> int:
     services = _services(config)
-    answerer = services.answerer
+    decider, replies = services.decider, services.replies
     questions: Iterable[str]
     if args.question == ["-"]:
         questions = (line.rstrip("\n") for line in sys.stdin if line.strip())
@@ -383,9 +383,10 @@ def cmd_ask(config: Config, args: argparse.Namespace) -> int:
     for question in questions:
         lang = args.lang
         if lang == AUTO:
-            lang = answerer.language_of(question) or config.default_language
-        answer = answerer.answer(question, lang)
-        text = "\n\n".join(render(reply) for reply in answerer.replies(answer, lang, country=config.emergency_country))
+            lang = decider.language_of(question) or config.default_language
+        answer = decider.answer(question, lang)
+        shown = replies.for_answer(answer, lang, country=config.emergency_country)
+        text = "\n\n".join(render(reply) for reply in shown)
         if as_json:
             record = {
                 "question": question,
@@ -424,7 +425,7 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
             continue
         cases = load_cases(path, ids)
         title = f"{path}" + (f" ({what})" if what else "")
-        report = summarise(evaluate(services.answerer, cases, args.lang), title, show_misses=show_misses)
+        report = summarise(evaluate(services.decider, cases, args.lang), title, show_misses=show_misses)
         print(report.text, end="\n\n")
         ok = ok and report.ok
     return EXIT_OK if ok else EXIT_PROBLEMS
@@ -439,7 +440,7 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
     services = _services(config)
     tests = config.content_path / "kb-tests.yaml"
     cases = load_cases(tests, set(services.content.kb.entries))
-    calibration, achieved = fit(calibration_samples(services.answerer, cases), date.today())
+    calibration, achieved = fit(calibration_samples(services.decider, cases), date.today())
     target = config.content_path / "calibration.yaml"
     print(
         f"answer at P >= {calibration.answer}, did-you-mean at P >= {calibration.clarify}: "

@@ -125,7 +125,7 @@ class Core(Capabilities):
             question = content.args
         else:
             return fallback
-        detected = self.answerer.language_of(question, prefer=fallback)
+        detected = self.decider.language_of(question, prefer=fallback)
         if detected is None or detected == fallback:
             return fallback
         # Text typed into a form (a name, a country, a broadcast's body) answers the form rather
@@ -178,7 +178,7 @@ class Core(Capabilities):
         """In a group, text not meant for the bot gets an answer only if it describes an emergency or a
         crisis (the crisis answer goes to the person privately)."""
         content = ctx.event.content
-        if isinstance(content, Text) and self.answerer.is_alarm(content.text):
+        if isinstance(content, Text) and self.decider.is_alarm(content.text):
             return await ctx.answer(content.text)
         return []
 

@@ -237,7 +237,7 @@ class Router:
         locales = ctx.core.locales
         button = typed_choice(locales, offered.lang, tuple(ctx.core.content.locales), text, offered.buttons)
         # Someone describing an emergency is answered as such, even in words that name a button.
-        if button is not None and ctx.core.answerer.detector.detect(text) is not None:
+        if button is not None and ctx.core.decider.detector.detect(text) is not None:
             return None
         return button
 

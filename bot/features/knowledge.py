@@ -24,7 +24,7 @@ class Knowledge(Feature):
     @command("helpline", "command.helpline", personal=True)
     async def helpline(self, ctx: Context, args: str) -> list[Reply]:
         # Personal, so that asked in a group it moves to a private chat: the crisis answer is shown there.
-        return ctx.core.answerer.crisis_replies(ctx.lang, await ctx.country())
+        return ctx.core.replies.crisis_replies(ctx.lang, await ctx.country())
 
     @command("topics", "command.topics")
     @pressed(TOPICS)
@@ -42,7 +42,7 @@ class Knowledge(Feature):
     async def entry(self, ctx: Context, entry_id: str) -> list[Reply]:
         if entry_id not in ctx.core.content.kb.entries:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        return [ctx.core.answerer.entry_reply(entry_id, ctx.lang)]
+        return [ctx.core.replies.entry_reply(entry_id, ctx.lang)]
 
     @command("sources", "command.sources", argument=ArgumentSpec("answer"))
     async def sources(self, ctx: Context, args: str) -> list[Reply]:
@@ -56,5 +56,5 @@ class Knowledge(Feature):
             buttons = tuple((Button(entries[i].title, KB.build(i)),) for i in close)
             return [Reply(ctx.t("sources.unknown", id=echo(entry_id)), buttons, kind=ReplyKind.ERROR)]
         found = entries[entry_id]
-        text = markup.join((markup.Bold(found.title),), ctx.core.answerer.sources_text(found, ctx.lang))
+        text = markup.join((markup.Bold(found.title),), ctx.core.replies.sources_text(found, ctx.lang))
         return [Reply(text, entry=found.id)]

@@ -338,7 +338,7 @@ class Petitions(Feature):
         if petition is None:
             await ctx.core.conversations.end_conversation(ctx.user_key)
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        if ctx.core.answerer.is_alarm(text):
+        if ctx.core.decider.is_alarm(text):
             # Someone in danger comes before any form: answer, then keep the sign-up where it was.
             return [*await ctx.answer(text), self.question(ctx, petition, signup)]
         if signup.step == CONSENT:
