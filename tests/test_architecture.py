@@ -103,7 +103,8 @@ def echo_platform(tmp_path: Path) -> Iterator[Path]:
 async def test_a_platform_added_from_outside_answers_a_message(
     echo_platform: Path, config: Config, services: Services
 ) -> None:
-    assert "echo" in registry.names()
+    # The project's own platforms first, in the order they declare; then others'.
+    assert registry.names() == ("console", "telegram", "discord", "echo")
     # Its section of the configuration, and its pace, come from its declaration.
     configured = from_mapping({"echo": {"enabled": True, "greeting": "what is naloxone"}, "organisers": ["echo:1"]})
     assert configured.section("echo").greeting == "what is naloxone"

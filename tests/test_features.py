@@ -217,7 +217,9 @@ async def test_broadcasts_alone(config: Config, services: Services) -> None:
         await bot.act(Broadcasts.CHOOSE_TOPIC.build("news"))
         # A stale step's button does nothing.
         assert "This button has expired" in await bot.act(Broadcasts.CHOOSE_PLATFORM.build("all"))
-        await bot.act(Broadcasts.CHOOSE_LANGUAGE.build("pt"))
+        platforms = await bot.act(Broadcasts.CHOOSE_LANGUAGE.build("pt"))
+        # Those serving people over a network first, in the order the platforms declare.
+        assert "[1] Every platform\n  [2] Telegram\n  [3] Discord\n  [4] Console\n  [5] Cancel" in platforms
         user = bot.core.keyring.user_id("console", "boss")
         conversation = await bot.core.conversations.conversation(user)
         assert conversation is not None

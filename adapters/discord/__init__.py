@@ -39,4 +39,5 @@ PLATFORM = Platform(
     strings=Path(__file__).parent,
     loggers=("discord", "aiohttp", "websockets"),
     validate=_problems,
+    order=2,
 )

@@ -52,4 +52,5 @@ PLATFORM = Platform(
     extra="telegram",
     loggers=("telegram", "httpx", "httpcore", "hpack", "tornado"),
     validate=_problems,
+    order=1,
 )

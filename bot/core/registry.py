@@ -31,19 +31,20 @@ OWN = "advocacy-bot"
 
 @cache
 def platforms() -> dict[str, Platform[Any]]:
-    """Every platform installed, by name: the project's own first, then others', each in name order."""
-    found: dict[str, Platform[Any]] = {}
+    """Every platform installed, by name: the project's own first, then others', each in the order they
+    declare (then by name); it is the order of the doctor's checks, of the adapters started, of menus."""
+    found: dict[str, tuple[tuple[bool, int, str], Platform[Any]]] = {}
     for point in sorted(entry_points(group=PLATFORMS), key=_own_first):
         declared = point.load()
         if not isinstance(declared, Platform) or declared.name != point.name:
             raise AdapterError(f"the entry point {point.name} = {point.value} is not the Platform named {point.name}")
-        found.setdefault(declared.name, declared)
+        found.setdefault(declared.name, ((_own_first(point)[0], declared.order, declared.name), declared))
     if not found:
         raise AdapterError(
             f"no platform is registered (entry points {PLATFORMS}): the installation's metadata is missing "
             "or stale; install the bot again (pip install -e . in a checkout)"
         )
-    return found
+    return {name: declared for name, (_, declared) in sorted(found.items(), key=lambda item: item[1][0])}
 
 
 @cache

@@ -83,6 +83,9 @@ class Platform(Generic[S]):
     loggers: tuple[str, ...] = ()
     # Problems of a section, each "option: reason" (checked when the configuration is loaded).
     validate: Callable[[S], list[str]] = field(default=lambda settings: [])
+    # Where it comes among the platforms (the doctor's checks, the adapters started, broadcast menus):
+    # lower first, then by name.
+    order: int = 100
 
     def enabled(self, settings: Any) -> bool:
         return bool(getattr(settings, "enabled", False))
