@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import ROOT
 
 from bot.core import registry
 from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
 from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.operations.init import Plan, config_text, installable
 from bot.port.platform import Setup
 
 
@@ -32,7 +34,7 @@ def test_the_import_contracts_are_kept() -> None:
 DECLARATION = """
 from dataclasses import dataclass
 from bot.port.delivery import PlatformLimits
-from bot.port.platform import Platform
+from bot.port.platform import Installing, Platform
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,12 @@ class EchoConfig:
 
 
 PLATFORM = Platform(
-    name="echo", settings=EchoConfig, limits=PlatformLimits(5.0), implementation="echo_platform.adapter", server=False
+    name="echo",
+    settings=EchoConfig,
+    limits=PlatformLimits(5.0),
+    implementation="echo_platform.adapter",
+    server=False,
+    installing=Installing("ECHO_TOKEN", "the echo service", "echo:someone", ("  greeting: hello",)),
 )
 """
 ADAPTER = """
@@ -119,6 +126,15 @@ async def test_a_platform_added_from_outside_answers_a_message(
         await core.close()
     # Broadcasts may be limited to it, like every platform.
     assert "echo" in broadcast_platforms()
+
+
+def test_init_writes_the_platform_from_its_declaration(echo_platform: Path, tmp_path: Path) -> None:
+    assert installable() == ("telegram", "discord", "echo")
+    text = config_text(Plan(tmp_path, tmp_path / "data", ("echo",), False))
+    assert "#   ECHO_TOKEN               the echo bot's token" in text
+    assert "#  - echo:someone" in text
+    assert "\necho:\n  enabled: true\n  greeting: hello\n" in text
+    assert from_mapping(yaml.safe_load(text)).section("echo").greeting == "hello"
 
 
 def test_the_platform_needed_no_file_under_bot(echo_platform: Path) -> None:

@@ -92,10 +92,7 @@ def test_every_feature_declares_its_actions_once_with_where_they_may_run() -> No
     for feature in FEATURES:
         feature(router)
     declared = {
-        value.name: value
-        for feature in FEATURES
-        for value in vars(feature).values()
-        if isinstance(value, Action)
+        value.name: value for feature in FEATURES for value in vars(feature).values() if isinstance(value, Action)
     }
     shared = {action.name: action for action in (HELP, TOPICS, KB, DISMISS, CANCEL)}
     # Every action the router dispatches is declared on a feature or shared, and nothing else is.

@@ -59,7 +59,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from adapters.telegram import TelegramConfig
+from adapters.telegram import TOKEN_ENV, TelegramConfig
 from bot.port import markup
 from bot.port.delivery import ChatMoved, PermanentFailure, PlatformLimits, RecipientGone, RetryAfter, TemporaryFailure
 from bot.port.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, Share, User, parse_text
@@ -73,7 +73,6 @@ from bot.port.services import CommandInfo, Port
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 # Telegram's limit, counted in UTF-16 code units after entities are parsed.
 MAX_MESSAGE = 4096

@@ -20,6 +20,7 @@ from bot.content.i18n import Locales, counted
 from bot.core import registry
 from bot.core.config import Config, ConfigError, load_config
 from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.operations.init import installable
 from bot.operations.logs import HANDLER_NAME, configure_logging, level_for, log_uncaught
 from bot.port.markup import plain
 from bot.port.plaintext import render
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("directory", nargs="?", type=Path, default=Path(), help="where config.yaml goes (default: here)")
     init.add_argument("--data", type=Path, help="the data directory (default: DIRECTORY/data)")
-    for platform in ("telegram", "discord"):
+    for platform in installable():
         init.add_argument(f"--{platform}", action="store_true", help=f"enable the {platform} adapter")
     init.add_argument("--metrics", action="store_true", help="serve /healthz and /metrics (the metrics extra)")
     where_key = init.add_mutually_exclusive_group()
@@ -323,7 +324,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     plan = Plan(
         directory,
         (args.data or directory / "data").absolute(),
-        tuple(platform for platform in ("telegram", "discord") if getattr(args, platform)),
+        tuple(platform for platform in installable() if getattr(args, platform)),
         args.metrics,
         args.env_file.absolute() if args.env_file else None,
         args.print_key,
