@@ -19,6 +19,8 @@ from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
 from bot.features.broadcasts import platforms as broadcast_platforms
 from bot.operations.init import Plan, config_text, installable
+from bot.port.events import ButtonPress, Chat, Command, Event, User
+from bot.port.markup import plain
 from bot.port.platform import Setup
 
 
@@ -147,3 +149,66 @@ def test_the_platform_needed_no_file_under_bot(echo_platform: Path) -> None:
     ]
     changed = subprocess.run(["git", "status", "--porcelain", "bot"], capture_output=True, text=True, cwd=ROOT)
     assert all("echo" not in line for line in changed.stdout.splitlines())
+
+
+# The recipe of docs/architecture.md, "How to add a command": a Feature class with a command and a
+# declared button action, registered through the advocacy_bot.features entry points, from outside.
+FEATURE = """
+from bot.core.context import Context
+from bot.core.feature import Feature, command, pressed
+from bot.port import markup
+from bot.port.actions import Action
+from bot.port.events import Button, Reply
+
+
+class Shout(Feature):
+    AGAIN = Action("shout-again", ("text",), public=True)
+
+    @command("shout", "command.help")
+    async def shout(self, ctx: Context, args: str) -> list[Reply]:
+        return [Reply(markup.text(args.upper()), ((Button("Again", self.AGAIN.build(args)),),))]
+
+    @pressed(AGAIN)
+    async def again(self, ctx: Context, text: str) -> list[Reply]:
+        return [Reply(markup.text(text.upper() + "!"))]
+
+
+FEATURES = (Shout,)
+"""
+
+
+@pytest.fixture
+def shout_feature(tmp_path: Path) -> Iterator[Path]:
+    package = tmp_path / "shout_feature"
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(FEATURE))
+    info = tmp_path / "shout_feature-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-feature\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[advocacy_bot.features]\nshout = shout_feature:FEATURES\n")
+    sys.path.insert(0, str(tmp_path))
+    registry.reload()
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.startswith("shout_feature")]:
+            del sys.modules[name]
+        registry.reload()
+        shutil.rmtree(package)
+
+
+async def test_a_command_added_from_outside_runs_and_its_button_works(
+    shout_feature: Path, config: Config, services: Services
+) -> None:
+    core = await Core.open(config, services=services)
+    try:
+        someone = User("console", "someone")
+        (reply,) = (await core.handle(Event(someone, Chat("console:someone"), Command("shout", "hello")))).replies
+        assert plain(reply.text) == "HELLO" and reply.buttons[0][0].action == "shout-again:hello"
+        pressed = await core.handle(Event(someone, Chat("console:someone"), ButtonPress(reply.buttons[0][0].action)))
+        assert plain(pressed.replies[0].text) == "HELLO!"
+        # It joins the project's own commands, after them, in /help and every platform's menu.
+        assert [info.name for info in core.commands()][-2:] == ["broadcast", "shout"]
+    finally:
+        await core.close()
