@@ -120,14 +120,37 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
+    """Train the learned alarm detector (unless what it learns from is unchanged), then fit when to
+    answer with it in place: which questions reach the knowledge base depends on which raise alarms."""
+    import dataclasses
     from datetime import date
 
+    from bot.core.app import build_services
+    from bot.qa import alarm_model
     from bot.qa.calibration import fit, render, same
     from bot.qa.evaluation import calibration_samples, load_cases
 
     built = services(config)
     tests = config.content_path / "kb-tests.yaml"
     cases = load_cases(tests, set(built.content.kb.entries))
+    examples, calm = alarm_model.examples_from(built.content.kb, ((case.question, case.kind) for case in cases))
+    checked = [
+        is_calm and not built.decider.explains_away(example.text)
+        for example, is_calm in zip(examples, calm, strict=True)
+    ]
+    alarms_file = config.content_path / "alarms.npz"
+    current = built.content.alarms
+    if current is None or current.digest != alarm_model.digest(examples, checked):
+        if args.check:
+            print(f"{alarms_file} is out of date: run advocacy-bot kb calibrate")
+            return EXIT_PROBLEMS
+        print(f"training the alarm detector on {len(examples)} messages and question variants (a few minutes)")
+        trained = alarm_model.train(examples, checked)
+        alarm_model.save(trained, alarms_file)
+        print(f"wrote {alarms_file} (alarms at P >= {trained.threshold:.4f})")
+        built = build_services(config, dataclasses.replace(built.content, alarms=trained))
+    else:
+        print(f"{alarms_file} is up to date")
     calibration, achieved = fit(calibration_samples(built.decider, cases), date.today())
     target = config.content_path / "calibration.yaml"
     print(

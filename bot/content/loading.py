@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.content.campaigns import load_campaigns
 from bot.content.model import Content
 from bot.content.schema import (
+    load_alarms,
     load_calibration,
     load_crisis,
     load_emergency,
@@ -33,4 +34,6 @@ def load_content(root: Path) -> tuple[Content, list[Problem]]:
     crisis = load_crisis(root, problems)
     smalltalk = load_smalltalk(root, problems)
     calibration = load_calibration(root, problems)
-    return Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk, calibration), problems
+    alarms = load_alarms(root, problems)
+    content = Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk, calibration, alarms)
+    return content, problems

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 import string
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pycountry
 
 from bot.content.i18n import PLURAL_CATEGORIES, plural_categories, plural_category, plural_family
@@ -21,6 +23,7 @@ from bot.content.model import (
     LANGUAGES,
     SMALLTALK_INTENTS,
     UNCALIBRATED,
+    AlarmWeights,
     Calibration,
     ConceptTable,
     CrisisContent,
@@ -540,6 +543,39 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
         return UNCALIBRATED
     weights = tuple(numbers[f] for f in CALIBRATED_FEATURES)
     return Calibration(numbers["bias"], weights, numbers["answer"], numbers["clarify"], fitted)
+
+
+# The shape of the learned detector's arrays (bot/qa/alarm_model.py): three classes over hashed buckets.
+ALARM_CLASSES = 3
+ALARM_BUCKETS = 1 << 17
+
+
+def load_alarms(root: Path, problems: list[Problem]) -> AlarmWeights | None:
+    """``alarms.npz``, written by ``advocacy-bot kb calibrate``; without it, the rules alone raise alarms."""
+    path = root / "alarms.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            weights = data["weights"].astype(np.float32)
+            bias = data["bias"].astype(np.float32)
+            idf = data["idf"].astype(np.float32)
+            threshold = float(data["threshold"][0])
+            digest = str(data["digest"][0])
+    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+        problems.append(Problem(path, 0, f"cannot be read ({exc}): run advocacy-bot kb calibrate"))
+        return None
+    if (
+        weights.shape != (ALARM_CLASSES, ALARM_BUCKETS)
+        or bias.shape != (ALARM_CLASSES,)
+        or idf.shape != (ALARM_BUCKETS,)
+    ):
+        problems.append(Problem(path, 0, "written for another version: run advocacy-bot kb calibrate"))
+        return None
+    if not 0 < threshold < 1:
+        problems.append(Problem(path, 0, f"threshold {threshold} is not between 0 and 1"))
+        return None
+    return AlarmWeights(weights, bias, idf, threshold, digest)
 
 
 def load_smalltalk(root: Path, problems: list[Problem]) -> ConceptTable:

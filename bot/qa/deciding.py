@@ -9,6 +9,10 @@ is sure, in the other languages' indexes (a Russian question from someone whose 
 English). Whichever index finds the entry, it is served in the asker's language when translated,
 otherwise in English (the replies add a note in theirs).
 
+Alarms: the concept rules (``emergency.py``, ``crisis.py``) first; when they raise none, the learned
+detector (``alarm_model.py``), unless the message is small talk or the rules' look-alikes (a pet, a
+device, a story, a joke) explain it away.
+
 Which language is the asker's (:meth:`Decider.language_of`): the language detector's verdict when it
 is sure; otherwise the language whose question variants the message matches best (a short "donde
 consigo naloxona" says too little for the detector, but only the Spanish variants know all of it).
@@ -26,9 +30,18 @@ from babel import Locale, UnknownLocaleError
 from bot.content.model import LANGUAGES, Calibration, Content
 from bot.content.text import words
 from bot.port.events import ReplyKind
+from bot.qa.alarm_model import AlarmModel, Label
 from bot.qa.calibration import probability
 from bot.qa.crisis import CRISIS_ENTRY, CrisisDetector, CrisisMatch
-from bot.qa.emergency import Concept, EmergencyDetector, EmergencyMatch
+from bot.qa.emergency import (
+    STIMULANT_SIGNALS,
+    Concept,
+    EmergencyDetector,
+    EmergencyKind,
+    EmergencyMatch,
+    Reading,
+    looks_alike,
+)
 from bot.qa.language import LanguageDetector
 from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
 from bot.qa.safety import RefusalRules
@@ -45,6 +58,9 @@ CROSS_LANGUAGE_COVERAGE = 0.85
 LANGUAGE_MARGIN = 0.15
 # The concepts that make a question one about overdose: its answer ends with the emergency number.
 OVERDOSE_TOPIC = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, Concept.OVERDOSE_WORD})
+
+# What a learned alarm reports as its deciding phrase (the rules report the phrase they matched).
+LEARNED = "(learned detector)"
 
 # Decisions remembered (least recently asked forgotten first), for questions up to this long.
 ANSWER_CACHE = 4096
@@ -127,6 +143,7 @@ class Decider:
         known = vocabulary(content, self.indexes.values())
         self.detector = EmergencyDetector(content.emergency, known)
         self.crises = CrisisDetector(content.crisis, known)
+        self.learned = AlarmModel(content.alarms) if content.alarms is not None else None
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals, known)
 
@@ -150,7 +167,8 @@ class Decider:
         matched = self._variant_language(question, prefer)
         if matched is not None:
             return matched
-        alarm = self.crises.detect(question) or self.detector.detect(question)
+        emergency, crisis = self.alarms(question)
+        alarm = crisis or emergency
         return alarm.lang if alarm is not None else None
 
     def _variant_language(self, question: str, prefer: str | None) -> str | None:
@@ -184,7 +202,28 @@ class Decider:
 
     def is_alarm(self, message: str) -> bool:
         """Whether ``message`` describes an emergency or a crisis: answered first, wherever it is typed."""
-        return self.detector.detect(message) is not None or self.crises.detect(message) is not None
+        return self.alarms(message) != (None, None)
+
+    def alarms(self, question: str, reading: Reading | None = None) -> tuple[EmergencyMatch | None, CrisisMatch | None]:
+        """The emergency and the crisis ``question`` describes, if any (``reading``: the emergency
+        rules' reading of it, when already made)."""
+        reading = reading or self.detector.read(question)
+        emergency = self.detector.match(reading)
+        crisis = self.crises.detect(question)
+        if emergency is not None or crisis is not None or self.learned is None:
+            return emergency, crisis
+        if self.explains_away(question, reading):
+            return None, None
+        label = self.learned.alarms(question)
+        if label is None:
+            return None, None
+        # The rules' reading still tells the language ("en" when it holds no telling word, which the
+        # detector may know better) and, for an emergency, whether stimulants are in it.
+        lang = self.languages.detect(question) or reading.lang
+        if label is Label.CRISIS:
+            return None, CrisisMatch(lang, LEARNED)
+        kind = EmergencyKind.STIMULANT if reading.concepts & STIMULANT_SIGNALS else EmergencyKind.OPIOID
+        return EmergencyMatch(kind, lang, LEARNED), None
 
     def answer(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, remembered: people ask the same few things over and over,
@@ -201,11 +240,15 @@ class Decider:
                 self._recent.popitem(last=False)
         return decided
 
+    def explains_away(self, question: str, reading: Reading | None = None) -> bool:
+        """Whether ``question`` is small talk or a look-alike of the rules (a pet, a device, a story, a
+        joke): the learned detector is not asked about it, nor its threshold chosen on it."""
+        return looks_alike(reading or self.detector.read(question)) or self.smalltalk.detect(question) is not None
+
     def decide(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, worked out afresh (benchmarks time this)."""
         reading = self.detector.read(question)
-        emergency = self.detector.match(reading)
-        crisis = self.crises.detect(question)
+        emergency, crisis = self.alarms(question, reading)
         if emergency is not None or crisis is not None:
             return self._alarm(question, lang, emergency, crisis)
         smalltalk = self.smalltalk.detect(question)

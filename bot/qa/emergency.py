@@ -93,9 +93,9 @@ class EmergencyKind(StrEnum):
 # The entry that expands on each kind of emergency answer.
 EMERGENCY_ENTRY = {EmergencyKind.OPIOID: "overdose-response", EmergencyKind.STIMULANT: "stimulant-overamping"}
 
-_STIMULANT_SIGNALS = frozenset({Concept.STIMULANT, Concept.STIMULANT_SEVERE, Concept.STIMULANT_USE})
+STIMULANT_SIGNALS = frozenset({Concept.STIMULANT, Concept.STIMULANT_SEVERE, Concept.STIMULANT_USE})
 # What can make a message an emergency.
-_SIGNALS = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, *_STIMULANT_SIGNALS})
+_SIGNALS = frozenset({Concept.SIGN, Concept.SIGN_WEAK, Concept.OVERDOSE, *STIMULANT_SIGNALS})
 # The concepts that say which language a message is in (look-alikes and grammar words are shared).
 _TELLING = frozenset(
     {
@@ -104,7 +104,7 @@ _TELLING = frozenset(
         Concept.UNRESPONSIVE,
         Concept.UNWELL,
         Concept.OVERDOSE,
-        *_STIMULANT_SIGNALS,
+        *STIMULANT_SIGNALS,
         Concept.PERSON,
         Concept.PRONOUN,
     }
@@ -180,7 +180,7 @@ class EmergencyDetector:
         deciding = next(
             (
                 reading.phrases[c]
-                for c in (Concept.SIGN, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *_STIMULANT_SIGNALS, Concept.SIGN_WEAK)
+                for c in (Concept.SIGN, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *STIMULANT_SIGNALS, Concept.SIGN_WEAK)
                 if c in reading.phrases
             ),
             "",
@@ -214,7 +214,7 @@ def decide(r: Reading) -> EmergencyKind | None:
     present = r.has(c.PERSON, c.SELF, c.NOW) or (r.has(c.PRONOUN) and r.has(c.SIGN, c.UNRESPONSIVE))
     # Someone in it at all, for the signs that need one.
     someone = human or r.has(c.NOW)
-    signals = set(r.concepts & {c.SIGN, c.SIGN_WEAK, c.OVERDOSE, *_STIMULANT_SIGNALS})
+    signals = set(r.concepts & {c.SIGN, c.SIGN_WEAK, c.OVERDOSE, *STIMULANT_SIGNALS})
     if r.has(c.UNRESPONSIVE) or (r.has(c.BODY) and r.has(c.UNWELL)):
         signals.add(c.SIGN_WEAK)
     # Two parts of the body in a bad state, or one with no response: that is a danger sign.
@@ -229,7 +229,7 @@ def decide(r: Reading) -> EmergencyKind | None:
         # Chocolate, a slushie or a heatwave explain the signs away ("my kid won't wake up for school"),
         # unless someone is not responding or it is urgent, and never someone's overdose.
         if not r.has(c.UNRESPONSIVE, c.NOW):
-            signals -= {c.SIGN, c.SIGN_WEAK, *_STIMULANT_SIGNALS}
+            signals -= {c.SIGN, c.SIGN_WEAK, *STIMULANT_SIGNALS}
         if not r.has(c.PERSON):
             signals.discard(c.OVERDOSE)
     # 2. About overdose rather than in one.
@@ -240,7 +240,7 @@ def decide(r: Reading) -> EmergencyKind | None:
     if r.has(c.PAST) and not r.has(c.NOW):
         return None
     # 3. The signals.
-    stimulant = EmergencyKind.STIMULANT if signals & _STIMULANT_SIGNALS else EmergencyKind.OPIOID
+    stimulant = EmergencyKind.STIMULANT if signals & STIMULANT_SIGNALS else EmergencyKind.OPIOID
     if c.SIGN in signals:
         return EmergencyKind.OPIOID
     if c.SIGN_WEAK in signals and (someone or drug):
