@@ -29,16 +29,19 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
 @cache
-def stop_words(locales: Locales, languages: tuple[str, ...]) -> frozenset[str]:
-    """STOP and its equivalents in every interface language (a person may write in any of them).
+def stop_words(locales: Locales, languages: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """STOP and its equivalents in every interface language (a person may write in any of them), each
+    with the languages it is a word of.
 
     Cached: every private message is checked against these.
     """
-    words: set[str] = set()
+    words: dict[str, set[str]] = {}
     for lang in languages:
         if locales.has(lang, "stop.keywords"):
-            words.update(fold(w.strip()) for w in locales.text(lang, "stop.keywords").split(",") if w.strip())
-    return frozenset(words)
+            for word in locales.text(lang, "stop.keywords").split(","):
+                if word.strip():
+                    words.setdefault(fold(word.strip()), set()).add(lang)
+    return {word: frozenset(langs) for word, langs in words.items()}
 
 
 def topics(core: Capabilities, lang: str) -> list[ArgumentChoice]:
@@ -118,11 +121,14 @@ class Subscriptions(Feature):
     @keyword
     async def stop(self, ctx: Context, text: str) -> list[Reply] | None:
         words = stop_words(ctx.core.locales, tuple(ctx.core.content.locales))
-        if len(text) > 40 or fold(_EDGES.sub("", text)) not in words:
+        langs = words.get(fold(_EDGES.sub("", text))) if len(text) <= 40 else None
+        if langs is None:
             return None
         removed = await ctx.core.subscriptions.unsubscribe(ctx.user_key)
         log.info("a STOP message unsubscribed someone on %s from %d topic(s)", ctx.event.user.platform, removed)
-        return [ctx.reply("stop.done")]
+        # A word of one language only ("arrêt") is answered in it; STOP is every language's.
+        lang = ctx.lang if ctx.lang in langs or len(langs) > 1 else next(iter(langs))
+        return [Reply(ctx.core.locales.rich(lang, "stop.done"))]
 
     @gone
     async def unreachable(self, ctx: Context, args: str) -> list[Reply]:
