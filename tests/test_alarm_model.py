@@ -15,19 +15,18 @@ from bot.content.model import AlarmWeights
 from bot.core.app import Services
 from bot.port.events import ReplyKind
 from bot.qa.alarm_model import (
-    BUCKETS,
     FALSE_ALARMS,
     MIN_THRESHOLD,
     AlarmModel,
     Example,
     Label,
     digest,
-    ngrams,
     save,
     threshold_for,
     train,
 )
 from bot.qa.deciding import LEARNED, Decider
+from bot.qa.ngrams import BUCKETS, ngrams
 
 
 def test_ngrams_are_the_same_in_every_run_and_fold_case_and_accents() -> None:

@@ -384,3 +384,15 @@ def test_a_calibration_without_a_file_falls_back_to_the_first_releases_threshold
     assert isinstance(calibration, Calibration)
     assert probability(calibration, Ranking((Hit("x", 1.0),), 0.56, 1.0, 1.0)) >= calibration.answer
     assert probability(calibration, Ranking((Hit("x", 1.0),), 0.5, 1.0, 1.0)) < calibration.answer
+
+
+def test_a_calibration_fitted_before_the_entry_model_still_loads(tree: Path) -> None:
+    from bot.content import load
+
+    path = tree / "calibration.yaml"
+    text = path.read_text()
+    assert "  belief: " in text
+    path.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith("  belief: ")))
+    calibration = load(tree).calibration
+    # Its belief counts for nothing: the older file decides as it did.
+    assert calibration.weights[-1] == 0.0 and len(calibration.weights) == 4

@@ -120,27 +120,40 @@ def cmd_kb_eval(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
-    """Train the learned alarm detector (unless what it learns from is unchanged), then fit when to
-    answer with it in place: which questions reach the knowledge base depends on which raise alarms."""
+    """Train the learned models (each unless what it learns from is unchanged): the entry model, then the
+    alarm detector; then fit when to answer with both in place (which questions reach the knowledge
+    base depends on which raise alarms, and the ranking on the entry model)."""
     import dataclasses
     from datetime import date
 
     from bot.core.app import build_services
-    from bot.qa import alarm_model
+    from bot.qa import alarm_model, entry_model
     from bot.qa.calibration import fit, render, same
     from bot.qa.evaluation import calibration_samples, load_cases
 
     built = services(config)
+    content = built.content
+    entries_file = config.content_path / "entries.npz"
+    if content.entry_model is None or content.entry_model.digest != entry_model.digest(content.kb):
+        if args.check:
+            print(f"{entries_file} is out of date: run advocacy-bot kb calibrate")
+            return EXIT_PROBLEMS
+        print("training the entry model on every title and question variant (a few minutes)")
+        entries = entry_model.train(content.kb)
+        entry_model.save(entries, entries_file)
+        print(f"wrote {entries_file}")
+        built = build_services(config, dataclasses.replace(content, entry_model=entries))
+    else:
+        print(f"{entries_file} is up to date")
     tests = config.content_path / "kb-tests.yaml"
-    cases = load_cases(tests, set(built.content.kb.entries))
-    examples, calm = alarm_model.examples_from(built.content.kb, ((case.question, case.kind) for case in cases))
+    cases = load_cases(tests, set(content.kb.entries))
+    examples, calm = alarm_model.examples_from(content.kb, ((case.question, case.kind) for case in cases))
     checked = [
         is_calm and not built.decider.explains_away(example.text)
         for example, is_calm in zip(examples, calm, strict=True)
     ]
     alarms_file = config.content_path / "alarms.npz"
-    current = built.content.alarms
-    if current is None or current.digest != alarm_model.digest(examples, checked):
+    if content.alarms is None or content.alarms.digest != alarm_model.digest(examples, checked):
         if args.check:
             print(f"{alarms_file} is out of date: run advocacy-bot kb calibrate")
             return EXIT_PROBLEMS

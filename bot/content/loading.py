@@ -11,6 +11,7 @@ from bot.content.schema import (
     load_calibration,
     load_crisis,
     load_emergency,
+    load_entry_model,
     load_kb,
     load_lexicon,
     load_locales,
@@ -35,5 +36,8 @@ def load_content(root: Path) -> tuple[Content, list[Problem]]:
     smalltalk = load_smalltalk(root, problems)
     calibration = load_calibration(root, problems)
     alarms = load_alarms(root, problems)
-    content = Content(kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk, calibration, alarms)
+    entry_model = load_entry_model(root, kb, problems)
+    content = Content(
+        kb, emergency, refusals, lexicon, locales, campaigns, crisis, smalltalk, calibration, alarms, entry_model
+    )
     return content, problems

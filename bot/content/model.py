@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -199,7 +200,8 @@ class CrisisContent:
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """When to answer (bot/calibration.py): P(best entry right) = logistic(bias + weights . features),
-    the features being the ranking's confidence, coverage and focus; fitted on the tuning set."""
+    the features being the ranking's confidence, coverage, focus and the entry model's belief in its
+    best entry; fitted on the tuning set."""
 
     bias: float
     weights: tuple[float, ...]
@@ -211,7 +213,7 @@ class Calibration:
 
 # A calibration for content that has none yet (a deployment's own folder without tuning cases): the
 # first release's thresholds, on confidence alone (answer from 0.55, "did you mean" from 0.45).
-UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
+UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
 
 
 # The kinds of small talk (bot/smalltalk.py), each with its reply in the interface strings; in order
@@ -327,6 +329,20 @@ class AlarmWeights:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryWeights:
+    """The learned entry model (bot/qa/entry_model.py), as ``advocacy-bot kb calibrate`` wrote it to
+    ``entries.npz``: a linear model over hashed character n-grams, one class per entry."""
+
+    entries: tuple[str, ...]
+    # (entries, buckets), half precision as written (float32 once trained).
+    weights: npt.NDArray[np.floating[Any]]
+    bias: npt.NDArray[np.float32]
+    idf: npt.NDArray[np.float32]
+    # What it was trained on (a hash of the question variants and titles).
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     kb: KnowledgeBase
     emergency: EmergencyContent
@@ -341,3 +357,5 @@ class Content:
     calibration: Calibration = UNCALIBRATED
     # None where a deployment's own content has no trained detector: the rules alone raise alarms.
     alarms: AlarmWeights | None = None
+    # None where a deployment's own content has no trained entry model: the lexical ranking alone.
+    entry_model: EntryWeights | None = None

@@ -32,6 +32,7 @@ from bot.content.model import (
     EmergencyContent,
     EmergencyNumber,
     Entry,
+    EntryWeights,
     Group,
     KnowledgeBase,
     Lexicon,
@@ -506,7 +507,9 @@ def load_crisis(root: Path, problems: list[Problem]) -> CrisisContent:
     return CrisisContent(texts, concepts, lines, directory)
 
 
-CALIBRATED_FEATURES = ("confidence", "coverage", "focus")
+CALIBRATED_FEATURES = ("confidence", "coverage", "focus", "belief")
+# Calibrations fitted before the entry model existed have no weight for its belief: it counts 0.
+OPTIONAL_FEATURES = {"belief"}
 
 
 def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
@@ -524,10 +527,12 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
     numbers: dict[str, float] = {}
     model = check.mapping(doc.get("model"), doc.line_of("model"), "model") if "model" in doc else None
     if model is not None:
-        check.fields(model, "model", {"bias", *CALIBRATED_FEATURES}, set())
+        check.fields(model, "model", {"bias", *CALIBRATED_FEATURES} - OPTIONAL_FEATURES, OPTIONAL_FEATURES)
     sections: list[tuple[Node, tuple[str, ...]]] = [(doc, ("answer", "clarify"))]
     if model is not None:
-        sections.append((model, ("bias", *CALIBRATED_FEATURES)))
+        sections.append(
+            (model, ("bias", *(f for f in CALIBRATED_FEATURES if f in model or f not in OPTIONAL_FEATURES)))
+        )
     for node, keys in sections:
         for key in keys:
             value = node.get(key)
@@ -541,41 +546,82 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
     fitted = _check_date(check, doc, "fitted", "file")
     if len(problems) > before or fitted is None:
         return UNCALIBRATED
-    weights = tuple(numbers[f] for f in CALIBRATED_FEATURES)
+    weights = tuple(numbers.get(f, 0.0) for f in CALIBRATED_FEATURES)
     return Calibration(numbers["bias"], weights, numbers["answer"], numbers["clarify"], fitted)
 
 
-# The shape of the learned detector's arrays (bot/qa/alarm_model.py): three classes over hashed buckets.
+# The shape of the learned models' arrays (bot/qa/ngrams.py): classes (three for the alarm detector,
+# one per entry for the entry model) over hashed buckets.
 ALARM_CLASSES = 3
-ALARM_BUCKETS = 1 << 17
+NGRAM_BUCKETS = 1 << 17
 
 
-def load_alarms(root: Path, problems: list[Problem]) -> AlarmWeights | None:
-    """``alarms.npz``, written by ``advocacy-bot kb calibrate``; without it, the rules alone raise alarms."""
-    path = root / "alarms.npz"
+def _load_linear(path: Path, classes: int | None, problems: list[Problem]) -> dict[str, Any] | None:
+    """The arrays of a linear n-gram model file written by ``advocacy-bot kb calibrate`` (weights, bias,
+    idf, digest and whatever else it holds), checked for shape; None when absent or unusable."""
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            weights = data["weights"].astype(np.float32)
-            bias = data["bias"].astype(np.float32)
-            idf = data["idf"].astype(np.float32)
-            threshold = float(data["threshold"][0])
-            digest = str(data["digest"][0])
+            arrays = {name: data[name] for name in data.files}
+        arrays["bias"] = arrays["bias"].astype(np.float32)
+        arrays["idf"] = arrays["idf"].astype(np.float32)
+        arrays["digest"] = str(arrays["digest"][0])
     except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
         problems.append(Problem(path, 0, f"cannot be read ({exc}): run advocacy-bot kb calibrate"))
         return None
+    rows = classes if classes is not None else arrays["weights"].shape[0]
     if (
-        weights.shape != (ALARM_CLASSES, ALARM_BUCKETS)
-        or bias.shape != (ALARM_CLASSES,)
-        or idf.shape != (ALARM_BUCKETS,)
+        arrays["weights"].shape != (rows, NGRAM_BUCKETS)
+        or arrays["bias"].shape != (rows,)
+        or arrays["idf"].shape != (NGRAM_BUCKETS,)
     ):
         problems.append(Problem(path, 0, "written for another version: run advocacy-bot kb calibrate"))
+        return None
+    return arrays
+
+
+def load_alarms(root: Path, problems: list[Problem]) -> AlarmWeights | None:
+    """``alarms.npz``; without it, the rules alone raise alarms."""
+    path = root / "alarms.npz"
+    arrays = _load_linear(path, ALARM_CLASSES, problems)
+    if arrays is None:
+        return None
+    try:
+        threshold = float(arrays["threshold"][0])
+    except (KeyError, IndexError, ValueError) as exc:
+        problems.append(Problem(path, 0, f"cannot be read ({exc}): run advocacy-bot kb calibrate"))
         return None
     if not 0 < threshold < 1:
         problems.append(Problem(path, 0, f"threshold {threshold} is not between 0 and 1"))
         return None
-    return AlarmWeights(weights, bias, idf, threshold, digest)
+    return AlarmWeights(
+        arrays["weights"].astype(np.float32), arrays["bias"], arrays["idf"], threshold, arrays["digest"]
+    )
+
+
+def load_entry_model(root: Path, kb: KnowledgeBase, problems: list[Problem]) -> EntryWeights | None:
+    """``entries.npz``; without it, the lexical ranking alone orders the entries."""
+    path = root / "entries.npz"
+    arrays = _load_linear(path, None, problems)
+    if arrays is None:
+        return None
+    entries = tuple(str(entry) for entry in arrays.get("entries", ()))
+    if len(entries) != arrays["weights"].shape[0]:
+        problems.append(Problem(path, 0, "written for another version: run advocacy-bot kb calibrate"))
+        return None
+    unknown = sorted(set(entries) - set(kb.entries))
+    if unknown:
+        problems.append(
+            Problem(
+                path,
+                0,
+                f"knows entries the knowledge base does not: {', '.join(unknown[:5])}: run advocacy-bot kb calibrate",
+            )
+        )
+        return None
+    # Kept in half precision, as written: one row per entry is the bulk of the bot's learned weights.
+    return EntryWeights(entries, arrays["weights"], arrays["bias"], arrays["idf"], arrays["digest"])
 
 
 def load_smalltalk(root: Path, problems: list[Problem]) -> ConceptTable:

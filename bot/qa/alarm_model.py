@@ -19,29 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-import zlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from bot.content.model import AlarmWeights, KnowledgeBase
-from bot.content.schema import ALARM_BUCKETS, ALARM_CLASSES
-from bot.content.text import MAX_ANALYSED_CHARS, fold, words
+from bot.content.schema import ALARM_CLASSES
 from bot.qa.crisis import CRISIS_ENTRY
+from bot.qa.ngrams import BUCKETS, L2, LEARNING_RATE, Fitted, fit, probabilities
 
-# Hashed n-gram buckets: the tuning messages and variants hold about 40,000 distinct n-grams, so
-# collisions are few, and the weights stay well under a megabyte on disk.
-BUCKETS = ALARM_BUCKETS
-NGRAMS = range(2, 6)
-# Ridge penalty, and the steps of full-batch gradient descent (Adam) that fit the weights.
-L2 = 1e-4
+# The steps of gradient descent that fit the weights.
 STEPS = 250
-LEARNING_RATE = 0.05
 # Held-out folds for choosing the threshold, and the share of calm held-out messages allowed to
 # reach it (half of the issue's 1 % budget for false alarms: the rules make a few too).
 FOLDS = 4
@@ -50,9 +41,6 @@ FALSE_ALARMS = 0.005
 MIN_THRESHOLD = 0.5
 # A question variant counts this much beside a tuning message: there are many more of them.
 VARIANT_WEIGHT = 0.5
-
-Floats = npt.NDArray[np.float32]
-Ints = npt.NDArray[np.int64]
 
 
 class Label(IntEnum):
@@ -79,27 +67,6 @@ class Verdict:
     label: Label
 
 
-def ngrams(text: str) -> dict[int, int]:
-    """The hashed character n-grams of ``text``'s folded words, counted."""
-    counts: Counter[int] = Counter()
-    for word in words(fold(text[:MAX_ANALYSED_CHARS])):
-        padded = f" {word} "
-        for n in NGRAMS:
-            for start in range(len(padded) - n + 1):
-                counts[zlib.crc32(padded[start : start + n].encode()) % BUCKETS] += 1
-    return dict(counts)
-
-
-def _vector(counts: dict[int, int], idf: Floats) -> tuple[Ints, Floats]:
-    """Sublinear tf-idf, scaled to unit length."""
-    if not counts:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    index = np.fromiter(counts, np.int64, len(counts))
-    values = (1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))) * idf[index]
-    norm = float(np.linalg.norm(values)) or 1.0
-    return index, (values / norm).astype(np.float32)
-
-
 class AlarmModel:
     def __init__(self, trained: AlarmWeights) -> None:
         self.trained = trained
@@ -109,10 +76,7 @@ class AlarmModel:
         return self.trained.threshold
 
     def verdict(self, text: str) -> Verdict:
-        index, values = _vector(ngrams(text), self.trained.idf)
-        scores = self.trained.weights[:, index] @ values + self.trained.bias
-        scores = np.exp(scores - scores.max())
-        p = scores / scores.sum()
+        p = probabilities(self.trained.weights, self.trained.bias, self.trained.idf, text)
         label = Label.EMERGENCY if p[Label.EMERGENCY] >= p[Label.CRISIS] else Label.CRISIS
         return Verdict(float(p[Label.EMERGENCY] + p[Label.CRISIS]), label)
 
@@ -162,64 +126,13 @@ def digest(examples: Sequence[Example], checked: Sequence[bool]) -> str:
     return hashed.hexdigest()[:16]
 
 
-@dataclass(frozen=True, slots=True)
-class _Matrix:
-    """Training vectors, row after row (the sparse layout, in plain arrays)."""
-
-    rows: Ints
-    index: Ints
-    values: Floats
-    count: int
-
-
-def _matrix(vectors: Sequence[tuple[Ints, Floats]]) -> _Matrix:
-    rows = np.concatenate([np.full(len(index), row, np.int64) for row, (index, _) in enumerate(vectors)])
-    index = np.concatenate([index for index, _ in vectors])
-    values = np.concatenate([values for _, values in vectors])
-    return _Matrix(rows, index, values, len(vectors))
-
-
-def _fit(examples: Sequence[Example]) -> tuple[Floats, Floats, Floats]:
-    """Weights, bias and idf for ``examples`` (classes balanced by weight)."""
-    counted = [ngrams(example.text) for example in examples]
-    df = np.zeros(BUCKETS, np.float32)
-    for counts in counted:
-        df[np.fromiter(counts, np.int64, len(counts))] += 1
-    idf = (np.log((1 + len(examples)) / (1 + df)) + 1).astype(np.float32)
-    x = _matrix([_vector(counts, idf) for counts in counted])
+def _fit(examples: Sequence[Example]) -> Fitted:
+    """The model for ``examples``, the three classes balanced by weight."""
     labels = np.array([example.label for example in examples], np.int64)
     sample = np.array([example.weight for example in examples], np.float32)
     per_class = np.bincount(labels, weights=sample, minlength=len(Label))
     sample = sample * (sample.sum() / (len(Label) * np.maximum(per_class, 1e-9)))[labels]
-    sample = sample / sample.sum()
-    target = np.eye(len(Label), dtype=np.float32)[labels]
-    classes = len(Label)
-    weights = np.zeros((classes, BUCKETS), np.float32)
-    bias = np.zeros(classes, np.float32)
-    moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros_like(bias), np.zeros_like(bias)]
-    for step in range(1, STEPS + 1):
-        scores = np.zeros((x.count, classes), np.float32)
-        for k in range(classes):
-            scores[:, k] = np.bincount(x.rows, weights=weights[k, x.index] * x.values, minlength=x.count)
-        scores += bias
-        scores -= scores.max(axis=1, keepdims=True)
-        p = np.exp(scores)
-        p /= p.sum(axis=1, keepdims=True)
-        error = (p - target) * sample[:, None]
-        grad_w = np.stack(
-            [np.bincount(x.index, weights=error[x.rows, k] * x.values, minlength=BUCKETS) for k in range(classes)]
-        ).astype(np.float32)
-        grad_w += L2 * weights
-        grad_b = error.sum(axis=0).astype(np.float32)
-        for param, grad, first, second in ((weights, grad_w, *moments[:2]), (bias, grad_b, *moments[2:])):
-            first *= 0.9
-            first += 0.1 * grad
-            second *= 0.999
-            second += 0.001 * grad * grad
-            param -= (LEARNING_RATE * (first / (1 - 0.9**step)) / (np.sqrt(second / (1 - 0.999**step)) + 1e-8)).astype(
-                np.float32
-            )
-    return weights, bias, idf
+    return fit([example.text for example in examples], labels.tolist(), sample.tolist(), len(Label), STEPS)
 
 
 def train(examples: Sequence[Example], checked: Sequence[bool]) -> AlarmWeights:
@@ -232,11 +145,13 @@ def train(examples: Sequence[Example], checked: Sequence[bool]) -> AlarmWeights:
     held_out: list[float] = []
     for fold_number in range(FOLDS):
         train_part = [e for i, e in enumerate(examples) if i % FOLDS != fold_number]
-        model = AlarmModel(AlarmWeights(*_fit(train_part), 1.0, ""))
+        fitted = _fit(train_part)
+        model = AlarmModel(AlarmWeights(fitted.weights, fitted.bias, fitted.idf, 1.0, ""))
         for i, example in enumerate(examples):
             if i % FOLDS == fold_number and checked[i]:
                 held_out.append(model.verdict(example.text).probability)
-    return AlarmWeights(*_fit(examples), threshold_for(held_out), digest(examples, checked))
+    fitted = _fit(examples)
+    return AlarmWeights(fitted.weights, fitted.bias, fitted.idf, threshold_for(held_out), digest(examples, checked))
 
 
 def threshold_for(calm: Sequence[float]) -> float:

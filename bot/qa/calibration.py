@@ -2,7 +2,8 @@
 
 Whether the best-ranked entry is right is a probability, estimated by a logistic model over what the
 ranking measures of a question: its confidence, the share of the question the knowledge base knows
-(coverage), and the share the best entry's own titles, variants and tags hold (focus). The model is
+(coverage), the share the best entry's own titles, variants and tags hold (focus), and how likely the
+learned entry model (``entry_model.py``) finds that entry (belief). The model is
 fitted on the tuning set (``kb-tests.yaml``: every question that expects an entry is a positive when
 the best entry is the right one; a question nothing answers, or a wrong best entry, is a negative),
 and the two thresholds are chosen on the same data:
@@ -39,11 +40,11 @@ CONFIDENCE_Z = 0.84
 CLARIFY_CHOICES = 3
 # Ridge penalty: keeps the fit stable when two features move together.
 L2 = 0.01
-FEATURES = ("confidence", "coverage", "focus")
+FEATURES = ("confidence", "coverage", "focus", "belief")
 
 
-def features(ranking: Ranking) -> tuple[float, float, float]:
-    return ranking.confidence, ranking.coverage, ranking.focus
+def features(ranking: Ranking) -> tuple[float, float, float, float]:
+    return ranking.confidence, ranking.coverage, ranking.focus, ranking.belief
 
 
 def probability(calibration: Calibration, ranking: Ranking) -> float:
@@ -121,7 +122,7 @@ def render(calibration: Calibration, achieved: dict[str, float], source: str) ->
         "# Generated: do not edit by hand. Run the command again after changing the knowledge base,\n"
         "# the lexicon or the tuning set (a test fails until it is up to date).\n"
         f"fitted: {calibration.fitted.isoformat()}\n"
-        "# P(the best entry is right) = 1 / (1 + exp(-(bias + confidence*w + coverage*w + focus*w)))\n"
+        "# P(the best entry is right) = 1 / (1 + exp(-(bias + confidence*w + coverage*w + focus*w + belief*w)))\n"
         f"model:\n  bias: {calibration.bias}\n{model}"
         '# Answer at or above this probability; offer "did you mean" at or above clarify.\n'
         f"answer: {calibration.answer}\n"

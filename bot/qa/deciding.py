@@ -42,6 +42,7 @@ from bot.qa.emergency import (
     Reading,
     looks_alike,
 )
+from bot.qa.entry_model import EntryModel
 from bot.qa.language import LanguageDetector
 from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
 from bot.qa.safety import RefusalRules
@@ -144,6 +145,7 @@ class Decider:
         self.detector = EmergencyDetector(content.emergency, known)
         self.crises = CrisisDetector(content.crisis, known)
         self.learned = AlarmModel(content.alarms) if content.alarms is not None else None
+        self.entry_model = EntryModel(content.entry_model) if content.entry_model is not None else None
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals, known)
 
@@ -292,8 +294,9 @@ class Decider:
         """The best ranking of the entries for ``question`` from someone who reads ``lang``."""
         english = self.indexes[KB_LANGUAGE]
         own = self.indexes.get(lang) if lang != KB_LANGUAGE else None
+        beliefs = self.entry_model.beliefs(question) if self.entry_model is not None else None
         if own is None:
-            primary = [english.rank(question)]
+            primary = [english.rank(question, beliefs=beliefs)]
         else:
             analyzer = self.analyzers[lang]
             tokens = analyzer.tokens(question)
@@ -303,9 +306,9 @@ class Decider:
             # Through the lexicon only: a word that merely looks English ("film") says nothing.
             known_in_english = {t for t in tokens if (b := analyzer.bridge([t])) != [t] and english.knows(b)}
             primary = [
-                english.rank_words(analyzer.bridge(tokens), known_elsewhere=known_here),
+                english.rank_words(analyzer.bridge(tokens), known_elsewhere=known_here, beliefs=beliefs),
                 # Last, so that on equal confidence the entry translated into the asker's language wins.
-                own.rank_words(tokens, known_elsewhere=known_in_english),
+                own.rank_words(tokens, known_elsewhere=known_in_english, beliefs=beliefs),
             ]
         best = max(primary, key=self._strength)
         if self._confident(best):
@@ -315,7 +318,7 @@ class Decider:
         # English question is a word of some other language too ("capital").
         guess = self.languages.guess(question)
         other = self.indexes.get(guess.lang) if guess is not None and guess.lang not in (lang, KB_LANGUAGE) else None
-        found = other.rank(question) if other is not None else NOTHING
+        found = other.rank(question, beliefs=beliefs) if other is not None else NOTHING
         return found if self._confident(found) and found.coverage >= CROSS_LANGUAGE_COVERAGE else best
 
     def _confident(self, ranking: Ranking) -> bool:
