@@ -74,13 +74,13 @@ FLOORS = {
     "refusals": 0.95,
     "look-alikes": 0.96,
     "out-of-scope": 0.96,
-    "overdose-questions": 0.86,
-    "entries en": 0.89,
-    "entries es": 0.84,
-    "entries pt": 0.86,
-    "entries ru": 0.87,
-    "entries uk": 0.8,
-    "entries fr": 0.86,
+    "overdose-questions": 0.93,
+    "entries en": 0.94,
+    "entries es": 0.92,
+    "entries pt": 0.93,
+    "entries ru": 0.92,
+    "entries uk": 0.89,
+    "entries fr": 0.9,
 }
 
 
