@@ -610,15 +610,9 @@ def load_entry_model(root: Path, kb: KnowledgeBase, problems: list[Problem]) -> 
     if len(entries) != arrays["weights"].shape[0]:
         problems.append(Problem(path, 0, "written for another version: run advocacy-bot kb calibrate"))
         return None
-    unknown = sorted(set(entries) - set(kb.entries))
-    if unknown:
-        problems.append(
-            Problem(
-                path,
-                0,
-                f"knows entries the knowledge base does not: {', '.join(unknown[:5])}: run advocacy-bot kb calibrate",
-            )
-        )
+    if set(entries) != set(kb.entries):
+        # Trained on another knowledge base (entries added or removed since): not used, the lexical
+        # ranking works alone until `advocacy-bot kb calibrate` trains it again (its --check says so).
         return None
     # Kept in half precision, as written: one row per entry is the bulk of the bot's learned weights.
     return EntryWeights(entries, arrays["weights"], arrays["bias"], arrays["idf"], arrays["digest"])
