@@ -13,6 +13,7 @@ from bot.port import markup
 from bot.port.actions import Action
 from bot.port.events import Button, Reply
 from bot.port.markup import RichText
+from bot.sync.settings import ACTION_NETWORK
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,27 @@ class Privacy(Feature):
     async def confirm(self, ctx: Context, choice: str) -> list[Reply]:
         if choice != "confirm":
             return [ctx.reply("forget.kept")]
+        destinations = ctx.core.config.sync.destinations
+        # First the CRMs: an erasure goes where their details went (the e-mail, for Action Network's
+        # unsubscribe, read before it is erased here); what had not left yet never will.
+        crms = await ctx.core.sync.forget(
+            ctx.user_key, {name: d.kind == ACTION_NETWORK for name, d in destinations.items()}, ctx.core.clock()
+        )
         erased = await ctx.core.personal.forget(ctx.user_key)
         log.info("erased one person's data on %s at their request", ctx.event.user.platform)
-        return [
-            ctx.reply(
+        told: list[RichText] = [
+            ctx.t(
                 "forget.done",
                 pledges=erased.pledges,
                 signatures=erased.signatures,
                 subscriptions=erased.subscriptions,
             )
         ]
+        for crm in crms:
+            destination = destinations.get(crm.destination)
+            if crm.reached and destination is not None:
+                key = "forget.crm_action_network" if destination.kind == ACTION_NETWORK else "forget.crm_webhook"
+                told.append(ctx.t(key, organisation=destination.organisation))
+        if any(crm.reached for crm in crms):
+            ctx.core.wake_sync()
+        return [Reply(markup.join(*told))]
