@@ -113,7 +113,10 @@ def _crm_sync(check: Checker, node: Node, what: str) -> CrmSync | None:
         snode = check.mapping(value, line, f"{what}.sync")
         if snode is None:
             return None
+        before = len(check.problems)
         check.fields(snode, f"{what}.sync", {"destination"}, {"petition"})
+        if len(check.problems) > before:
+            return None
         value = snode.get("destination")
         remote = check.string(snode, "petition", f"{what}.sync", required=False)
         if remote is not None and not REMOTE_ID.fullmatch(remote):
