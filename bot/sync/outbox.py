@@ -25,8 +25,6 @@ SIGNATURE_CREATED = "signature.created"
 SIGNATURE_ERASED = "signature.erased"
 PLEDGE_TAKEN = "pledge.taken"
 PLEDGE_WITHDRAWN = "pledge.withdrawn"
-EVENTS = (SIGNATURE_CREATED, SIGNATURE_ERASED, PLEDGE_TAKEN, PLEDGE_WITHDRAWN)
-STATES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +35,17 @@ class Question:
     version: int
     language: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A signer's recorded answer to the sharing question (for /mydata)."""
+
+    petition_id: str
+    destination: str
+    shared: bool
+    version: int
+    answered_on: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,14 @@ class SyncOutbox:
             "SELECT shared FROM sync_consents WHERE user_id = ? AND petition_id = ?", (user, petition_id)
         )
         return bool(row[0]) if row is not None else None
+
+    async def consents(self, user: str) -> list[Consent]:
+        rows = await self.store.rows(
+            "SELECT petition_id, destination, shared, version, answered_at FROM sync_consents WHERE user_id = ?"
+            " ORDER BY answered_at, petition_id",
+            (user,),
+        )
+        return [Consent(r[0], r[1], bool(r[2]), int(r[3]), str(r[4])[:10]) for r in rows]
 
     async def share(
         self, user: str, petition_id: str, remote_id: str | None, question: Question, shared: bool, now: datetime

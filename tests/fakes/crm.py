@@ -131,14 +131,20 @@ class FakeActionNetwork:
             return None
         return person, email
 
-    async def _signature(self, request: web.Request) -> web.Response:
+    async def _admitted(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        """The request's JSON body, or the answer refusing it (the script, the pace, the token, bad JSON)."""
         refused = await self._gate(request)
         if refused is not None:
-            return refused
+            return None, refused
         try:
-            body = await request.json()
+            return await request.json(), None
         except ValueError:
-            return self._answer(request, 400, {"error": "JSON"})
+            return None, self._answer(request, 400, {"error": "JSON"})
+
+    async def _signature(self, request: web.Request) -> web.Response:
+        body, refused = await self._admitted(request)
+        if refused is not None:
+            return refused
         found = self._osdi_person(body)
         tags = body.get("add_tags", []) if isinstance(body, dict) else None
         if found is None or "given_name" not in found[0] or not isinstance(tags, list):
@@ -168,13 +174,9 @@ class FakeActionNetwork:
 
     async def _signup(self, request: web.Request) -> web.Response:
         """The Person Signup Helper: here only to unsubscribe an e-mail (status "unsubscribed")."""
-        refused = await self._gate(request)
+        body, refused = await self._admitted(request)
         if refused is not None:
             return refused
-        try:
-            body = await request.json()
-        except ValueError:
-            return self._answer(request, 400, {"error": "JSON"})
         found = self._osdi_person(body)
         if found is None or found[0]["email_addresses"][0].get("status") not in (None, "subscribed", "unsubscribed"):
             return self._answer(request, 400, {"error": "not a person"})
