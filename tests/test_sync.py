@@ -46,7 +46,7 @@ from bot.features.pledges import Pledges
 from bot.port.clock import ManualClock
 from bot.sync.checks import problems
 from bot.sync.destinations import split_name
-from bot.sync.outbox import Claimed, pending_manual_steps
+from bot.sync.outbox import Claimed, Outcome, pending_manual_steps
 from bot.sync.settings import Destination, SyncConfig
 
 SCHEMA = json.loads((ROOT / "docs" / "sync-webhook.schema.json").read_text(encoding="utf-8"))
@@ -383,6 +383,26 @@ async def test_forget_before_sending_cancels_and_nothing_leaves(
         await engine.elect()
         assert await engine.run_once("an") == 0
         assert an.calls == []
+
+
+async def test_forget_while_the_signature_is_in_flight_and_fails_cancels_it(
+    config: Config, services: Services, an: FakeActionNetwork
+) -> None:
+    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+        await sign_up(bot)
+        await bot.press("Yes, share")
+        engine = engine_for(bot)
+        await engine.elect()
+        # In flight (claimed) when the person asks to be forgotten; then the request fails.
+        [claimed] = await bot.core.sync.claim("an", bot.core.clock(), 8)
+        await bot.ask("/forget")
+        assert "Action Network" in await bot.press("Yes, erase")
+        await bot.core.sync.record(
+            [Outcome(claimed.id, "pending", 1, "temporary: HTTP 500", bot.core.clock())], bot.core.clock()
+        )
+        created, erased = await rows(bot)
+        assert (created["state"], created["sealed"], created["error"]) == ("cancelled", None, "forgotten")
+        assert (erased["event"], erased["state"]) == ("signature.erased", "pending")
 
 
 async def test_forget_sends_signature_erased_to_the_webhook(

@@ -337,6 +337,15 @@ class SyncOutbox:
                         o.id,
                     ),
                 )
+            # A signature whose signer asked to be forgotten while it was in flight, and did not arrive:
+            # it never goes again, and its sealed copy goes now (the erasure queued for it follows anyway).
+            marks = ", ".join("?" * len(outcomes))
+            await db.execute(
+                "UPDATE sync_outbox SET state = 'cancelled', sealed = NULL, error = 'forgotten', due_at = ?,"
+                " created_at = substr(created_at, 1, 10) || 'T00:00:00+00:00', updated_at = ?"
+                f" WHERE id IN ({marks}) AND user_id IS NULL AND event = ? AND state IN ('pending', 'failed')",
+                (_settled_stamp(now), _settled_stamp(now), *(o.id for o in outcomes), SIGNATURE_CREATED),
+            )
 
     async def next_due(self, destination: str) -> datetime | None:
         row = await self.store.row(
