@@ -44,9 +44,11 @@ from bot.core.config import Config, ConfigError, from_mapping
 from bot.features.petitions import SHARE_QUESTION_VERSION, Petitions
 from bot.features.pledges import Pledges
 from bot.port.clock import ManualClock
+from bot.port.plaintext import render
 from bot.sync.checks import problems
 from bot.sync.destinations import split_name
 from bot.sync.outbox import Claimed, Outcome, pending_manual_steps
+from bot.sync.report import organiser_report
 from bot.sync.settings import Destination, SyncConfig
 
 SCHEMA = json.loads((ROOT / "docs" / "sync-webhook.schema.json").read_text(encoding="utf-8"))
@@ -651,3 +653,28 @@ async def test_sync_status_and_retry_on_the_command_line(
     assert "2 event(s) will be sent at once" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["--config", str(path), "sync", "done", "1"]) == 1
     assert "there is no manual step #1" in capsys.readouterr().err
+
+
+async def test_the_organisers_report_reaches_organisers_through_the_delivery_engine(
+    config: Config, services: Services, an: FakeActionNetwork
+) -> None:
+    # The report goes to the organiser's id as an address: a Telegram private chat's id is its user's.
+    # The console's chat is "console:<user>", so this organiser's "id" is the test console's chat.
+    settings = dataclasses.replace(sync_config(config, an=an.base_url), organisers=("console:console:tester",))
+    async with TestBot.started(settings, sync_services(services, "an")) as bot:
+        await sign_up(bot)
+        await bot.press("Yes, share")
+        an.script("401")
+        report = organiser_report(bot.core.locales, "en", settings.organisers, {"console": bot.engine})
+        engine = engine_for(bot)
+        engine.report = report
+        await engine.elect()
+        await engine.run_once("an")
+        assert await engine.tell_organisers() == 1
+        [text] = [render(reply) for reply in bot.received]
+        assert "CRM sync: 1 event(s) given up, 0 erasure(s) left to you" in text
+        assert "signature.created un-decriminalise: permanent: HTTP 401" in text
+        # Ids and names of petitions only: nobody's details.
+        assert "maria" not in text.lower()
+        # Nobody to tell: not marked reported, so the next organiser who can be reached hears of it.
+        assert not await organiser_report(bot.core.locales, "en", ("telegram:1",), {})(await bot.core.sync.notices())
