@@ -43,6 +43,7 @@ from bot.core.app import Services
 from bot.core.config import Config, ConfigError, from_mapping
 from bot.features.petitions import SHARE_QUESTION_VERSION, Petitions
 from bot.features.pledges import Pledges
+from bot.operations.doctor import diagnose
 from bot.port.clock import ManualClock
 from bot.port.plaintext import render
 from bot.sync.checks import problems
@@ -678,3 +679,22 @@ async def test_the_organisers_report_reaches_organisers_through_the_delivery_eng
         assert "maria" not in text.lower()
         # Nobody to tell: not marked reported, so the next organiser who can be reached hears of it.
         assert not await organiser_report(bot.core.locales, "en", ("telegram:1",), {})(await bot.core.sync.notices())
+
+
+async def test_doctor_checks_each_destination_secret_without_calling_the_crm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.yaml"
+    hook = {"kind": "webhook", "organisation": "O", "url": "https://crm.example.org/in", "secret_env": "MISSING_SECRET"}
+    an = {"kind": "action-network", "organisation": "O", "secret_env": AN_TOKEN_ENV}
+    path.write_text(
+        yaml.safe_dump(
+            {"storage": {"path": str(tmp_path / "bot.sqlite3")}, "sync": {"destinations": {"hook": hook, "an": an}}}
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("MISSING_SECRET", raising=False)
+    checks = {check.name: check for check in await diagnose(path)}
+    assert checks["crm an"].ok and "secret from TEST_AN_TOKEN" in checks["crm an"].detail
+    assert not checks["crm hook"].ok
+    assert checks["crm hook"].detail == "MISSING_SECRET is not set: nothing can be sent to https://crm.example.org/in"
