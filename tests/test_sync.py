@@ -143,6 +143,18 @@ async def test_no_records_the_answer_and_nothing_leaves(
         assert an.calls == []
 
 
+async def test_action_network_is_not_offered_a_signer_without_an_e_mail(
+    config: Config, services: Services, an: FakeActionNetwork
+) -> None:
+    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+        await bot.ask(f"/sign {PETITION}")
+        await bot.ask("Maria López")
+        await bot.press("Skip")
+        await bot.ask("Portugal")
+        replies = await bot.press("I agree")
+        assert "Thank you, Maria López!" in replies and "share my name" not in replies.lower()
+
+
 async def test_the_question_of_another_version_or_without_a_signature_is_stale(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:

@@ -38,6 +38,7 @@ from bot.port.markup import RichText
 from bot.port.outcome import FormField, OpenForm
 from bot.port.services import ArgumentChoice
 from bot.sync.outbox import Question
+from bot.sync.settings import ACTION_NETWORK
 
 FLOW = "sign"
 # The version of the sharing question's wording: raise it when sign.share_question changes meaning.
@@ -452,7 +453,7 @@ class Petitions(Feature):
             ),
         )
         replies = [Reply(markup.join(thanks, progress(ctx, signed.count, petition.goal), opt_in), buttons)]
-        share = self.share_question(ctx, petition)
+        share = self.share_question(ctx, petition, with_email=signer.email is not None)
         return [*replies, share] if share is not None else replies
 
     @staticmethod
@@ -463,10 +464,14 @@ class Petitions(Feature):
         destination = ctx.core.config.sync.destinations.get(petition.sync.destination)
         return destination.organisation if destination is not None else None
 
-    def share_question(self, ctx: Context, petition: Petition) -> Reply | None:
-        """Only for a petition with a CRM destination: nothing ticked, nothing shared without a Yes."""
+    def share_question(self, ctx: Context, petition: Petition, *, with_email: bool) -> Reply | None:
+        """Only for a petition with a CRM destination: nothing ticked, nothing shared without a Yes. Not for a
+        signer who left the e-mail out when the CRM is Action Network, which records no one without one."""
         organisation = self.organisation(ctx, petition)
         if organisation is None:
+            return None
+        assert petition.sync is not None
+        if not with_email and ctx.core.config.sync.destinations[petition.sync.destination].kind == ACTION_NETWORK:
             return None
         version = str(SHARE_QUESTION_VERSION)
         buttons = (
