@@ -34,17 +34,22 @@ def cmd_content_check(config: Config, args: argparse.Namespace) -> int:
             cases = len(load_cases(tests, ids))
         except ContentError as exc:
             problems.extend(exc.problems)
+    content = None
+    if not problems:
+        from bot.content import load
+        from bot.sync.checks import problems as sync_problems
+
+        content = load(root)
+        # A petition's CRM must be one the configuration defines.
+        problems.extend(sync_problems(content.campaigns, config.sync, root))
     for problem in problems:
         print(problem)
-    if problems:
+    if problems or content is None:
         print(
             counted(len(problems), {"one": "{count} problem", "other": "{count} problems"}) + f" in {root}",
             file=sys.stderr,
         )
         return EXIT_PROBLEMS
-    from bot.content import load
-
-    content = load(root)
     figures = (
         (len(content.kb.entries), "entry", "entries"),
         (len(content.kb.groups), "group", "groups"),

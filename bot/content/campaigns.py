@@ -7,11 +7,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.content.model import LANGUAGES, ActionDay, Campaigns, Petition, PetitionField, Pledge, Translations
+from bot.content.model import (
+    LANGUAGES,
+    ActionDay,
+    Campaigns,
+    CrmSync,
+    Petition,
+    PetitionField,
+    Pledge,
+    Translations,
+)
 from bot.content.schema import ENTRY_ID, Checker, _check_date, _kind, _load
 from bot.content.yamlio import Node, Problem, line_of
 
 PETITION_FIELDS = ("name", "email", "country")
+# A CRM destination's name, as config.yaml's sync.destinations names it.
+DESTINATION = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+# A petition's id in a CRM (Action Network's are UUIDs): no '/', so it stays one segment of a URL path.
+REMOTE_ID = re.compile(r"[A-Za-z0-9._~-]{1,100}")
 FIELD_RULES = ("required", "optional")
 MAX_TITLE_CHARS = 120
 MAX_TEXT_CHARS = 2000
@@ -90,6 +103,35 @@ def _items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:
     return found
 
 
+def _crm_sync(check: Checker, node: Node, what: str) -> CrmSync | None:
+    """``sync:``: a destination's name, or ``{destination: <name>, petition: <its id in that CRM>}``."""
+    if "sync" not in node:
+        return None
+    value, line = node["sync"], node.line_of("sync")
+    remote: str | None = None
+    if isinstance(value, dict):
+        snode = check.mapping(value, line, f"{what}.sync")
+        if snode is None:
+            return None
+        before = len(check.problems)
+        check.fields(snode, f"{what}.sync", {"destination"}, {"petition"})
+        if len(check.problems) > before:
+            return None
+        value = snode.get("destination")
+        remote = check.string(snode, "petition", f"{what}.sync", required=False)
+        if remote is not None and not REMOTE_ID.fullmatch(remote):
+            check.fail(
+                snode.line_of("petition"), f"{what}.sync.petition: {remote!r} is not an id (letters, digits, . _ ~ -)"
+            )
+            return None
+    if not isinstance(value, str) or not DESTINATION.fullmatch(value):
+        check.fail(
+            line, f"{what}.sync: expected a destination's name from config.yaml's sync.destinations, got {_kind(value)}"
+        )
+        return None
+    return CrmSync(value, remote, line)
+
+
 def load_pledges(root: Path, problems: list[Problem]) -> dict[str, Pledge]:
     path = root / "pledges.yaml"
     if not path.exists():
@@ -98,13 +140,14 @@ def load_pledges(root: Path, problems: list[Problem]) -> dict[str, Pledge]:
     pledges: dict[str, Pledge] = {}
     for node, pledge_id in _items(check, _load(path, problems), "pledges"):
         what = f"pledge {pledge_id}"
-        check.fields(node, what, {"id", "title", "text"}, {"goal", "open"})
+        check.fields(node, what, {"id", "title", "text"}, {"goal", "open", "sync"})
         title = _translations(check, node, "title", what, MAX_TITLE_CHARS)
         text = _translations(check, node, "text", what, MAX_TEXT_CHARS)
         goal = _count(check, node, "goal", what)
         is_open = _flag(check, node, "open", what, True)
+        crm = _crm_sync(check, node, what)
         if title and text:
-            pledges[pledge_id] = Pledge(pledge_id, title, text, is_open, goal)
+            pledges[pledge_id] = Pledge(pledge_id, title, text, is_open, goal, crm)
     return pledges
 
 
@@ -139,7 +182,7 @@ def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
             node,
             what,
             {"id", "title", "addressee", "text", "goal", "fields", "consent", "privacy"},
-            {"deadline", "open"},
+            {"deadline", "open", "sync"},
         )
         title = _translations(check, node, "title", what, MAX_TITLE_CHARS)
         addressee = _translations(check, node, "addressee", what, MAX_TITLE_CHARS)
@@ -149,6 +192,7 @@ def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
         fields = _fields(check, node, what)
         deadline = _check_date(check, node, "deadline", what)
         is_open = _flag(check, node, "open", what, True)
+        crm = _crm_sync(check, node, what)
         consent_version: int | None = None
         consent: Translations | None = None
         cnode = None
@@ -171,6 +215,7 @@ def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
                 privacy,
                 is_open,
                 deadline,
+                crm,
             )
     return petitions
 

@@ -245,6 +245,17 @@ def localized(texts: Translations, lang: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class CrmSync:
+    """Where a petition's signatures (of those who agree) go: a destination named in the configuration."""
+
+    destination: str
+    # The petition's id in that CRM (Action Network's petition identifier); webhooks need none.
+    remote_id: str | None = None
+    # Where ``sync:`` is in petitions.yaml, to point at it when the configuration lacks the destination.
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Pledge:
     id: str
     title: Translations
@@ -252,6 +263,8 @@ class Pledge:
     text: Translations
     open: bool = True
     goal: int | None = None
+    # A webhook destination told of pledges taken and withdrawn (no personal data; see bot/sync).
+    sync: CrmSync | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +288,8 @@ class Petition:
     open: bool = True
     # The last day signatures are accepted (inclusive); None: until closed.
     deadline: date | None = None
+    # None: nothing is asked about sharing, and nothing leaves the bot.
+    sync: CrmSync | None = None
 
     def accepts_on(self, day: date) -> bool:
         return self.open and (self.deadline is None or day <= self.deadline)

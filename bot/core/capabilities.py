@@ -26,6 +26,7 @@ from bot.privacy.crypto import Keyring
 from bot.qa.deciding import Decider
 from bot.qa.replies import ReplyBuilder
 from bot.storage.database import Store
+from bot.sync.outbox import SyncOutbox
 
 
 @dataclass
@@ -70,10 +71,13 @@ class Capabilities:
         self.subscriptions = Subscriptions(store, keyring, self.people)
         self.conversations = Conversations(store, keyring, self.people)
         self.personal = Personal(store, self.people, self.pledges, self.signatures, self.conversations)
+        self.sync = SyncOutbox(store, keyring)
         # Every "now" of the core comes from here, so tests can move time without sleeping.
         self.clock: Clock = clock or SystemClock()
         # Called when messages are queued, so that idle delivery engines start at once.
         self.wake_delivery: Callable[[], None] = lambda: None
+        # Called when CRM events are queued, so that an idle sync engine starts at once.
+        self.wake_sync: Callable[[], None] = lambda: None
         self.metrics = Metrics()
 
     @property

@@ -24,6 +24,8 @@ from bot.content.yamlio import ContentError, Node, load_yaml
 from bot.core import registry
 from bot.delivery.settings import DeliveryConfig, RemindersConfig
 from bot.port.delivery import PlatformLimits
+from bot.sync.settings import SyncConfig
+from bot.sync.settings import problems as sync_problems
 
 CONFIG_ENV = "ADVOCACY_BOT_CONFIG"
 
@@ -92,6 +94,7 @@ class Config:
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     # Each platform's section (console:, telegram:, ... in the file), by name: every platform the
     # registry knows has one, its defaults where the file says nothing.
     platforms: Mapping[str, Any] = field(default_factory=dict, metadata={"option": False})
@@ -170,6 +173,12 @@ def _convert(value: Any, tp: Any, name: str, base: Path, line: str) -> Any:
         return _convert(value, inner, name, base, line)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, name, base, line)
+    if origin is Mapping:
+        # Named entries of one kind (sync.destinations): each checked like a section of its own.
+        if not isinstance(value, dict):
+            raise ConfigError(f"{line}{name}: expected a mapping of names to options, got {value!r}")
+        _, kind = typing.get_args(tp)
+        return {str(key): _convert(item, kind, f"{name}.{key}", base, line) for key, item in value.items()}
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{line}{name}: expected {_type_name(tp)}, got {value!r}")
@@ -265,6 +274,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"logging.format: {config.logging.format!r} is not text or json")
     if not 1 <= config.metrics.port <= 65535:
         raise ConfigError("metrics.port: must be between 1 and 65535")
+    for problem in sync_problems(config.sync):
+        raise ConfigError(problem)
     for name, declared in registry.platforms().items():
         for problem in declared.validate(config.section(name)):
             raise ConfigError(f"{name}.{problem}")

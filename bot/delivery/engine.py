@@ -18,7 +18,7 @@ from datetime import timedelta
 from bot.delivery.host import Host
 from bot.delivery.messages import message_for
 from bot.delivery.outbox import Claimed, Outbox, Outcome
-from bot.delivery.pacing import Pacer
+from bot.delivery.pacing import Pacer, backoff
 from bot.port.clock import idle
 from bot.port.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, Sender
 from bot.port.events import Reply
@@ -202,9 +202,7 @@ class Engine:
         return Outcome(row.id, "sent", attempts)
 
     def backoff(self, attempts: int) -> timedelta:
-        """Capped exponential back-off with "equal jitter": half fixed, half random."""
-        ceiling = min(self.config.retry_max_seconds, self.config.retry_base_seconds * 2 ** (attempts - 1))
-        return timedelta(seconds=ceiling / 2 + self.rng.uniform(0, ceiling / 2))
+        return backoff(attempts, self.config.retry_base_seconds, self.config.retry_max_seconds, self.rng)
 
     async def send_direct(self, address: str, message: Reply) -> bool:
         """Send one message outside the outbox (an organiser's report); False if it failed."""

@@ -10,7 +10,9 @@ one counted: in flight, or answered less than a window before it started).
 
 from __future__ import annotations
 
+import random
 from collections import Counter, deque
+from datetime import timedelta
 
 from bot.port.delivery import PlatformLimits
 
@@ -128,3 +130,10 @@ def _until_room(answered: deque[float], in_flight: int, limit: int, window: floa
     if excess < len(answered):
         return answered[excess] + window - now
     return POLL
+
+
+def backoff(attempts: int, base: float, ceiling: float, rng: random.Random) -> timedelta:
+    """The wait before attempt ``attempts`` + 1: capped exponential back-off with "equal jitter", half
+    fixed, half random (retries of many rows that failed together spread out)."""
+    top = min(ceiling, base * 2 ** (attempts - 1))
+    return timedelta(seconds=top / 2 + rng.uniform(0, top / 2))

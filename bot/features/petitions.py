@@ -37,8 +37,12 @@ from bot.port.events import Button, Reply, ReplyKind
 from bot.port.markup import RichText
 from bot.port.outcome import FormField, OpenForm
 from bot.port.services import ArgumentChoice
+from bot.sync.outbox import Question
+from bot.sync.settings import ACTION_NETWORK
 
 FLOW = "sign"
+# The version of the sharing question's wording: raise it when sign.share_question changes meaning.
+SHARE_QUESTION_VERSION = 1
 CONSENT = "consent"
 # Country names are short; a form needs some limit.
 MAX_COUNTRY_CHARS = 100
@@ -139,6 +143,8 @@ class Petitions(Feature):
     AGREE = Action("sign-consent", ("petition", "version"), handoff="sign")
     # The opt-in for the petition's updates: "yes" or "no".
     UPDATES = Action("updates", ("choice", "petition"), handoff="sign")
+    # The separate, unticked question of a petition with a CRM destination: "yes" or "no" to this version.
+    SHARE = Action("sign-share", ("choice", "petition", "version"), handoff="sign")
 
     @staticmethod
     def petitions(ctx: Context) -> dict[str, Petition]:
@@ -446,7 +452,60 @@ class Petitions(Feature):
                 Button(ctx.text("button.updates_no"), self.UPDATES.build("no", petition.id)),
             ),
         )
-        return [Reply(markup.join(thanks, progress(ctx, signed.count, petition.goal), opt_in), buttons)]
+        replies = [Reply(markup.join(thanks, progress(ctx, signed.count, petition.goal), opt_in), buttons)]
+        share = self.share_question(ctx, petition, with_email=signer.email is not None)
+        return [*replies, share] if share is not None else replies
+
+    @staticmethod
+    def organisation(ctx: Context, petition: Petition) -> str | None:
+        """Who a petition's signatures may be shared with: None when it names no configured CRM."""
+        if petition.sync is None:
+            return None
+        destination = ctx.core.config.sync.destinations.get(petition.sync.destination)
+        return destination.organisation if destination is not None else None
+
+    def share_question(self, ctx: Context, petition: Petition, *, with_email: bool) -> Reply | None:
+        """Only for a petition with a CRM destination: nothing ticked, nothing shared without a Yes. Not for a
+        signer who left the e-mail out when the CRM is Action Network, which records no one without one."""
+        organisation = self.organisation(ctx, petition)
+        if organisation is None:
+            return None
+        assert petition.sync is not None
+        if not with_email and ctx.core.config.sync.destinations[petition.sync.destination].kind == ACTION_NETWORK:
+            return None
+        version = str(SHARE_QUESTION_VERSION)
+        buttons = (
+            (
+                Button(ctx.text("button.share_yes"), self.SHARE.build("yes", petition.id, version)),
+                Button(ctx.text("button.share_no"), self.SHARE.build("no", petition.id, version)),
+            ),
+        )
+        return Reply(ctx.t("sign.share_question", organisation=organisation), buttons)
+
+    @pressed(SHARE)
+    async def share(self, ctx: Context, choice: str, petition_id: str, version: str) -> list[Reply]:
+        petition = self.petitions(ctx).get(petition_id)
+        organisation = self.organisation(ctx, petition) if petition is not None else None
+        if petition is None or petition.sync is None or organisation is None or version != str(SHARE_QUESTION_VERSION):
+            return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+        # The question exactly as they read it, with its version, is recorded with their answer.
+        question = Question(
+            petition.sync.destination,
+            SHARE_QUESTION_VERSION,
+            ctx.lang,
+            markup.plain(ctx.t("sign.share_question", organisation=organisation)),
+        )
+        shared = choice == "yes"
+        recorded = await ctx.core.sync.share(
+            ctx.user_key, petition.id, petition.sync.remote_id, question, shared, ctx.core.clock()
+        )
+        if not recorded:
+            if await ctx.core.sync.answered(ctx.user_key, petition.id) is None:
+                return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
+            return [ctx.reply("sign.share_answered")]
+        if shared:
+            ctx.core.wake_sync()
+        return [ctx.reply("sign.share_accepted" if shared else "sign.share_declined", organisation=organisation)]
 
     @pressed(UPDATES)
     async def updates(self, ctx: Context, choice: str, petition_id: str) -> list[Reply]:

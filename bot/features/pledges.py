@@ -13,6 +13,7 @@ from bot.port.actions import Action
 from bot.port.events import Button, ChatKind, Reply, ReplyKind, Share
 from bot.port.markup import RichText
 from bot.port.services import ArgumentChoice
+from bot.sync.outbox import PLEDGE_TAKEN, PLEDGE_WITHDRAWN
 
 
 def progress(ctx: Context, count: int, goal: int | None) -> RichText:
@@ -89,6 +90,14 @@ class Pledges(Feature):
         )
         return [Reply(markup.join(text, ctx.t("pledge.confirm")), buttons)]
 
+    @staticmethod
+    async def tell_crm(ctx: Context, pledge: Pledge, event: str, count: int) -> None:
+        """A pledge with a webhook destination: the CRM hears of it (who, only if they agreed to share)."""
+        if pledge.sync is None or pledge.sync.destination not in ctx.core.config.sync.destinations:
+            return
+        await ctx.core.sync.pledge(pledge.sync.destination, event, pledge.id, ctx.user_key, count, ctx.core.clock())
+        ctx.core.wake_sync()
+
     @pressed(TAKE)
     async def take(self, ctx: Context, pledge_id: str) -> list[Reply]:
         pledge = self.pledge_of(ctx, pledge_id)
@@ -102,6 +111,7 @@ class Pledges(Feature):
         title = localized(pledge.title, ctx.lang)
         if not new:
             return [ctx.reply("pledge.already_taken", title=title)]
+        await self.tell_crm(ctx, pledge, PLEDGE_TAKEN, count)
         thanks = ctx.t("pledge.thanks", title=title)
         share = ctx.t("pledge.share", title=title)
         # The link itself is the adapter's to write (a Telegram deep link, a Discord command mention).
@@ -115,6 +125,8 @@ class Pledges(Feature):
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         removed, count = await ctx.core.pledges.withdraw_pledge(ctx.user_key, pledge.id)
         key = "pledge.withdrawn" if removed else "pledge.not_taken"
+        if removed:
+            await self.tell_crm(ctx, pledge, PLEDGE_WITHDRAWN, count)
         return [
             Reply(markup.join(ctx.t(key, title=localized(pledge.title, ctx.lang)), progress(ctx, count, pledge.goal)))
         ]

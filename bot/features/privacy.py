@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.campaigns.forms import country_name
 from bot.campaigns.personal import PersonalData
@@ -13,11 +14,13 @@ from bot.port import markup
 from bot.port.actions import Action
 from bot.port.events import Button, Reply
 from bot.port.markup import RichText
+from bot.sync.outbox import Consent
+from bot.sync.settings import ACTION_NETWORK
 
 log = logging.getLogger(__name__)
 
 
-def describe(ctx: Context, data: PersonalData) -> RichText:
+def describe(ctx: Context, data: PersonalData, consents: Sequence[Consent] = ()) -> RichText:
     campaigns = ctx.core.content.campaigns
     lines: list[RichText] = [ctx.t("mydata.heading")]
     if data.created_at is not None:
@@ -48,6 +51,19 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
     for subscription in data.subscriptions:
         topic = ctx.text(f"topic.{subscription.topic}")
         lines.append(ctx.t("mydata.subscription", topic=topic, date=subscription.created_at.date().isoformat()))
+    for consent in consents:
+        petition = campaigns.petitions.get(consent.petition_id)
+        destination = ctx.core.config.sync.destinations.get(consent.destination)
+        lines.append(
+            ctx.t(
+                "mydata.crm",
+                organisation=destination.organisation if destination else consent.destination,
+                title=localized(petition.title, ctx.lang) if petition else consent.petition_id,
+                date=consent.answered_on,
+                answer=ctx.text("button.share_yes" if consent.shared else "button.share_no"),
+                version=consent.version,
+            )
+        )
     if data.conversation is not None:
         state = data.conversation.state
         typed_in = {**state.get("answers", {}), **({"text": state["body"]} if "body" in state else {})}
@@ -70,7 +86,8 @@ class Privacy(Feature):
     @command("mydata", "command.mydata", personal=True)
     async def mydata(self, ctx: Context, args: str) -> list[Reply]:
         data = await ctx.core.personal.personal_data(ctx.user_key)
-        return [Reply(describe(ctx, data), private=True)]
+        consents = await ctx.core.sync.consents(ctx.user_key)
+        return [Reply(describe(ctx, data, consents), private=True)]
 
     @command("forget", "command.forget", personal=True)
     async def forget(self, ctx: Context, args: str) -> list[Reply]:
@@ -86,13 +103,27 @@ class Privacy(Feature):
     async def confirm(self, ctx: Context, choice: str) -> list[Reply]:
         if choice != "confirm":
             return [ctx.reply("forget.kept")]
+        destinations = ctx.core.config.sync.destinations
+        # First the CRMs: an erasure goes where their details went (the e-mail, for Action Network's
+        # unsubscribe, read before it is erased here); what had not left yet never will.
+        crms = await ctx.core.sync.forget(
+            ctx.user_key, {name: d.kind == ACTION_NETWORK for name, d in destinations.items()}, ctx.core.clock()
+        )
         erased = await ctx.core.personal.forget(ctx.user_key)
         log.info("erased one person's data on %s at their request", ctx.event.user.platform)
-        return [
-            ctx.reply(
+        told: list[RichText] = [
+            ctx.t(
                 "forget.done",
                 pledges=erased.pledges,
                 signatures=erased.signatures,
                 subscriptions=erased.subscriptions,
             )
         ]
+        for crm in crms:
+            destination = destinations.get(crm.destination)
+            if crm.reached and destination is not None:
+                key = "forget.crm_action_network" if destination.kind == ACTION_NETWORK else "forget.crm_webhook"
+                told.append(ctx.t(key, organisation=destination.organisation))
+        if any(crm.reached for crm in crms):
+            ctx.core.wake_sync()
+        return [Reply(markup.join(*told))]

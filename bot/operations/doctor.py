@@ -22,6 +22,7 @@ from bot.port.platform import AdapterError
 from bot.privacy.crypto import unwrap_keys
 from bot.privacy.secret_key import ENV_VAR, KEY_FILE, SecretKeyError, parse_key
 from bot.storage.migrations import MIGRATIONS
+from bot.sync.settings import WEBHOOK, Destination
 
 # A platform that does not answer within this long fails its check.
 PLATFORM_TIMEOUT = 30.0
@@ -51,7 +52,16 @@ async def diagnose(config_path: Path | None = None) -> list[Check]:
         checks.append(await _platform(platform, config))
     if config.metrics.enabled:
         checks.append(_metrics(config))
+    checks += [_crm(name, destination) for name, destination in config.sync.destinations.items()]
     return checks
+
+
+def _crm(name: str, destination: Destination) -> Check:
+    """A CRM destination's secret is in the environment (the CRM itself is not called: a check sends nothing)."""
+    where = destination.url if destination.kind == WEBHOOK else destination.base_url
+    if not os.environ.get(destination.secret_env):
+        return Check(f"crm {name}", False, f"{destination.secret_env} is not set: nothing can be sent to {where}")
+    return Check(f"crm {name}", True, f"{destination.kind} at {where}, secret from {destination.secret_env}")
 
 
 def _content(config: Config) -> Check:

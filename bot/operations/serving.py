@@ -11,7 +11,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.core.app import Core
@@ -22,6 +22,7 @@ from bot.port.platform import Adapter, AdapterError, DeliveringAdapter
 
 if TYPE_CHECKING:
     from bot.operations.monitoring import Monitoring
+    from bot.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,18 @@ async def start_monitoring(core: Core, adapters: Sequence[Adapter]) -> Monitorin
     except OSError as exc:
         raise StartError(f"cannot serve /healthz and /metrics on {settings.listen}:{settings.port}: {exc}") from exc
     return monitoring
+
+
+def crm_sync(core: Core, engines: Mapping[str, Engine]) -> SyncEngine:
+    """The CRM sync engine, reporting to organisers through the delivery engines."""
+    from bot.sync.destinations import client
+    from bot.sync.engine import SyncEngine
+    from bot.sync.report import organiser_report
+
+    settings = core.config.sync
+    clients = {name: client(d, settings.timeout_seconds) for name, d in settings.destinations.items()}
+    report = organiser_report(core.locales, core.default_language, core.config.organisers, engines)
+    return SyncEngine(core.store, core.keyring, core.clock, settings, clients, report=report)
 
 
 async def serve(
@@ -76,6 +89,9 @@ async def serve(
             engine.wake.set()
 
     core.wake_delivery = wake
+    syncing = crm_sync(core, engines) if config.sync.destinations else None
+    if syncing is not None:
+        core.wake_sync = syncing.wake.set
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -103,6 +119,8 @@ async def serve(
             if engines:
                 group.create_task(heartbeat.beat(core.store, list(engines), core.clock, stop), name="heartbeat")
             group.create_task(core.keep_tidy(stop), name="housekeeping")
+            if syncing is not None:
+                group.create_task(syncing.run(stop), name="crm-sync")
             log.info("running adapters: %s", ", ".join(a.name for a in adapters))
             # Delivery serves the adapters: when every adapter has finished (the console's input
             # ended), everything stops.

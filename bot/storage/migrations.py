@@ -243,4 +243,64 @@ MIGRATIONS: tuple[Migration, ...] = (
             " WHERE state IN ('sent', 'failed', 'skipped', 'expired', 'cancelled')",
         ),
     ),
+    Migration(
+        6,
+        "crm sync",
+        (
+            """
+        CREATE TABLE sync_consents (
+            -- A signer's answer to "Share my name and e-mail with <organisation>", asked only for a
+            -- petition with a CRM destination: the question as they read it, and its version.
+            user_id TEXT NOT NULL REFERENCES users (id),
+            petition_id TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            shared INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            language TEXT NOT NULL,
+            question TEXT NOT NULL,
+            answered_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, petition_id)
+        )
+        """,
+            """
+        CREATE TABLE sync_outbox (
+            id INTEGER PRIMARY KEY,
+            -- Sent with the event: a receiver that saw it already ignores it.
+            event_id TEXT NOT NULL UNIQUE,
+            destination TEXT NOT NULL,
+            -- signature.created, signature.erased, pledge.taken, pledge.withdrawn
+            event TEXT NOT NULL,
+            -- The petition or pledge.
+            subject TEXT NOT NULL,
+            -- NULL once the person is forgotten.
+            user_id TEXT,
+            -- What the request needs, encrypted; NULL once the row is settled.
+            sealed BLOB,
+            -- pending -> sending -> sent | failed | cancelled
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            -- What the CRM calls the record (Action Network's signature identifier): never posted twice.
+            remote_id TEXT,
+            -- A step left to the organisers (erasing a record the CRM's API cannot erase); NULL: none.
+            manual TEXT,
+            -- Whether organisers were told of this row's failure or manual step.
+            reported INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+            "CREATE INDEX sync_outbox_due ON sync_outbox (destination, state, due_at)",
+            "CREATE INDEX sync_outbox_by_user ON sync_outbox (user_id)",
+            """
+        CREATE TABLE leases (
+            -- Which instance does a job only one may do (CRM sync), until when unless renewed.
+            role TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """,
+        ),
+    ),
 )
