@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -43,18 +45,20 @@ class Fitted:
     idf: Floats
 
 
-def ngrams(text: str) -> dict[int, int]:
-    """The hashed character n-grams of ``text``'s folded words, counted."""
+# Both models read each question (the alarm detector, then the entry model): counted once.
+@lru_cache(maxsize=256)
+def ngrams(text: str) -> Mapping[int, int]:
+    """The hashed character n-grams of ``text``'s folded words, counted (read-only: shared)."""
     counts: Counter[int] = Counter()
     for word in words(fold(text[:MAX_ANALYSED_CHARS])):
         padded = f" {word} "
         for n in NGRAMS:
             for start in range(len(padded) - n + 1):
                 counts[zlib.crc32(padded[start : start + n].encode()) % BUCKETS] += 1
-    return dict(counts)
+    return MappingProxyType(dict(counts))
 
 
-def vector(counts: dict[int, int], idf: Floats) -> tuple[Ints, Floats]:
+def vector(counts: Mapping[int, int], idf: Floats) -> tuple[Ints, Floats]:
     """Sublinear tf-idf, scaled to unit length."""
     if not counts:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
