@@ -18,7 +18,7 @@ from helpers import ROOT
 from bot.core import registry
 from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
-from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.core.registry import broadcast_platforms
 from bot.operations.init import Plan, config_text, installable
 from bot.port.events import ButtonPress, Chat, Command, Event, User
 from bot.port.markup import plain
