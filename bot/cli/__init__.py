@@ -3,7 +3,7 @@
 
 The groups: :mod:`~bot.cli.serving` (run, console), :mod:`~bot.cli.operations` (init, doctor, backup,
 restore), :mod:`~bot.cli.kb` (ask, kb), :mod:`~bot.cli.export` (export, stats),
-:mod:`~bot.cli.broadcasts`, :mod:`~bot.cli.keys` and :mod:`~bot.cli.content`.
+:mod:`~bot.cli.broadcasts`, :mod:`~bot.cli.dashboard`, :mod:`~bot.cli.keys` and :mod:`~bot.cli.content`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import broadcasts, content, export, kb, keys, operations, serving
+from bot.cli import broadcasts, content, dashboard, export, kb, keys, operations, serving
 from bot.cli.common import (
     EXIT_DATABASE,
     EXIT_PROBLEMS,
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     kb.add_commands(sub, common)
     export.add_commands(sub, common)
     broadcasts.add_commands(sub, common)
+    dashboard.add_commands(sub, common)
     operations.add_backup_commands(sub, common)
     keys.add_commands(sub, common)
     content.add_commands(sub, common)
@@ -108,6 +109,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return export.cmd_stats(config)
         if args.command == "broadcast":
             return broadcasts.cmd_broadcast(config, args)
+        if args.command == "dashboard":
+            return dashboard.cmd_dashboard(config, args)
         if args.command == "key":
             return keys.cmd_key_rotate(config)
         if args.command == "backup":
