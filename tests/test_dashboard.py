@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession, CookieJar
+from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 from testbot import TestBot
 
@@ -25,6 +25,7 @@ from bot.web.queries import Figures
 from bot.web.server import COOKIE, HEADERS, MAX_FAILURES, Dashboard
 from bot.web.signin import SignIn
 
+Client = TestClient[web.Request, web.Application]
 BOSS = "console:boss"
 LINK = re.compile(r"http://127\.0\.0\.1:9878/signin/([\w-]+)")
 
@@ -40,13 +41,13 @@ async def boss(config: Config, services: Services) -> AsyncIterator[TestBot]:
 
 
 @pytest.fixture
-async def client(boss: TestBot) -> AsyncIterator[TestClient[object, object]]:
+async def client(boss: TestBot) -> AsyncIterator[Client]:
     dashboard = Dashboard(boss.core)
     async with TestClient(TestServer(dashboard.app), cookie_jar=CookieJar(unsafe=True)) as test_client:
         yield test_client
 
 
-async def signed_in(bot: TestBot, client: TestClient[object, object]) -> str:
+async def signed_in(bot: TestBot, client: Client) -> str:
     """Sign ``client`` in through /dashboard; the session's CSRF token."""
     token = LINK.search(await bot.ask("/dashboard"))
     assert token is not None
@@ -58,9 +59,7 @@ async def signed_in(bot: TestBot, client: TestClient[object, object]) -> str:
     return found[1]
 
 
-async def test_dashboard_gives_an_organiser_a_link_that_works_once(
-    boss: TestBot, client: TestClient[object, object]
-) -> None:
+async def test_dashboard_gives_an_organiser_a_link_that_works_once(boss: TestBot, client: Client) -> None:
     reply = await boss.ask("/dashboard")
     assert "It works once, within 10 minutes" in reply
     token = LINK.search(reply)
@@ -80,9 +79,7 @@ async def test_dashboard_gives_an_organiser_a_link_that_works_once(
     assert [row[0] for row in rows] != [token[1]] and len(rows) == 1
 
 
-async def test_dashboard_is_for_private_chats_and_configured_organisers(
-    config: Config, services: Services
-) -> None:
+async def test_dashboard_is_for_private_chats_and_configured_organisers(config: Config, services: Services) -> None:
     async with TestBot.started(organiser_config(config), services, user_id="someone") as bot:
         assert "organisers" in (await bot.ask("/dashboard")).lower()
         group = Event(User("console", "boss"), Chat("group-1", ChatKind.GROUP), Command("dashboard", ""))
@@ -93,7 +90,7 @@ async def test_dashboard_is_for_private_chats_and_configured_organisers(
 
 
 async def test_every_response_has_the_security_headers_and_posts_need_the_csrf_token(
-    boss: TestBot, client: TestClient[object, object]
+    boss: TestBot, client: Client
 ) -> None:
     anonymous = await client.get("/")
     assert anonymous.status == 401 and "send /dashboard" in await anonymous.text()
@@ -135,7 +132,7 @@ async def test_a_session_cookie_is_secure_behind_https(config: Config, services:
 
 
 async def test_refused_links_are_logged_without_the_link_and_throttled(
-    boss: TestBot, client: TestClient[object, object], caplog: pytest.LogCaptureFixture
+    boss: TestBot, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     for n in range(MAX_FAILURES):
@@ -160,7 +157,7 @@ async def test_refused_links_are_logged_without_the_link_and_throttled(
 
 
 async def test_a_link_expires_after_ten_minutes_and_an_organiser_removed_is_signed_out(
-    boss: TestBot, client: TestClient[object, object]
+    boss: TestBot, client: Client
 ) -> None:
     core = boss.core
     signin = SignIn(core.store, core.keyring, core.config)
@@ -179,14 +176,16 @@ async def test_a_link_expires_after_ten_minutes_and_an_organiser_removed_is_sign
         await removed.link("console", "boss", "en", datetime.now(UTC))
 
 
-async def test_pages_follow_the_organisers_language(boss: TestBot, client: TestClient[object, object]) -> None:
+async def test_pages_follow_the_organisers_language(boss: TestBot, client: Client) -> None:
     await boss.ask("/language ru")
     await signed_in(boss, client)
     page = await (await client.get("/")).text()
     assert '<html lang="ru">' in page and "Обзор" in page and "Подписчики по языкам" in page
 
 
-async def test_the_command_line_prints_a_link(tmp_path: Path, boss: TestBot, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_command_line_prints_a_link(
+    tmp_path: Path, boss: TestBot, capsys: pytest.CaptureFixture[str]
+) -> None:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(f'organisers: ["{BOSS}"]\nstorage: {{path: {boss.core.config.store_path}}}\n')
     link = ["--config", str(config_file), "dashboard", "link", "--as"]
@@ -236,8 +235,24 @@ async def test_countries_are_counted_again_after_an_erasure(boss: TestBot) -> No
 
 
 def test_the_web_options_are_checked() -> None:
-    with pytest.raises(ConfigError, match="web.public_url"):
+    with pytest.raises(ConfigError, match=r"web\.public_url"):
         from_mapping({"web": {"public_url": "dash.example.org"}})
-    with pytest.raises(ConfigError, match="web.port"):
+    with pytest.raises(ConfigError, match=r"web\.port"):
         from_mapping({"web": {"port": 0}})
     assert from_mapping({"web": {"enabled": True, "public_url": "https://x.org"}}).web.public_url == "https://x.org"
+
+
+async def test_a_preview_shows_the_message_as_recipients_get_it_escaped(boss: TestBot, client: Client) -> None:
+    csrf = await signed_in(boss, client)
+    body = "**Vigil** on Friday <script>alert(1)</script> [map](https://example.org/map)"
+    draft = {"body": body, "topic": "news", "language": "es", "platform": "all", "csrf": csrf}
+    page = await (await client.post("/broadcasts/preview", data=draft)).text()
+    assert "<strong>Vigil</strong>" in page and '<a href="https://example.org/map"' in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # The recipients' language's footer; the organiser's language around it.
+    assert "campaign news" not in page.split('id="message"')[1].split("</blockquote>")[0]
+    assert "Send it" in page
+    sent = await client.post("/broadcasts/send", data=draft, allow_redirects=False)
+    assert sent.status == 303 and sent.headers["Location"].startswith("/broadcasts/")
+    (row,) = await boss.core.store.rows("SELECT body, topic, language, platform FROM broadcasts")
+    assert tuple(row) == (body, "news", "es", None)

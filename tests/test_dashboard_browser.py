@@ -58,12 +58,16 @@ SUBSCRIBERS = [make_user(7_100_000_001 + n, f"Reader {n}", language_code="en") f
 BROADCAST = "Vigil at the Quokka Hall on Friday: bring candles."
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is not installed: apt-get install -y chromium (.ci/run does)")
+    return str(CHROMIUM)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        launched = await playwright.chromium.launch(executable_path=chromium(), headless=True, args=ARGS)
         yield launched
         await launched.close()
 

@@ -294,6 +294,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (name, day)
         )
         """,
+            # The dashboard's figures, read from these indexes alone: subscribers per language and per
+            # platform (each person once), signatures per consent version.
+            "CREATE INDEX subscriptions_by_language ON subscriptions (language, user_id)",
+            "CREATE INDEX subscriptions_by_platform ON subscriptions (platform, user_id)",
+            "CREATE INDEX signatures_by_consent ON signatures (petition_id, consent_version)",
         ),
     ),
 )

@@ -15,7 +15,7 @@ LABEL = 190
 # Room right of the longest bar for its figure ("12,122 of 15,000 — 81%").
 VALUE = 150
 # Labels longer than this are cut (with "…") in the chart: the table beside it has them whole.
-LABEL_CHARS = 28
+LABEL_CHARS = 26
 HEIGHT = 180
 
 
@@ -50,7 +50,9 @@ def bars(title: str, rows: Sequence[Bar]) -> Markup:
         y = n * ROW + 4
         length = round(span * row.value / peak)
         css = "bar suppressed" if row.suppressed else "bar"
-        body.append(f'<text class="label" x="{LABEL - 6}" y="{y + 14}" text-anchor="end">{escape(short(row.label))}</text>')
+        body.append(
+            f'<text class="label" x="{LABEL - 6}" y="{y + 14}" text-anchor="end">{escape(short(row.label))}</text>'
+        )
         body.append(f'<rect class="{css}" x="{LABEL}" y="{y}" width="{max(length, 1)}" height="{ROW - 8}"/>')
         if row.goal:
             mark = LABEL + round(span * row.goal / peak)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -132,8 +133,11 @@ class Pages:
         taken = await self.core.pledges.pledge_counts()
         signed = await self.core.signatures.signature_counts()
         since = self.today() - timedelta(days=DAYS - 1)
-        per_day = await self.figures.signups_per_day(since)
-        before = await self.figures.signed_before(since)
+        per_day: Counter[date] = Counter()
+        for petition_id in campaigns.petitions:
+            per_day.update(await self.figures.signups_per_day(petition_id, since))
+        # The earlier ones: the total (a tally) less those of the days shown.
+        before = sum(signed.get(p, 0) for p in campaigns.petitions) - per_day.total()
         subscribers = await self.figures.subscribers()
         opt_outs = await self.figures.opt_outs_per_week(WEEKS, self.today())
         pledges = [(localized(p.title, lang), taken.get(p.id, 0), p.goal) for p in campaigns.pledges.values()]
@@ -181,11 +185,11 @@ class Pages:
         if petition is None:
             return None
         since = self.today() - timedelta(days=DAYS - 1)
-        per_day = await self.figures.signups_per_day(since, petition_id)
-        before = await self.figures.signed_before(since, petition_id)
+        per_day = await self.figures.signups_per_day(petition_id, since)
         countries = await self.figures.countries(petition_id)
         consents = await self.figures.consent_versions(petition_id)
         count = await self.core.signatures.signature_count(petition_id)
+        before = count - sum(per_day.values())
         ranked = sorted(countries.items(), key=lambda item: (-item[1], item[0] or "~"))
         named = [
             (country_name(code, lang) if code else self.t(lang, "no_country"), n, n < SMALL_CELL) for code, n in ranked
@@ -226,7 +230,7 @@ class Pages:
 
     async def broadcasts(self, lang: str) -> Page:
         listing = await self.outbox.listing()
-        progress = await self.figures.progress([b.id for b in listing])
+        progress = await self.figures.progress(listing)
         rows = [(b, self._audience(lang, b), progress[b.id]) for b in listing]
         return Page(
             "broadcasts",
@@ -291,7 +295,7 @@ class Pages:
         broadcast = await self.outbox.get(broadcast_id)
         if broadcast is None:
             return None
-        counts = (await self.figures.progress([broadcast_id]))[broadcast_id]
+        counts = (await self.figures.progress([broadcast]))[broadcast_id]
         return {"state": broadcast.state, "counts": {state: counts.get(state, 0) for state in FUNNEL}}
 
     async def calendar(self, lang: str) -> Page:
@@ -320,7 +324,7 @@ class Pages:
             [(name, on.isoformat(), number(lang, until)) for on, until, name, _, _ in days],
             id="calendar",
         )
-        audience = await self.outbox.audience_size(ACTION_DAYS)
+        audience = await self.figures.topic_size(ACTION_DAYS)
         return Page("calendar", self.t(lang, "calendar"), {"days": days, "timeline": chart, "audience": audience})
 
     async def knowledge(self, lang: str) -> Page:

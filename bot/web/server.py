@@ -31,6 +31,7 @@ from bot.core.registry import broadcast_platforms
 from bot.delivery.broadcasts import MAX_BROADCAST_CHARS, create_broadcast
 from bot.delivery.messages import audience_summary, broadcast_message
 from bot.port.redaction import without_message
+from bot.web.listening import listen, runner
 from bot.web.pages import Page, Pages
 from bot.web.render import html
 from bot.web.signin import SESSION_LIFETIME, SIGNIN_PATH, Refusal, Session, SignIn, base_url
@@ -99,6 +100,9 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Compiled now rather than at the first request, which would hold up the event loop meanwhile.
+        for name in self.templates.list_templates():
+            self.templates.get_template(name)
         self.app = web.Application(middlewares=[self._headers, self._signed_in])
         routes = self.app.router
         routes.add_get("/", self._overview)
@@ -115,19 +119,13 @@ class Dashboard:
         routes.add_get(SIGNIN_PATH + "{token}", self._signin_page)
         routes.add_post(SIGNIN_PATH + "{token}", self._signin)
         routes.add_static("/static", HERE / "static", append_version=False)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = runner(self.app)
 
     # -- running ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen; an OSError (the port is taken) is the caller's to report."""
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.listen, self.settings.port)
-        try:
-            await site.start()
-        except BaseException:
-            await self._runner.cleanup()
-            raise
+        await listen(self._runner, self.settings.listen, self.settings.port)
         log.info("dashboard on http://%s:%d/", self.settings.listen, self.settings.port)
 
     async def close(self) -> None:
