@@ -221,8 +221,12 @@ async def test_sign_in_and_every_page_renders_its_charts(browser: Browser, tmp_p
             assert await page.locator("h1").inner_text() == heading
             assert await page.locator("figure svg.chart").count() == charts
             await site.shot(page, name.lower())
+        # A question answered meanwhile is counted (the question itself is not kept).
+        site.tg.push_message("what is naloxone", user=SUBSCRIBERS[0])
+        await site.tg.wait_for("sendMessage", lambda call: "aloxone" in str(call.params.get("text")))
         await page.get_by_role("link", name="Knowledge base").click()
         assert await page.locator("figure svg.chart").count() == 2
+        assert await page.locator("#most-served table tbody").inner_text() == "Naloxone (Narcan)\t1"
         assert await page.locator("#entries tbody tr").count() == len(services.content.kb.entries)
         await site.shot(page, "knowledge")
 

@@ -34,6 +34,8 @@ COUNTRIES_DRAWN = 25
 # Action days ahead on the calendar: a year's.
 CALENDAR_DAYS = 366
 DAYS_PER_MONTH = 365.25 / 12
+# Entries in the chart of the most served.
+MOST_SERVED = 20
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ class Pages:
             (self.t(lang, "served_crisis"), served.get(CRISIS, 0)),
             (self.t(lang, "served_fallback"), served.get(FALLBACK, 0)),
         ]
-        most = sorted(rows, key=lambda row: (-row[3], row[0].id))[:20]
+        most = sorted((row for row in rows if row[3]), key=lambda row: (-row[3], row[0].id))[:MOST_SERVED]
         charts_ = [
             self._counts(lang, self.t(lang, "special_answers"), self.t(lang, "answer"), answers, "special"),
             self._counts(
