@@ -106,13 +106,21 @@ class Site:
         finally:
             await core.close()
 
-    async def signed_in(self, browser: Browser) -> tuple[BrowserContext, Page]:
+    @asynccontextmanager
+    async def visit(self, browser: Browser, *, signed_in: bool = True) -> AsyncIterator[Page]:
+        """A page in a context of its own (signed in through a fresh link); afterwards, every request
+        it made is checked to have stayed on 127.0.0.1."""
         context = await self.context(browser)
-        page = await context.new_page()
-        await page.goto(await self.link())
-        await page.get_by_role("button", name="Sign in").click()
-        await page.wait_for_url(self.base + "/")
-        return context, page
+        try:
+            page = await context.new_page()
+            if signed_in:
+                await page.goto(await self.link())
+                await page.get_by_role("button", name="Sign in").click()
+                await page.wait_for_url(self.base + "/")
+            yield page
+        finally:
+            await context.close()
+        self.assert_local()
 
     async def shot(self, page: Page, name: str) -> None:
         await page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
@@ -192,9 +200,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_sign_in_and_every_page_renders_its_charts(browser: Browser, tmp_path: Path, services: Services) -> None:
-    async with running(tmp_path, services) as site:
-        context, page = await site.signed_in(browser)
-        cookie = next(c for c in await context.cookies() if c["name"] == "dashboard_session")
+    async with running(tmp_path, services) as site, site.visit(browser) as page:
+        cookie = next(c for c in await page.context.cookies() if c["name"] == "dashboard_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
 
         assert await page.locator("h1").inner_text() == "Overview"
@@ -238,19 +245,15 @@ async def test_sign_in_and_every_page_renders_its_charts(browser: Browser, tmp_p
                 assert name not in html and email not in html
             for person in SUBSCRIBERS:
                 assert str(person["id"]) not in html
-        await context.close()
-        site.assert_local()
 
 
 async def test_a_used_and_an_expired_link_are_refused(browser: Browser, tmp_path: Path, services: Services) -> None:
-    async with running(tmp_path, services) as site:
-        context = await site.context(browser)
-        page = await context.new_page()
+    async with running(tmp_path, services) as site, site.visit(browser, signed_in=False) as page:
         link = await site.link()
         await page.goto(link)
         await page.get_by_role("button", name="Sign in").click()
         await page.wait_for_url(site.base + "/")
-        await context.clear_cookies()
+        await page.context.clear_cookies()
 
         response = await page.goto(link)
         assert response is not None and response.status == 403
@@ -263,15 +266,12 @@ async def test_a_used_and_an_expired_link_are_refused(browser: Browser, tmp_path
 
         response = await page.goto(site.base + "/")
         assert response is not None and response.status == 401
-        await context.close()
-        site.assert_local()
 
 
 async def test_the_export_downloads_what_the_command_line_exports(
     browser: Browser, tmp_path: Path, services: Services
 ) -> None:
-    async with running(tmp_path, services) as site:
-        context, page = await site.signed_in(browser)
+    async with running(tmp_path, services) as site, site.visit(browser) as page:
         await page.goto(f"{site.base}/petitions/{PETITION}")
         # Not re-confirmed: nothing downloads.
         await page.get_by_role("button", name="Download").click()
@@ -308,15 +308,12 @@ async def test_the_export_downloads_what_the_command_line_exports(
         assert audit.count(f"telegram:{ORGANISER}") == 2 and "JSON" in audit and "CSV" in audit
         assert "Signer" not in audit
         await site.shot(page, "petition-after-export")
-        await context.close()
-        site.assert_local()
 
 
 async def test_a_broadcast_composed_in_the_browser_reaches_telegram(
     browser: Browser, tmp_path: Path, services: Services
 ) -> None:
-    async with running(tmp_path, services) as site:
-        context, page = await site.signed_in(browser)
+    async with running(tmp_path, services) as site, site.visit(browser) as page:
         await page.get_by_role("link", name="Broadcasts", exact=True).click()
         await page.get_by_label("Message").fill(BROADCAST)
         await page.get_by_label("Topic").select_option("news")
@@ -329,7 +326,10 @@ async def test_a_broadcast_composed_in_the_browser_reaches_telegram(
         await page.wait_for_url(f"{site.base}/broadcasts/*")
 
         sent = await site.tg.wait_for(
-            "sendMessage", lambda call: BROADCAST in str(call.params.get("text")), count=len(SUBSCRIBERS), timeout=20
+            "sendMessage",
+            lambda call: BROADCAST in str(call.params.get("text")),
+            count=len(SUBSCRIBERS),
+            timeout=20,
         )
         assert {call.params["chat_id"] for call in sent} == {person["id"] for person in SUBSCRIBERS}
         # The page follows the broadcast until it is done (its script reloads it), then shows the funnel.
@@ -337,36 +337,30 @@ async def test_a_broadcast_composed_in_the_browser_reaches_telegram(
         assert await page.locator('#progress [data-count="sent"]').inner_text() == str(len(SUBSCRIBERS))
         assert await page.locator("figure svg.chart").count() == 1
         await site.shot(page, "broadcast")
-        await context.close()
-        site.assert_local()
 
 
 async def test_a_forged_cookie_and_a_missing_csrf_token_are_refused(
     browser: Browser, tmp_path: Path, services: Services
 ) -> None:
     async with running(tmp_path, services) as site:
-        context = await site.context(browser)
-        await context.add_cookies([{"name": "dashboard_session", "value": "forged-token", "url": site.base}])
-        page = await context.new_page()
-        response = await page.goto(site.base + "/")
-        assert response is not None and response.status == 401
-        assert "send /dashboard" in await page.content()
-        await context.close()
+        async with site.visit(browser, signed_in=False) as page:
+            await page.context.add_cookies([{"name": "dashboard_session", "value": "forged-token", "url": site.base}])
+            response = await page.goto(site.base + "/")
+            assert response is not None and response.status == 401
+            assert "send /dashboard" in await page.content()
 
-        context, page = await site.signed_in(browser)
-        await page.get_by_role("link", name="Broadcasts", exact=True).click()
-        await page.get_by_label("Message").fill(BROADCAST)
-        await page.locator("form.compose input[name=csrf]").evaluate("input => input.remove()")
-        await page.get_by_role("button", name="Preview").click()
-        assert "out of date" in await page.locator("#reason").inner_text()
-        await site.shot(page, "csrf-refused")
-        assert site.tg.calls_to("sendMessage") == []
+        async with site.visit(browser) as page:
+            await page.get_by_role("link", name="Broadcasts", exact=True).click()
+            await page.get_by_label("Message").fill(BROADCAST)
+            await page.locator("form.compose input[name=csrf]").evaluate("input => input.remove()")
+            await page.get_by_role("button", name="Preview").click()
+            assert "out of date" in await page.locator("#reason").inner_text()
+            await site.shot(page, "csrf-refused")
+            assert site.tg.calls_to("sendMessage") == []
 
-        # Signing out ends the session: the cookie no longer opens anything.
-        await page.goto(site.base + "/")
-        await page.get_by_role("button", name="Sign out").click()
-        assert "signed out" in await page.content()
-        response = await page.goto(site.base + "/")
-        assert response is not None and response.status == 401
-        await context.close()
-        site.assert_local()
+            # Signing out ends the session: the cookie no longer opens anything.
+            await page.goto(site.base + "/")
+            await page.get_by_role("button", name="Sign out").click()
+            assert "signed out" in await page.content()
+            response = await page.goto(site.base + "/")
+            assert response is not None and response.status == 401
