@@ -178,6 +178,9 @@ async def test_a_link_expires_after_ten_minutes_and_an_organiser_removed_is_sign
 
 async def test_pages_follow_the_organisers_language(boss: TestBot, client: Client) -> None:
     await boss.ask("/language ru")
+    token = LINK.search(await boss.ask("/dashboard"))
+    assert token is not None
+    assert "Войти" in await (await client.get(f"/signin/{token[1]}")).text()
     await signed_in(boss, client)
     page = await (await client.get("/")).text()
     assert '<html lang="ru">' in page and "Обзор" in page and "Подписчики по языкам" in page

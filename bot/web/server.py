@@ -210,10 +210,12 @@ class Dashboard:
         throttled = self._throttled(request)
         if throttled is not None:
             return throttled
-        refusal = await self.signin.check(request.match_info["token"], self.core.clock())
+        token = request.match_info["token"]
+        refusal = await self.signin.check(token, self.core.clock())
         if refusal is not None:
             return self._refused(request, refusal)
-        return self._render("signin.html", self.core.config.default_language, None)
+        lang = await self.signin.language(token) or self.core.config.default_language
+        return self._render("signin.html", lang, None)
 
     async def _signin(self, request: web.Request) -> web.Response:
         throttled = self._throttled(request)

@@ -101,6 +101,11 @@ class SignIn:
             return Refusal.NOT_ORGANISER
         return None
 
+    async def language(self, token: str) -> str | None:
+        """The language the link of ``token`` opens the dashboard in, if there is such a link."""
+        row = await self.store.row("SELECT language FROM dashboard_links WHERE token_hash = ?", (token_hash(token),))
+        return str(row[0]) if row else None
+
     async def redeem(self, token: str, now: datetime) -> Opened | Refusal:
         """Use the link of ``token``: a new session, or why not. Two uses at once: one wins."""
         refusal = await self.check(token, now)
