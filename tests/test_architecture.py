@@ -18,7 +18,7 @@ from helpers import ROOT
 from bot.core import registry
 from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
-from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.core.registry import broadcast_platforms
 from bot.operations.init import Plan, config_text, installable
 from bot.port.events import ButtonPress, Chat, Command, Event, User
 from bot.port.markup import plain
@@ -219,6 +219,6 @@ async def test_a_command_added_from_outside_runs_and_its_button_works(
         pressed = await core.handle(Event(someone, Chat("console:someone"), ButtonPress(reply.buttons[0][0].action)))
         assert plain(pressed.replies[0].text) == "HELLO!"
         # It joins the project's own commands, after them, in /help and every platform's menu.
-        assert [info.name for info in core.commands()][-2:] == ["broadcast", "shout"]
+        assert [info.name for info in core.commands()][-2:] == ["dashboard", "shout"]
     finally:
         await core.close()

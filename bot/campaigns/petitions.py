@@ -6,6 +6,7 @@ returned by a write is read just after its commit: the total at that moment, the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -151,7 +152,9 @@ class Signatures:
             " AS wants_updates FROM signatures s WHERE petition_id = ? ORDER BY signed_at, id",
             (UPDATES_TOPIC, petition_id),
         )
-        return [self.decrypted(row, bool(row["wants_updates"])) for row in rows]
+        # Decrypted in a worker thread: a large petition takes a while, and a running bot (its
+        # dashboard) goes on answering meanwhile.
+        return await asyncio.to_thread(lambda: [self.decrypted(row, bool(row["wants_updates"])) for row in rows])
 
     async def country_of(self, user: str) -> str | None:
         """The country a person gave when they last signed a petition (for their crisis line), if any."""

@@ -3,13 +3,18 @@ deliver to, encrypted."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.campaigns.people import People
 from bot.privacy.crypto import Keyring
+from bot.storage.counters import add_counts
 from bot.storage.database import Store, day_stamp
+
+# The counters of opt-outs (the organisers' dashboard shows them per week): "opt-out:<topic>".
+OPT_OUT = "opt-out"
 
 ACTION_DAYS = "action-days"
 # Who signs a petition may opt in to its updates: this topic.
@@ -50,16 +55,23 @@ class Subscriptions:
         return cursor.rowcount == 1
 
     async def unsubscribe(self, user: str, topics: Sequence[str] | None = None) -> int:
-        """Unsubscribe from ``topics`` (every topic when None); returns how many were removed."""
+        """Unsubscribe from ``topics`` (every topic when None); returns how many were removed.
+
+        Each removal is counted, by topic and day, in the same transaction: the count of opt-outs
+        cannot drift from what was removed, and says nothing of who it was.
+        """
         async with self.store.transaction() as db:
             if topics is None:
-                cursor = await db.execute("DELETE FROM subscriptions WHERE user_id = ?", (user,))
+                cursor = await db.execute("DELETE FROM subscriptions WHERE user_id = ? RETURNING topic", (user,))
             else:
                 marks = ", ".join("?" * len(topics))
                 cursor = await db.execute(
-                    f"DELETE FROM subscriptions WHERE user_id = ? AND topic IN ({marks})", (user, *topics)
+                    f"DELETE FROM subscriptions WHERE user_id = ? AND topic IN ({marks}) RETURNING topic",
+                    (user, *topics),
                 )
-        return cursor.rowcount
+            removed = Counter(f"{OPT_OUT}:{row[0]}" for row in await cursor.fetchall())
+            await add_counts(db, removed, datetime.now(UTC).date())
+        return removed.total()
 
     async def topics_of(self, user: str) -> list[str]:
         rows = await self.store.rows("SELECT topic FROM subscriptions WHERE user_id = ? ORDER BY topic", (user,))

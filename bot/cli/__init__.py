@@ -3,7 +3,8 @@
 
 The groups: :mod:`~bot.cli.serving` (run, console), :mod:`~bot.cli.operations` (init, doctor, backup,
 restore), :mod:`~bot.cli.kb` (ask, kb), :mod:`~bot.cli.export` (export, stats),
-:mod:`~bot.cli.broadcasts`, :mod:`~bot.cli.sync`, :mod:`~bot.cli.keys` and :mod:`~bot.cli.content`.
+:mod:`~bot.cli.broadcasts`, :mod:`~bot.cli.sync`, :mod:`~bot.cli.dashboard`, :mod:`~bot.cli.keys` and
+:mod:`~bot.cli.content`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import broadcasts, content, export, kb, keys, operations, serving, sync
+from bot.cli import broadcasts, content, dashboard, export, kb, keys, operations, serving, sync
 from bot.cli.common import (
     EXIT_DATABASE,
     EXIT_PROBLEMS,
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_commands(sub, common)
     broadcasts.add_commands(sub, common)
     sync.add_commands(sub, common)
+    dashboard.add_commands(sub, common)
     operations.add_backup_commands(sub, common)
     keys.add_commands(sub, common)
     content.add_commands(sub, common)
@@ -111,6 +113,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return broadcasts.cmd_broadcast(config, args)
         if args.command == "sync":
             return sync.cmd_sync(config, args)
+        if args.command == "dashboard":
+            return dashboard.cmd_dashboard(config, args)
         if args.command == "key":
             return keys.cmd_key_rotate(config)
         if args.command == "backup":

@@ -17,11 +17,11 @@ from bot.cli.database import opened
 from bot.content import LANGUAGES
 from bot.content.i18n import Locales, counted
 from bot.core.config import Config
+from bot.core.registry import broadcast_platforms as platforms
 from bot.delivery.broadcasts import MAX_BROADCAST_CHARS, create_broadcast
 from bot.delivery.messages import broadcast_message
 from bot.delivery.outbox import Broadcast
 from bot.delivery.scheduler import TICK_SECONDS
-from bot.features.broadcasts import platforms
 from bot.operations import heartbeat
 from bot.port.plaintext import render
 from bot.privacy.files import ExportError

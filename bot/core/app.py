@@ -15,6 +15,7 @@ from bot.core.capabilities import Capabilities, Services, build_services
 from bot.core.config import Config
 from bot.core.context import Context
 from bot.core.router import Router
+from bot.core.served import Served
 from bot.port.clock import Clock, idle
 from bot.port.events import ChatKind, Command, Event, Reply, ReplyKind, Text
 from bot.port.languages import language_code
@@ -23,6 +24,7 @@ from bot.port.redaction import without_message
 from bot.port.services import CommandInfo, Strings
 from bot.privacy.crypto import Keyring
 from bot.privacy.secret_key import load_key
+from bot.storage.counters import Counters
 from bot.storage.database import Store
 from bot.storage.settings import PlatformSettings
 
@@ -54,6 +56,7 @@ class Core(Capabilities):
     ) -> None:
         super().__init__(services, store, keyring, clock)
         self.router = router
+        self.served = Served(Counters(store))
 
     @classmethod
     async def open(
@@ -84,10 +87,17 @@ class Core(Capabilities):
         return core
 
     async def close(self) -> None:
+        try:
+            await self.served.flush(self.clock().date())
+        except Exception as exc:
+            # The counts are figures for organisers: losing the last minute's must not stop a shutdown.
+            log.warning("could not write the counts of answers served: %s", type(exc).__name__)
         await self.store.close()
 
     async def maintain(self) -> None:
-        """Housekeeping: forget sign-ups abandoned halfway (they may hold a name)."""
+        """Housekeeping: forget sign-ups abandoned halfway (they may hold a name); write the counts of
+        answers served."""
+        await self.served.flush(self.clock().date())
         purged = await self.conversations.purge_conversations(self.clock(), self.conversation_timeout)
         if purged:
             log.info("forgot %d abandoned conversation(s)", purged)
@@ -143,6 +153,7 @@ class Core(Capabilities):
         person told."""
         started = time.perf_counter()
         outcome = await self._handle(event)
+        self.served.count(outcome.replies)
         self.metrics.handled(event.user.platform, event.content, outcome.replies, time.perf_counter() - started)
         return outcome
 

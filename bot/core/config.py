@@ -80,6 +80,20 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    # Serve the organisers' dashboard while the bot runs; needs the web extra.
+    enabled: bool = False
+    # The loopback address by default: put a TLS-terminating reverse proxy in front to reach it from elsewhere.
+    listen: str = "127.0.0.1"
+    port: int = 9878
+    # The address organisers open (the proxy's, e.g. https://dashboard.example.org): sign-in links
+    # start with it, and an https one makes the session cookie Secure. None: http://listen:port.
+    public_url: str | None = None
+    # A knowledge-base entry last reviewed longer ago than this is overdue on the dashboard.
+    review_months: int = 12
+
+
+@dataclass(frozen=True)
 class Config:
     default_language: str = "en"
     # People allowed to use organiser features, as "platform:user_id".
@@ -95,6 +109,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     # Each platform's section (console:, telegram:, ... in the file), by name: every platform the
     # registry knows has one, its defaults where the file says nothing.
     platforms: Mapping[str, Any] = field(default_factory=dict, metadata={"option": False})
@@ -276,6 +291,13 @@ def _validate(config: Config) -> None:
         raise ConfigError("metrics.port: must be between 1 and 65535")
     for problem in sync_problems(config.sync):
         raise ConfigError(problem)
+    web = config.web
+    if not 1 <= web.port <= 65535:
+        raise ConfigError("web.port: must be between 1 and 65535")
+    if web.public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", web.public_url):
+        raise ConfigError(f"web.public_url: {web.public_url!r} is not an http:// or https:// address")
+    if not 1 <= web.review_months <= 120:
+        raise ConfigError("web.review_months: must be between 1 and 120")
     for name, declared in registry.platforms().items():
         for problem in declared.validate(config.section(name)):
             raise ConfigError(f"{name}.{problem}")

@@ -70,6 +70,11 @@ def names() -> tuple[str, ...]:
     return tuple(platforms())
 
 
+def broadcast_platforms() -> tuple[str, ...]:
+    """The platforms a broadcast may be limited to: those serving people over a network first."""
+    return tuple(sorted(names(), key=lambda name: not platform(name).server))
+
+
 def platform(name: str) -> Platform[Any]:
     found = platforms().get(name)
     if found is None:

@@ -24,6 +24,22 @@ def broadcast_message(locales: Locales, body: str, topic: str, lang: str) -> Rep
     return Reply(markup.join(markup.parse(body), footer(locales, lang, topic)))
 
 
+def audience_summary(
+    locales: Locales, lang: str, audience: int, topic: str, language: str | None, platform: str | None
+) -> markup.RichText:
+    """Who a broadcast reaches (``audience`` people), as the organiser confirms it, in chat or on the dashboard."""
+    return locales.plural(
+        lang,
+        "broadcast.audience",
+        audience,
+        topic=locales.text(lang, f"topic.{topic}"),
+        language=locales.text(language, "language.name")
+        if language
+        else locales.text(lang, "broadcast.every_language"),
+        platform=platform.capitalize() if platform else locales.text(lang, "broadcast.every_platform"),
+    )
+
+
 def reminder_message(locales: Locales, day: ActionDay, on: date, days_before: int, lang: str) -> Reply:
     name = localized(day.name, lang)
     if days_before:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.core.feature import Feature
 from bot.core.router import Router
 from bot.features.broadcasts import Broadcasts
+from bot.features.dashboard import Dashboard
 from bot.features.general import General
 from bot.features.knowledge import Knowledge
 from bot.features.organisers import Organisers
@@ -26,6 +27,7 @@ FEATURES: tuple[type[Feature], ...] = (
     Privacy,
     Organisers,
     Broadcasts,
+    Dashboard,
 )
 
 

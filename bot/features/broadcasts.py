@@ -14,11 +14,11 @@ from bot.campaigns.conversations import Conversation
 from bot.campaigns.subscriptions import TOPICS
 from bot.content.i18n import Locales, number
 from bot.content.model import LANGUAGES
-from bot.core import registry
 from bot.core.context import Context
 from bot.core.feature import Feature, command, pressed
+from bot.core.registry import broadcast_platforms
 from bot.delivery.broadcasts import MAX_BROADCAST_CHARS, create_broadcast
-from bot.delivery.messages import broadcast_message
+from bot.delivery.messages import audience_summary, broadcast_message
 from bot.delivery.outbox import Outbox
 from bot.port import markup
 from bot.port.actions import CANCEL, Action
@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 FLOW = "broadcast"
 ALL = "all"
 TEXT, TOPIC, LANGUAGE, PLATFORM, CONFIRM = "text", "topic", "language", "platform", "confirm"
-
-
-def platforms() -> tuple[str, ...]:
-    """The platforms a broadcast may be limited to: those serving people over a network first."""
-    return tuple(sorted(registry.names(), key=lambda name: not registry.platform(name).server))
 
 
 def text_prompt(locales: Locales, lang: str) -> RichText:
@@ -103,7 +98,8 @@ class Broadcasts(Feature):
             choices += [(ctx.core.locales.text(lang, "language.name"), lang) for lang in LANGUAGES]
         else:
             action = self.CHOOSE_PLATFORM
-            choices = [(ctx.text("broadcast.every_platform"), ALL)] + [(p.capitalize(), p) for p in platforms()]
+            choices = [(ctx.text("broadcast.every_platform"), ALL)]
+            choices += [(p.capitalize(), p) for p in broadcast_platforms()]
         buttons = tuple((Button(label, action.build(value)),) for label, value in choices)
         return Reply(ctx.t(f"broadcast.ask_{step}"), (*buttons, self.cancel_row(ctx)), asks_form=True)
 
@@ -180,23 +176,14 @@ class Broadcasts(Feature):
 
     @pressed(CHOOSE_PLATFORM)
     async def platform(self, ctx: Context, value: str) -> list[Reply]:
-        return await self.choose(ctx, PLATFORM, value, (ALL, *platforms()), CONFIRM)
+        return await self.choose(ctx, PLATFORM, value, (ALL, *broadcast_platforms()), CONFIRM)
 
     async def preview(self, ctx: Context, draft: Draft) -> list[Reply]:
         topic, language, platform = str(draft.topic), draft.language, draft.platform
         outbox = Outbox(ctx.core.store, ctx.core.keyring)
         audience = await outbox.audience_size(topic, language, platform)
         shown = broadcast_message(ctx.core.locales, str(draft.body), topic, language or ctx.lang)
-        summary = ctx.core.locales.plural(
-            ctx.lang,
-            "broadcast.audience",
-            audience,
-            topic=ctx.text(f"topic.{topic}"),
-            language=ctx.core.locales.text(language, "language.name")
-            if language
-            else ctx.text("broadcast.every_language"),
-            platform=platform.capitalize() if platform else ctx.text("broadcast.every_platform"),
-        )
+        summary = audience_summary(ctx.core.locales, ctx.lang, audience, topic, language, platform)
         return [ctx.reply("broadcast.preview_heading"), shown, Reply(summary, (self.send_row(ctx),))]
 
     @pressed(SEND)

@@ -20,6 +20,7 @@ from bot.core.app import Core
 from bot.core.config import MetricsConfig
 from bot.port.platform import Adapter, Monitored
 from bot.storage.database import StoreError
+from bot.web.listening import listen, runner
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,11 @@ class Monitoring:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = runner(app)
 
     async def start(self) -> None:
         """Listen; an OSError (the port is taken) is the caller's to report."""
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.listen, self.settings.port)
-        try:
-            await site.start()
-        except BaseException:
-            await self._runner.cleanup()
-            raise
+        await listen(self._runner, self.settings.listen, self.settings.port)
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self.settings.listen, self.settings.port)
 
     async def close(self) -> None:

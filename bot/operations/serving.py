@@ -23,12 +23,13 @@ from bot.port.platform import Adapter, AdapterError, DeliveringAdapter
 if TYPE_CHECKING:
     from bot.operations.monitoring import Monitoring
     from bot.sync.engine import SyncEngine
+    from bot.web.server import Dashboard
 
 log = logging.getLogger(__name__)
 
 
 class StartError(Exception):
-    """Something beside the adapters could not start (the metrics server)."""
+    """Something beside the adapters could not start (the metrics server, the dashboard)."""
 
 
 async def start_monitoring(core: Core, adapters: Sequence[Adapter]) -> Monitoring:
@@ -59,6 +60,20 @@ def crm_sync(core: Core, engines: Mapping[str, Engine]) -> SyncEngine:
     return SyncEngine(core.store, core.keyring, core.clock, settings, clients, report=report)
 
 
+async def start_dashboard(core: Core) -> Dashboard:
+    settings = core.config.web
+    try:
+        from bot.web.server import Dashboard
+    except ImportError as exc:
+        raise StartError(f"web.enabled needs the web extra ({exc}): pip install 'advocacy-bot[web]'") from exc
+    dashboard = Dashboard(core)
+    try:
+        await dashboard.start()
+    except OSError as exc:
+        raise StartError(f"cannot serve the dashboard on {settings.listen}:{settings.port}: {exc}") from exc
+    return dashboard
+
+
 async def serve(
     config: Config,
     adapters: Sequence[Adapter],
@@ -68,9 +83,13 @@ async def serve(
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM, or until every one of them has finished."""
     core = await Core.open(config, notice=notice, create_key=create_key)
+    monitoring = dashboard = None
     try:
         monitoring = await start_monitoring(core, adapters) if config.metrics.enabled else None
+        dashboard = await start_dashboard(core) if config.web.enabled else None
     except BaseException:
+        if monitoring is not None:
+            await monitoring.close()
         await core.close()
         raise
     # The content and its indexes live as long as the process: moved out of the collector's way,
@@ -131,6 +150,8 @@ async def serve(
             loop.remove_signal_handler(sig)
         if monitoring is not None:
             await monitoring.close()
+        if dashboard is not None:
+            await dashboard.close()
         await core.close()
         log.info("stopped")
     if failures:

@@ -303,4 +303,62 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         ),
     ),
+    Migration(
+        7,
+        "dashboard",
+        (
+            # Every table below holds an organiser as their pseudonymous key (the HMAC of their platform
+            # id, like users.id), and a link or a session as the SHA-256 of its token: a copy of the
+            # database signs nobody in.
+            """
+        CREATE TABLE dashboard_links (
+            token_hash TEXT PRIMARY KEY,
+            organiser TEXT NOT NULL,
+            -- The language the dashboard opens in: the organiser's in the chat the link was asked from.
+            language TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            -- Set when it signed someone in: a link works once.
+            used_at TEXT
+        )
+        """,
+            """
+        CREATE TABLE dashboard_sessions (
+            token_hash TEXT PRIMARY KEY,
+            organiser TEXT NOT NULL,
+            language TEXT NOT NULL,
+            -- Every form of the session carries it (and the server compares it) against cross-site requests.
+            csrf TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """,
+            "CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires_at)",
+            """
+        CREATE TABLE export_audit (
+            id INTEGER PRIMARY KEY,
+            organiser TEXT NOT NULL,
+            petition_id TEXT NOT NULL,
+            format TEXT NOT NULL,
+            -- How many signatures it held; never what they were.
+            count INTEGER NOT NULL,
+            exported_at TEXT NOT NULL
+        )
+        """,
+            """
+        CREATE TABLE counters (
+            -- "served:<entry id>", "served:fallback", "opt-out:<topic>": counts only, never who or what
+            -- was asked.
+            name TEXT NOT NULL,
+            -- The UTC day (YYYY-MM-DD) they were counted on.
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL CHECK (count >= 0),
+            PRIMARY KEY (name, day)
+        )
+        """,
+            # The dashboard's figures, read from these indexes alone: subscribers per language and per
+            # platform (each person once), signatures per consent version.
+            "CREATE INDEX subscriptions_by_language ON subscriptions (language, user_id)",
+            "CREATE INDEX subscriptions_by_platform ON subscriptions (platform, user_id)",
+            "CREATE INDEX signatures_by_consent ON signatures (petition_id, consent_version)",
+        ),
+    ),
 )
