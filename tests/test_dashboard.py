@@ -21,6 +21,7 @@ from bot.cli import main
 from bot.core.app import Services
 from bot.core.config import Config, ConfigError, WebConfig, from_mapping
 from bot.port.events import Chat, ChatKind, Command, Event, User
+from bot.sync.settings import Destination, SyncConfig
 from bot.web.queries import Figures
 from bot.web.server import COOKIE, HEADERS, MAX_FAILURES, Dashboard
 from bot.web.signin import SignIn
@@ -259,3 +260,36 @@ async def test_a_preview_shows_the_message_as_recipients_get_it_escaped(boss: Te
     assert sent.status == 303 and sent.headers["Location"].startswith("/broadcasts/")
     (row,) = await boss.core.store.rows("SELECT body, topic, language, platform FROM broadcasts")
     assert tuple(row) == (body, "news", "es", None)
+
+
+async def test_the_overview_lists_the_erasures_left_to_organisers_in_their_crm(
+    config: Config, services: Services
+) -> None:
+    an = Destination(kind="action-network", organisation="Example", secret_env="AN_KEY")
+    syncing = dataclasses.replace(organiser_config(config), sync=SyncConfig(destinations={"an": an}))
+    async with TestBot.started(syncing, services, user_id="boss") as bot:
+        dashboard = Dashboard(bot.core)
+        async with TestClient(TestServer(dashboard.app), cookie_jar=CookieJar(unsafe=True)) as client:
+            await signed_in(bot, client)
+            assert "Nothing is waiting for you." in await (await client.get("/")).text()
+            # What /forget leaves when Action Network's API cannot delete a signature (tests/test_sync.py
+            # makes one through the whole flow): a row with its step and no one in it.
+            stamp = "2026-12-06T10:00:00+00:00"
+            async with bot.core.store.transaction() as db:
+                await db.execute(
+                    "INSERT INTO sync_outbox (event_id, destination, event, subject, user_id, state, manual,"
+                    " created_at, due_at, updated_at) VALUES ('e1', 'an', 'signature.erased', 'decriminalise-now',"
+                    " NULL, 'sent', 'delete signature action_network:abc-123 and its person', ?, ?, ?)",
+                    (stamp, stamp, stamp),
+                )
+            page = await (await client.get("/")).text()
+            assert "Erasures left to you in your CRM" in page and "advocacy-bot sync done ID" in page
+            assert "delete signature action_network:abc-123 and its person" in page and "#1" in page
+            assert "2026-12-06" in page and "decriminalise-now" in page
+            await bot.core.sync.manual_done(1)
+            assert "Nothing is waiting for you." in await (await client.get("/")).text()
+
+
+async def test_without_a_crm_the_overview_has_no_sync_panel(boss: TestBot, client: Client) -> None:
+    await signed_in(boss, client)
+    assert "Erasures left to you" not in await (await client.get("/")).text()

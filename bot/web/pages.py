@@ -21,6 +21,7 @@ from bot.core.served import CRISIS, EMERGENCY, ENTRY, FALLBACK
 from bot.delivery.messages import message_for, reminder_key
 from bot.delivery.outbox import Broadcast, Outbox
 from bot.port import markup
+from bot.sync.outbox import pending_manual_steps
 from bot.web import charts
 from bot.web.charts import Bar
 from bot.web.queries import FUNNEL, SMALL_CELL, Figures, days_from
@@ -180,7 +181,15 @@ class Pages:
             ),
         ]
         links = [(p.id, localized(p.title, lang)) for p in campaigns.petitions.values()]
-        return Page("overview", self.t(lang, "overview"), {"charts": charts_, "petitions": links})
+        # CRM sync: the erasures a CRM's API could not do, left to organisers (ids, never a person).
+        syncing = bool(self.core.config.sync.destinations)
+        steps = await pending_manual_steps(self.core.store, self.core.keyring) if syncing else []
+        manual = [(f"#{n.id}", n.destination, n.subject, n.day, n.detail) for n in steps]
+        return Page(
+            "overview",
+            self.t(lang, "overview"),
+            {"charts": charts_, "petitions": links, "syncing": syncing, "manual_steps": manual},
+        )
 
     async def petition(self, lang: str, petition_id: str, who: Callable[[str], str]) -> Page | None:
         petition = self.core.content.campaigns.petitions.get(petition_id)
