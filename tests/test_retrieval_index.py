@@ -74,9 +74,15 @@ def documents_in(lang: str) -> list[Document]:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_the_index_is_the_one_reading_word_by_word_gives(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("numbered", [True, False])
+def test_the_index_is_the_one_reading_word_by_word_gives(
+    lang: str, numbered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A few entries at a time, so that the blocks of entries meet.
     monkeypatch.setattr(retrieval, "WEIGHED_AT_ONCE", 7)
+    if not numbered:
+        # As when a word occurs so often in an entry that the combinations of counts cannot be numbered.
+        monkeypatch.setattr(retrieval, "NUMBERED_COMBINATIONS", 1)
     documents = documents_in(lang)
     index = Retriever(documents, Analyzer(CONTENT.lexicon, lang))
     postings, variants = reference(documents, index.analyzer)

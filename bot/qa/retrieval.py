@@ -52,6 +52,8 @@ TEXTS_CACHE = 4096
 # Entries whose terms are counted at once: every entry of a large knowledge base at once would take
 # a large share of its memory (a row per word of every question variant).
 WEIGHED_AT_ONCE = 512
+# Combinations of per-field counts numbered as one 8-byte integer while they fit.
+NUMBERED_COMBINATIONS = 1 << 62
 # The longest multi-word synonym in a lexicon is matched first; longer ones are not looked for.
 MAX_SYNONYM_WORDS = 4
 
@@ -331,17 +333,22 @@ class Retriever:
         del field, times
         # The few distinct combinations of counts, each summed as the bag summed it.
         base = max((int(count.max()) for count in per_field if len(count)), default=0) + 1
-        combination = np.zeros(len(starts), np.int64)
-        for count in per_field:
-            combination = combination * base + count
+        if base ** len(WEIGHTS) < NUMBERED_COMBINATIONS:
+            combination = np.zeros(len(starts), np.int64)
+            for count in per_field:
+                combination = combination * base + count
+            distinct = np.unique(combination)
+            sums = [
+                _frequency([code // base ** (len(WEIGHTS) - 1 - k) % base for k in range(len(WEIGHTS))])
+                for code in distinct.tolist()
+            ]
+            frequencies = np.array(sums, np.float64)[np.searchsorted(distinct, combination)]
+            del combination
+        else:
+            # Counts too large to number their combinations (a word thousands of times in one entry).
+            table, which = np.unique(np.stack(per_field, axis=1), axis=0, return_inverse=True)
+            frequencies = np.array([_frequency(row) for row in table.tolist()], np.float64)[which.reshape(-1)]
         del per_field
-        distinct = np.unique(combination)
-        sums = [
-            _frequency([code // base ** (len(WEIGHTS) - 1 - k) % base for k in range(len(WEIGHTS))])
-            for code in distinct.tolist()
-        ]
-        frequencies = np.array(sums, np.float64)[np.searchsorted(distinct, combination)]
-        del combination
         in_order = frequencies[np.argsort(docs * (int(first.max(initial=0)) + 1) + first)]
         ends = np.cumsum(np.bincount(docs, minlength=found.entries)).tolist()
         lengths = [sum(in_order[begin:end].tolist()) for begin, end in pairwise([0, *ends])]
