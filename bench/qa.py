@@ -17,7 +17,7 @@ chat message from someone who chose no language: working out the question's lang
 of the tuning set and the blind set (varied questions, none repeated within a pass) for
 ``--passes`` passes, the first pass included (typo corrections are cached after it, so the first pass
 is also shown as "cold"); the p99 per language is shown too. Peak RSS is taken before the baseline
-(and numpy, which it imports) is loaded. The accuracy figures are those of ``advocacy-bot kb eval``
+is built (its corpus is not the bot's memory). The accuracy figures are those of ``advocacy-bot kb eval``
 on both sets.
 
 The baseline is rank_bm25.BM25Okapi over title + questions + tags + answer text per entry, in
@@ -212,7 +212,7 @@ def child(size: int, passes: int) -> dict[str, Any]:
             blind_answer_accuracy = share([o.passed for o in blind_outcomes if o.case.kind == "answer"])
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    # The baseline comes after the RSS reading: it imports numpy, which the bot never does.
+    # The baseline comes after the RSS reading: its corpus and index are not the bot's memory.
     from rank_bm25 import BM25Okapi
 
     entry_ids = list(content.kb.entries)

@@ -22,15 +22,19 @@ import re
 import sys
 from array import array
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.content.model import Entry, Lexicon
-from bot.content.text import stem, words
+from bot.content.text import MAX_ANALYSED_CHARS, stem, words
 from bot.port.markup import RichText, plain
 
 # Field weights: a question variant is the best evidence, the answer text the weakest.
@@ -49,8 +53,15 @@ BELIEF_WEIGHT = 1.0
 MAX_QUERY_WORDS = 64
 # Entries whose variants are kept as text for re-ranking, the oldest asked about forgotten first.
 TEXTS_CACHE = 4096
+# Entries whose terms are counted at once: every entry of a large knowledge base at once would take
+# a large share of its memory (a row per word of every question variant).
+WEIGHED_AT_ONCE = 512
+# Combinations of per-field counts numbered as one 8-byte integer while they fit.
+NUMBERED_COMBINATIONS = 1 << 62
 # The longest multi-word synonym in a lexicon is matched first; longer ones are not looked for.
 MAX_SYNONYM_WORDS = 4
+
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,8 @@ class Analyzer:
         self.synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         # The longest variant starting with each stem: most words start none, and are looked up once.
         self._longest: dict[str, int] = {}
+        # The stems that may follow each stem starting a synonym of several words.
+        self.followers: dict[str, set[str]] = {}
         # The variants' words as written, for typo correction.
         self.vocabulary: set[str] = set()
         for variant, canonical in lexicon.synonyms.get(lang, {}).items():
@@ -130,6 +143,8 @@ class Analyzer:
                 key = tuple(stem(w, lang) for w in variant_words)
                 self.synonyms[key] = tuple(words(canonical))
                 self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+                if len(key) > 1:
+                    self.followers.setdefault(key[0], set()).add(key[1])
                 self.vocabulary.update(variant_words)
         # Each word seen, worked out once: its stem, the terms it gives where it starts no longer variant,
         # and the longest variant it may start. A knowledge base a hundred times today's has millions of
@@ -179,7 +194,7 @@ class Analyzer:
             for size in range(min(longest, len(tokens) - i), 1, -1):
                 replacement = self.synonyms.get(tuple(stem_ for stem_, _, _ in known[i : i + size]))
                 if replacement is not None:
-                    out.extend(self._stems(replacement, tokens[i : i + size]))
+                    out.extend(self.synonym_terms(replacement, tokens[i : i + size]))
                     i += size
                     break
             else:
@@ -190,14 +205,19 @@ class Analyzer:
     def _word(self, token: str) -> tuple[str, tuple[str, ...], int]:
         token_stem = stem(token, self.lang)
         replacement = self.synonyms.get((token_stem,))
-        found = token_stem, self._stems(replacement or (), [token]), self._longest.get(token_stem, 0)
+        found = token_stem, self.synonym_terms(replacement or (), [token]), self._longest.get(token_stem, 0)
         self._words[sys.intern(token)] = found
         return found
 
-    def _stems(self, replacement: Sequence[str], typed: Sequence[str]) -> tuple[str, ...]:
+    def synonym_terms(self, replacement: Sequence[str], typed: Sequence[str]) -> tuple[str, ...]:
         """The terms of a variant's canonical words and of the typed words beside them, as spans() pairs them."""
         kept = [*replacement, *(w for w in typed if w not in replacement)]
         return tuple(stem(w, self.lang) for w in kept if w not in self.stopwords)
+
+    def word(self, token: str) -> tuple[str, tuple[str, ...], int]:
+        """A word's stem, the terms it gives where it starts no synonym of several words, and the
+        most words a synonym it starts may have."""
+        return self._words.get(token) or self._word(token)
 
     def bridge(self, tokens: list[str]) -> list[str]:
         """The question's words for another language's index: canonical terms instead of the words
@@ -226,81 +246,151 @@ class Retriever:
         # index is arrays of numbers. Terms are numbered from 1 (0 ends a question variant below).
         self._term_ids: dict[str, int] = {}
         self._terms = [""]
-        # Postings, by term number: the entries holding the term (ascending) and its BM25 weight in
-        # each (2-byte entry numbers while they fit, 4-byte weights). They hold the raw term frequency
-        # until every entry's length is known (BM25 needs the average); no per-entry bag outlives its
-        # entry.
-        doc_type = "H" if len(documents) <= 0xFFFF else "I"
-        self._postings: list[tuple[array[int], array[float]]] = [(array(doc_type), array("f"))]
-        # Each entry's title and question variants as term numbers, each variant ended by 0; its tags.
-        self._variants: list[array[int]] = []
-        self._tags: list[array[int]] = []
+        # The words of titles, variants and tags: typos are corrected towards words people ask with,
+        # not every word of an answer.
         surface: set[str] = set()
         # Every word the entries spell, answers included (words spelt right, never taken for typos).
         self.spelled: set[str] = set()
-        lengths: list[float] = []
-        # The same answer or tags recur (an entry's copies, shared tags): analysed once each.
-        analysed: dict[str, tuple[list[str], list[int]]] = {}
-        for doc, document in enumerate(documents):
-            bag: dict[int, float] = defaultdict(float)
-            variants = array("I")
-            tags = array("I")
-            fields = (
-                ("title", (document.title,)),
-                ("questions", document.questions),
-                ("tags", document.tags),
-                ("answer", (plain(document.answer),)),
-            )
-            for name, texts in fields:
-                for text in texts:
-                    known = analysed.get(text) if name in ("tags", "answer") else None
-                    if known is None:
-                        tokens = analyzer.tokens(text)
-                        known = tokens, [self._number(term, doc_type) for term in analyzer.terms(tokens)]
-                        self.spelled.update(tokens)
-                        if name in ("tags", "answer"):
-                            analysed[text] = known
-                    tokens, term_ids = known
-                    if name != "answer":
-                        # Typos are corrected towards words people ask with, not every word of an answer.
-                        surface.update(tokens)
-                    if name in ("title", "questions"):
-                        variants.extend([*term_ids, 0])
-                    elif name == "tags":
-                        tags.extend(term_ids)
-                    for term_id in term_ids:
-                        bag[term_id] += WEIGHTS[name]
-            for term_id, tf in bag.items():
-                docs, frequencies = self._postings[term_id]
-                docs.append(doc)
-                frequencies.append(tf)
-            lengths.append(sum(bag.values()))
-            self._variants.append(variants)
-            self._tags.append(tags)
+        # Every entry's title and question variants as term numbers, one after the other, each variant
+        # ended by 0; where each entry's title and variants end. Then every entry's tags, and where they end.
+        variants, title_ends, variant_ends = array("I"), array("q"), array("q")
+        tags, tag_ends = array("I"), array("q")
+        # The answers, each analysed once (an entry's copies share theirs): its terms (first seen
+        # first) and how often each occurs; the answer of each entry.
+        answers: dict[str, int] = {}
+        answer_terms: list[list[int]] = []
+        answer_counts: list[list[int]] = []
+        answer_of = array("q")
+        text_terms = _TextTerms(analyzer, self._number, surface, self.spelled)
+        for document in documents:
+            variants.extend(text_terms(document.title))
+            title_ends.append(len(variants))
+            variants.append(0)
+            for question in document.questions:
+                variants.extend(text_terms(question))
+                variants.append(0)
+            variant_ends.append(len(variants))
+            for tag in document.tags:
+                tags.extend(text_terms(tag))
+            tag_ends.append(len(tags))
+            answer = plain(document.answer)
+            known = answers.get(answer)
+            if known is None:
+                known = answers[answer] = len(answer_terms)
+                tokens = analyzer.tokens(answer)
+                self.spelled.update(tokens)
+                counts = Counter(self._number(term) for term in analyzer.terms(tokens))
+                answer_terms.append(list(counts))
+                answer_counts.append(list(counts.values()))
+            answer_of.append(known)
+        # The pieces learnt are not needed any more, and the arrays below are large.
+        del text_terms, answers
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
         self._surface = sorted(sys.intern(w) for w in surface)
-
-        self._count = max(len(lengths), 1)
-        average = (sum(lengths) / self._count if lengths else 0.0) or 1.0
+        self._count = max(len(documents), 1)
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
-        norms = [K1 * (1 - B + B * length / average) for length in lengths]
-        for docs, weights in self._postings:
-            weights[:] = array("f", [tf * (K1 + 1) / (tf + norms[doc]) for doc, tf in zip(docs, weights, strict=True)])
-        if len(self._terms) <= 0xFFFF:
-            # Exact-size copies with 2-byte term numbers: half the memory of the arrays they were built in.
-            self._variants = [array("H", variants) for variants in self._variants]
-            self._tags = [array("H", tags) for tags in self._tags]
+        answer_columns = (
+            np.array([term for terms in answer_terms for term in terms], np.int64),
+            np.array([count for counts in answer_counts for count in counts], np.int64),
+            np.array([len(terms) for terms in answer_terms], np.int64),
+            answer_of,
+        )
+        columns = (variants, title_ends, variant_ends, tags, tag_ends, answer_columns)
+        self._postings = self._weigh(
+            [
+                self._pairs(
+                    _Occurrences.of(len(self._terms), begin, min(begin + WEIGHED_AT_ONCE, len(documents)), *columns)
+                )
+                for begin in range(0, len(documents), WEIGHED_AT_ONCE)
+            ]
+        )
+        # Each entry's title and question variants, and its tags: exact-size arrays, with 2-byte term
+        # numbers while they fit.
+        term_type = "H" if len(self._terms) <= 0xFFFF else "I"
+        self._variants = _slices(variants, variant_ends, term_type)
+        self._tags = _slices(tags, tag_ends, term_type)
         self._correction_cache: dict[str, str | None] = {}
         self._texts_cache: dict[int, list[str]] = {}
 
-    def _number(self, term: str, doc_type: str) -> int:
+    def _pairs(self, found: _Occurrences) -> tuple[Ints, Ints, npt.NDArray[np.float64], list[float]]:
+        """The entries and terms of ``found`` paired, by entry then term, each pair with the term's
+        frequency in the entry; the entries' lengths.
+
+        Worked out on arrays to the very same numbers as adding up each entry's bag of terms one word at
+        a time: each frequency is the same sum of field weights in the same order, each entry's length
+        the same sum of its frequencies in the order its terms first occur.
+        """
+        term_count = len(self._terms)
+        # Stable, and an entry's rows are in the order they are read: the first row of an entry and term
+        # is where the term first occurs in the entry.
+        order = np.argsort(found.key, kind="stable")
+        key = found.key[order]
+        new = np.ones(len(key), bool)
+        new[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(new)
+        # How often each pair's term occurs in each field of its entry.
+        docs, terms = np.divmod(key[starts].astype(np.int64), term_count)
+        first = found.position[order[starts]].astype(np.int64)
+        field, times = found.field[order], found.times[order]
+        del key, new, order
+        per_field = [np.add.reduceat(np.where(field == k, times, 0), starts) for k in range(len(WEIGHTS))]
+        del field, times
+        # The few distinct combinations of counts, each summed as the bag summed it.
+        base = max((int(count.max()) for count in per_field if len(count)), default=0) + 1
+        if base ** len(WEIGHTS) < NUMBERED_COMBINATIONS:
+            combination = np.zeros(len(starts), np.int64)
+            for count in per_field:
+                combination = combination * base + count
+            distinct = np.unique(combination)
+            sums = [
+                _frequency([code // base ** (len(WEIGHTS) - 1 - k) % base for k in range(len(WEIGHTS))])
+                for code in distinct.tolist()
+            ]
+            frequencies = np.array(sums, np.float64)[np.searchsorted(distinct, combination)]
+            del combination
+        else:
+            # Counts too large to number their combinations (a word thousands of times in one entry).
+            table, which = np.unique(np.stack(per_field, axis=1), axis=0, return_inverse=True)
+            frequencies = np.array([_frequency(row) for row in table.tolist()], np.float64)[which.reshape(-1)]
+        del per_field
+        in_order = frequencies[np.argsort(docs * (int(first.max(initial=0)) + 1) + first)]
+        ends = np.cumsum(np.bincount(docs, minlength=found.entries)).tolist()
+        lengths = [sum(in_order[begin:end].tolist()) for begin, end in pairwise([0, *ends])]
+        return docs + found.entry, terms, frequencies, lengths
+
+    def _weigh(
+        self, pairs: list[tuple[Ints, Ints, npt.NDArray[np.float64], list[float]]]
+    ) -> list[tuple[array[int], array[float]]]:
+        """The postings, by term number: the entries holding the term (ascending) and its BM25 weight
+        in each (2-byte entry numbers while they fit, 4-byte weights)."""
+        doc_type = "H" if len(self.ids) <= 0xFFFF else "I"
+        term_count = len(self._terms)
+        docs = np.concatenate([np.zeros(0, np.int64), *(docs for docs, _, _, _ in pairs)])
+        terms = np.concatenate([np.zeros(0, np.int64), *(terms for _, terms, _, _ in pairs)])
+        frequencies = np.concatenate([np.zeros(0, np.float64), *(frequencies for _, _, frequencies, _ in pairs)])
+        lengths = [length for _, _, _, chunk in pairs for length in chunk]
+        del pairs[:]
+        average = (sum(lengths) / self._count if lengths else 0.0) or 1.0
+        norms = np.array([K1 * (1 - B + B * length / average) for length in lengths], np.float64)
+        # The postings held the frequency as a 4-byte float, which the weight is worked out from.
+        held = frequencies.astype(np.float32).astype(np.float64)
+        weights = (held * (K1 + 1) / (held + norms[docs])).astype(np.float32)
+        by_term = np.argsort(terms, kind="stable")
+        bounds = np.searchsorted(terms[by_term], np.arange(term_count + 1)).tolist()
+        doc_bytes = docs[by_term].astype(doc_type)
+        weight_bytes = weights[by_term]
+        return [
+            (array(doc_type, doc_bytes[begin:end].tobytes()), array("f", weight_bytes[begin:end].tobytes()))
+            for begin, end in pairwise(bounds)
+        ]
+
+    def _number(self, term: str) -> int:
         term_id = self._term_ids.get(term)
         if term_id is None:
             term_id = self._term_ids[sys.intern(term)] = len(self._terms)
             self._terms.append(term)
-            self._postings.append((array(doc_type), array("f")))
         return term_id
 
     def _known(self, term: str) -> bool:
@@ -469,6 +559,16 @@ class Retriever:
         return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4), round(focus, 4), round(belief, 4))
 
 
+def _frequency(times: Sequence[int]) -> float:
+    """A term's frequency in an entry as its bag of terms added it up: each field's weight once per
+    occurrence, field after field."""
+    tf = 0.0
+    for weight, count in zip(WEIGHTS.values(), times, strict=True):
+        for _ in range(count):
+            tf += weight
+    return tf
+
+
 def allowed_typos(length: int) -> int:
     """How many edits a misspelt question word of this length may be from the knowledge-base word it
     is corrected to (the first letters must agree too)."""
@@ -482,3 +582,198 @@ def allowed_typos(length: int) -> int:
 def _holds(docs: array[int], doc: int) -> bool:
     at = bisect_left(docs, doc)
     return at < len(docs) and docs[at] == doc
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A piece of text between spaces, as the index reads it."""
+
+    tokens: tuple[str, ...]
+    # Each word's stem, its terms on its own, and the most words a synonym it starts may have.
+    words: tuple[tuple[str, tuple[str, ...], int], ...]
+    # Whether a word of it may start a synonym of several words.
+    starts: bool
+    # The numbers of its words' terms on their own, once met outside a synonym.
+    ids: tuple[int, ...] | None = None
+
+
+class _TextTerms:
+    """The term numbers of titles, question variants and tags, as :meth:`Analyzer.terms` gives them,
+    worked out once per distinct piece of text between spaces: a knowledge base a hundred times
+    today's has millions of words in its variants but few distinct pieces, and a text's words are the
+    words of its pieces one after the other (folding and splitting never join what whitespace
+    separates). Only around a word that may start a synonym of several words is a text read word by word.
+    """
+
+    def __init__(self, analyzer: Analyzer, number: Callable[[str], int], surface: set[str], spelled: set[str]) -> None:
+        self._analyzer = analyzer
+        self._number = number
+        self._surface = surface
+        self._spelled = spelled
+        self._pieces: dict[str, _Piece] = {}
+        # The numbers of the pieces none of whose words may start a synonym, once numbered.
+        self._simple: dict[str, tuple[int, ...]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        if len(text) > MAX_ANALYSED_CHARS:
+            # Folding reads only the start of a long text: it is analysed whole.
+            tokens = self._analyzer.tokens(text)
+            self._surface.update(tokens)
+            self._spelled.update(tokens)
+            return [self._number(term) for term in self._analyzer.terms(tokens)]
+        split = text.split()
+        try:
+            return [term_id for name in split for term_id in self._simple[name]]
+        except KeyError:
+            pass
+        found = [self._pieces.get(name) or self._learn(name) for name in split]
+        out: list[int] = []
+        skip = 0
+        for index, piece in enumerate(found):
+            if not skip and not piece.starts:
+                out.extend(piece.ids if piece.ids is not None else self._numbered(piece, split[index]))
+                continue
+            for at, (_, alone, longest) in enumerate(piece.words):
+                if skip:
+                    skip -= 1
+                elif longest > 1 and (size := self._synonym(found, index, at, longest, out)):
+                    skip = size - 1
+                else:
+                    out.extend(self._number(term) for term in alone)
+        return out
+
+    def _learn(self, name: str) -> _Piece:
+        analyzer = self._analyzer
+        tokens = analyzer.tokens(name)
+        self._surface.update(tokens)
+        self._spelled.update(tokens)
+        words_ = tuple(analyzer.word(token) for token in tokens)
+        piece = self._pieces[name] = _Piece(tuple(tokens), words_, any(longest > 1 for _, _, longest in words_))
+        return piece
+
+    def _numbered(self, piece: _Piece, name: str) -> tuple[int, ...]:
+        # Numbered when first met, as reading the texts word by word would number them.
+        piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
+        if not piece.starts:
+            self._simple[name] = piece.ids
+        return piece.ids
+
+    def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[int]) -> int:
+        """How many words the longest synonym starting at word ``at`` of piece ``index`` has (its terms
+        added to ``out``); 0 when none starts there."""
+        analyzer = self._analyzer
+        # Most words that may start a synonym start none here: the next word says so.
+        words_ = found[index].words
+        following = words_[at + 1 : at + 2] or next((piece.words for piece in found[index + 1 :] if piece.words), ())
+        if not following or following[0][0] not in analyzer.followers[words_[at][0]]:
+            return 0
+        tokens: list[str] = []
+        stems: list[str] = []
+        for piece in found[index:]:
+            tokens.extend(piece.tokens[at:])
+            stems.extend(stem_ for stem_, _, _ in piece.words[at:])
+            at = 0
+            if len(stems) >= longest:
+                break
+        for size in range(min(longest, len(stems)), 1, -1):
+            replacement = analyzer.synonyms.get(tuple(stems[:size]))
+            if replacement is not None:
+                out.extend(self._number(term) for term in analyzer.synonym_terms(replacement, tokens[:size]))
+                return size
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrences:
+    """The terms of every entry as arrays: a row per word of a title, question variant or tag, and one
+    per distinct term of an answer. ``key`` numbers the entry and the term (entry x terms + term);
+    ``position`` orders an entry's rows as they are read (title, variants, tags, answer); ``field`` is
+    the field's place in WEIGHTS; ``times`` how often the term occurs there in that row."""
+
+    # The first entry's number, and how many entries.
+    entry: int
+    entries: int
+    key: npt.NDArray[np.signedinteger[Any]]
+    position: npt.NDArray[np.signedinteger[Any]]
+    field: npt.NDArray[np.int8]
+    times: npt.NDArray[np.int32]
+
+    @classmethod
+    def of(
+        cls,
+        term_count: int,
+        begin: int,
+        end: int,
+        variants: array[int],
+        title_ends: array[int],
+        variant_ends: array[int],
+        tags: array[int],
+        tag_ends: array[int],
+        answers: tuple[Ints, Ints, Ints, array[int]],
+    ) -> _Occurrences:
+        """The rows of entries ``begin`` to ``end``. ``variants``: every entry's title and question
+        variants, each ended by 0 (``title_ends``: where each entry's title ends, ``variant_ends``: where
+        its variants do); ``tags`` likewise; ``answers``: the terms of each distinct answer one after the
+        other, how often each occurs in it, how many terms each answer has, the answer of each entry."""
+        terms, counts, sizes, answer_of = answers
+        ends = np.frombuffer(variant_ends, np.int64)[begin:end]
+        offset = variant_ends[begin - 1] if begin else 0
+        words = np.frombuffer(variants, np.uint32)[offset : int(ends[-1]) if len(ends) else offset]
+        ends = ends - offset
+        tag_bounds = np.frombuffer(tag_ends, np.int64)[begin:end]
+        tag_offset = tag_ends[begin - 1] if begin else 0
+        tag_words = np.frombuffer(tags, np.uint32)[tag_offset : int(tag_bounds[-1]) if len(tag_bounds) else tag_offset]
+        tag_bounds = tag_bounds - tag_offset
+        # Four bytes a number while they fit.
+        fits = max((end - begin) * term_count, len(words) + len(tag_words) + int(sizes.max(initial=0))) < 1 << 31
+        wide = np.int32 if fits else np.int64
+        entries = np.arange(end - begin, dtype=wide)
+        position = np.flatnonzero(words)
+        doc = np.repeat(entries, _sizes(ends))[position]
+        title = position < (np.frombuffer(title_ends, np.int64)[begin:end] - offset)[doc]
+        tag_doc = np.repeat(entries, _sizes(tag_bounds))
+        firsts = np.cumsum(sizes) - sizes
+        which = np.frombuffer(answer_of, np.int64)[begin:end]
+        per_doc = sizes[which]
+        rows = np.repeat(firsts[which] - (np.cumsum(per_doc) - per_doc), per_doc)
+        rows += np.arange(len(rows))
+        # Each answer row's place in the answer: its terms in the order they first occur.
+        rank = np.arange(len(terms)) - np.repeat(firsts, sizes)
+        return cls(
+            entry=begin,
+            entries=end - begin,
+            key=np.concatenate(
+                (
+                    doc * term_count + words[position].astype(wide),
+                    tag_doc * term_count + tag_words.astype(wide),
+                    np.repeat(entries, per_doc) * term_count + terms[rows].astype(wide),
+                )
+            ),
+            position=np.concatenate(
+                (
+                    position.astype(wide),
+                    len(words) + np.arange(len(tag_words), dtype=wide),
+                    len(words) + len(tag_words) + rank[rows].astype(wide),
+                )
+            ),
+            field=np.concatenate(
+                (
+                    np.where(title, 0, 1).astype(np.int8),
+                    np.full(len(tag_words), 2, np.int8),
+                    np.full(len(rows), 3, np.int8),
+                )
+            ),
+            times=np.concatenate((np.ones(len(title) + len(tag_words), np.int32), counts[rows].astype(np.int32))),
+        )
+
+
+def _sizes(bounds: Ints) -> Ints:
+    """The sizes of the runs that end at ``bounds``."""
+    return bounds - np.concatenate((np.zeros(1, np.int64), bounds[:-1]))
+
+
+def _slices(values: array[int], ends: array[int], typecode: str) -> list[array[int]]:
+    """``values`` cut at ``ends``, as exact-size arrays of ``typecode``."""
+    flat = np.frombuffer(values, np.uint32).astype(typecode)
+    bounds = [0, *ends]
+    return [array(typecode, flat[begin:end].tobytes()) for begin, end in pairwise(bounds)]
