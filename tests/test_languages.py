@@ -112,8 +112,8 @@ async def test_a_russian_speaker_on_telegram_gets_russian_menus_and_answers(
         menu = {c["command"]: c["description"] for c in bot.tg.my_commands({"type": "all_private_chats"}, "ru")}
         assert menu["sign"] == "подписать петицию" and menu["language"] == "выбрать язык"
         assert "Что я умею" in text_of(await bot.say("/help", user=BORIS))
-        # The emergency answer, then the answer on naloxone with xylazine: both, before the next message.
-        emergency = text_of(await bot.say("мой друг не дышит", user=BORIS, n=2))
+        # The emergency answer alone (the ranking is not sure of an entry beside it), before the next message.
+        emergency = text_of(await bot.say("мой друг не дышит", user=BORIS))
         assert "Экстренные номера:" in emergency
         assert "Какое имя указать в петиции?" in text_of(await bot.say("/sign", user=BORIS))
 
