@@ -26,7 +26,7 @@ from bot.port.plaintext import render
 from bot.port.platform import Adapter, AdapterError, Setup
 from bot.port.redaction import secret_env
 from bot.privacy.secret_key import ENV_VAR, NEW_KEY_ENV, SecretKeyError
-from bot.storage.database import DatabaseUnusable, StoreError, owner_problem
+from bot.storage.database import DatabaseUnusable, StoreError, owner_problem, without_password
 
 if TYPE_CHECKING:
     from bot.core.app import Services
@@ -192,6 +192,9 @@ def _uses_database(config: Config) -> None:
     """Say which database this command works on, and from which configuration; refuse it as root
     when the database belongs to a service user."""
     where = f"configuration {config.source}" if config.source else "no configuration file: the defaults"
+    if config.server_url is not None:
+        _notice(f"advocacy-bot: database {without_password(config.server_url)} ({where})")
+        return
     _notice(f"advocacy-bot: database {config.store_path} ({where})")
     problem = owner_problem(config.store_path)
     if problem is not None:
@@ -277,7 +280,7 @@ def cmd_key_rotate(config: Config) -> int:
     if not new_value:
         _notice(f"advocacy-bot: set {NEW_KEY_ENV} to the new key (the current one stays in {ENV_VAR} or the key file)")
         return EXIT_USAGE
-    _notice(asyncio.run(rotate_key(config.data_dir, config.store_path, new_value)))
+    _notice(asyncio.run(rotate_key(config.data_dir, config.database, new_value)))
     return EXIT_OK
 
 
