@@ -43,8 +43,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# The script's folder comes first on sys.path, where this file would shadow discord.py itself.
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))
 
 import discord  # noqa: E402

@@ -9,9 +9,9 @@ Each KB size runs in a fresh subprocess (``bench/qa.py --child --size N``) that 
 line, so the peak RSS is per size. Size 1 is the bundled KB; size N > 1 is the bundled KB plus
 N - 1 perturbed copies of every entry, translations included (questions and title, in every
 language, get one or two made-up words from a seeded synthetic vocabulary), built in memory. Every
-language is loaded: the Answerer builds the English index and one per translated language. For
+language is loaded: the Decider builds the English index and one per translated language. For
 synthetic sizes "load" is the bundled YAML load (the copies are never written to YAML) and "index"
-is the Answerer construction over all entries and languages. Latency is that of the served path of a
+is the Decider construction over all entries and languages. Latency is that of the served path of a
 chat message from someone who chose no language: working out the question's language, deciding
 (afresh: the answer memo is bypassed) and building the replies. It is measured over every question
 of the tuning set and the blind set (varied questions, none repeated within a pass) for
@@ -50,8 +50,9 @@ from bot.content import BUNDLED_CONTENT, load  # noqa: E402
 from bot.content.i18n import Locales  # noqa: E402
 from bot.content.model import Content, Entry, Group, KnowledgeBase, Translation  # noqa: E402
 from bot.port.markup import plain  # noqa: E402
-from bot.qa.answering import Answerer  # noqa: E402
+from bot.qa.deciding import Decider  # noqa: E402
 from bot.qa.evaluation import Case, evaluate, load_cases  # noqa: E402
+from bot.qa.replies import ReplyBuilder  # noqa: E402
 
 TARGETS = {"load_index_s": 1.0, "p99_ms_bundled": 5.0, "p99_ms_100x": 25.0, "index_s_100x": 5.0, "rss_mb": 120.0}
 SEED = 20240601
@@ -183,8 +184,9 @@ def child(size: int, passes: int) -> dict[str, Any]:
     synth_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    answerer = Answerer(content, Locales(content.locales))
+    decider = Decider(content)
     index_s = time.perf_counter() - start
+    replies = ReplyBuilder(content, Locales(content.locales))
 
     ids = set(bundled.kb.entries)
     tuning = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", ids)
@@ -194,18 +196,18 @@ def child(size: int, passes: int) -> dict[str, Any]:
     questions = [case.question for case in cases]
 
     def served(case: Case) -> None:
-        lang = answerer.language_of(case.question) or answerer.default_language
-        answerer.replies(answerer.decide(case.question, lang), lang)
+        lang = decider.language_of(case.question) or decider.default_language
+        replies.for_answer(decider.decide(case.question, lang), lang)
 
     bot_passes = time_passes(served, cases, passes)
     bot_latency = latency(bot_passes)
     accuracy = answer_accuracy = blind_accuracy = blind_answer_accuracy = None
     if size == 1:
-        outcomes = evaluate(answerer, tuning)
+        outcomes = evaluate(decider, tuning)
         accuracy = share([o.passed for o in outcomes])
         answer_accuracy = share([o.passed for o in outcomes if o.case.kind == "answer"])
         if blind:
-            blind_outcomes = evaluate(answerer, blind)
+            blind_outcomes = evaluate(decider, blind)
             blind_accuracy = share([o.passed for o in blind_outcomes])
             blind_answer_accuracy = share([o.passed for o in blind_outcomes if o.case.kind == "answer"])
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -289,7 +291,7 @@ def report(results: list[dict[str, Any]]) -> None:
         f"\n{first['cases']} questions (tuning and blind sets) x {first['passes']} passes per KB; latency = the "
         "served path (language, decision, replies), every language loaded."
         "\nload = bundled YAML parse+validate (synthetic copies are built in memory, not loaded from YAML);"
-        "\nindex = Answerer construction; cold p99 = first pass only (before typo corrections are cached)."
+        "\nindex = Decider construction; cold p99 = first pass only (before typo corrections are cached)."
     )
     for r in results:
         if r["size"] > 1:

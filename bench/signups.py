@@ -83,7 +83,10 @@ async def run(people: int, db_path: Path) -> dict[str, float | int | bool]:
     core = await Core.open(config, services=build_services(config))
     try:
         async with core.store.db.execute("PRAGMA synchronous") as cursor:
-            synchronous = (await cursor.fetchone())[0]
+            row = await cursor.fetchone()
+        # PRAGMA synchronous always answers one row.
+        assert row is not None
+        synchronous = row[0]
         started = time.perf_counter()
         await asyncio.gather(*(fill_in(core, i) for i in range(people)))
         filled = time.perf_counter()

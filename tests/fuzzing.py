@@ -122,16 +122,25 @@ def check_renders(reply: Reply) -> None:
     assert reply.handoff is None or HANDOFF.fullmatch(reply.handoff)
 
 
+class _Kept(logging.Handler):
+    """Keeps every record it handles."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
 def failures_logged() -> Iterator[list[logging.LogRecord]]:
     """What the core logs when it failed to handle an event (and answered "something went wrong")."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.ERROR)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Kept(logging.ERROR)
     logger = logging.getLogger("bot")
     logger.addHandler(handler)
     try:
-        yield records
+        yield handler.records
     finally:
         logger.removeHandler(handler)
 

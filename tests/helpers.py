@@ -1,11 +1,15 @@
-"""Running the ``advocacy-bot`` command as a user would, for the tests that need a real process."""
+"""What the test modules share: running the ``advocacy-bot`` command as a user would (for the tests that
+need a real process), and reading the row of a query that always has one."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import aiosqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +27,10 @@ def run_bot(
         env=os.environ.copy() if env is None else env,
         timeout=60,
     )
+
+
+async def only_row(cursor: aiosqlite.Cursor) -> sqlite3.Row:
+    """The row of a query that always returns one (``COUNT(*)``, a ``PRAGMA``)."""
+    row = await cursor.fetchone()
+    assert row is not None, "the query returned no row"
+    return row

@@ -46,22 +46,22 @@ CASES = [
 
 @pytest.mark.parametrize(("question", "kind", "entry"), CASES)
 def test_answer_kind_and_entry(services: Services, question: str, kind: str, entry: str | None) -> None:
-    answer = services.answerer.answer(question, "en")
+    answer = services.decider.answer(question, "en")
     assert answer.kind.value == kind, answer
     if entry is not None:
         assert answer.entry == entry, answer
 
 
 def test_emergency_text_in_the_language_it_was_written_in(services: Services) -> None:
-    answer = services.answerer.answer("мой друг не дышит", "en")
+    answer = services.decider.answer("мой друг не дышит", "en")
     assert answer.kind is ReplyKind.EMERGENCY and answer.lang == "ru"
 
 
 def test_refusals_carry_no_amount(services: Services) -> None:
-    answerer = services.answerer
+    decider, replies = services.decider, services.replies
     for question in ("how much heroin should i take", "what's a safe dose of mdma"):
-        replies = answerer.replies(answerer.answer(question, "en"), "en")
-        text = " ".join(str(r.text) for r in replies)
+        shown = replies.for_answer(decider.answer(question, "en"), "en")
+        text = " ".join(str(r.text) for r in shown)
         assert not any(unit in text for unit in (" mg", " grams", " ml")), text
 
 
@@ -88,7 +88,7 @@ def test_the_tuning_set_stays_at_or_above_its_floors(services: Services) -> None
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
     covered = {c.expect for c in cases} | {"crisis-support"}  # the crisis cases expect it by kind
     assert set(services.content.kb.entries) <= covered, "every entry needs eval cases"
-    outcomes = evaluate(services.answerer, cases)
+    outcomes = evaluate(services.decider, cases)
     report = summarise(outcomes).text
     for name, floor in FLOORS.items():
         group, _, lang = name.partition(" ")

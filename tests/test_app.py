@@ -21,6 +21,7 @@ from bot.core.config import Config
 from bot.operations.serving import serve
 from bot.port.events import Chat, Event, Text, User
 from bot.port.platform import Setup
+from bot.port.services import Port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,11 +31,11 @@ class RecordingAdapter:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.core: Core | None = None
+        self.core: Port | None = None
         self.answers: list[str | None] = []
         self.answered = asyncio.Event()
 
-    async def run(self, core: Core, stop: asyncio.Event) -> None:
+    async def run(self, core: Port, stop: asyncio.Event) -> None:
         self.core = core
         replies = (await core.handle(Event(User(self.name, "u1"), Chat("c1"), Text("what is naloxone")))).replies
         self.answers.append(replies[0].entry)
@@ -101,7 +102,9 @@ class AbandoningAdapter:
     def __init__(self) -> None:
         self.forgotten = False
 
-    async def run(self, core: Core, stop: asyncio.Event) -> None:
+    async def run(self, core: Port, stop: asyncio.Event) -> None:
+        # It reaches past the port, to the store and the forms: serve hands every adapter the Core.
+        assert isinstance(core, Core)
         user = core.keyring.user_id(self.name, "u1")
         long_ago = core.clock() - core.conversation_timeout - timedelta(minutes=5)
         state = {"petition": "un-decriminalise", "step": "email", "answers": {"name": "Ana Lima"}}

@@ -9,15 +9,21 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import pytest
+import yaml
 from helpers import ROOT
 
 from bot.core import registry
 from bot.core.app import Core, Services
 from bot.core.config import Config, from_mapping
 from bot.features.broadcasts import platforms as broadcast_platforms
+from bot.operations.init import Plan, config_text, installable
+from bot.port.events import ButtonPress, Chat, Command, Event, User
+from bot.port.markup import plain
 from bot.port.platform import Setup
+from bot.port.services import Port
 
 
 def test_the_import_contracts_are_kept() -> None:
@@ -32,7 +38,7 @@ def test_the_import_contracts_are_kept() -> None:
 DECLARATION = """
 from dataclasses import dataclass
 from bot.port.delivery import PlatformLimits
-from bot.port.platform import Platform
+from bot.port.platform import Installing, Platform
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,12 @@ class EchoConfig:
 
 
 PLATFORM = Platform(
-    name="echo", settings=EchoConfig, limits=PlatformLimits(5.0), implementation="echo_platform.adapter", server=False
+    name="echo",
+    settings=EchoConfig,
+    limits=PlatformLimits(5.0),
+    implementation="echo_platform.adapter",
+    server=False,
+    installing=Installing("ECHO_TOKEN", "the echo service", "echo:someone", ("  greeting: hello",)),
 )
 """
 ADAPTER = """
@@ -78,6 +89,13 @@ async def check(settings: object) -> str:
 """
 
 
+@runtime_checkable
+class Saying(Protocol):
+    """What the echo adapter adds to an adapter: one message through the core, and the replies."""
+
+    async def say(self, core: Port, text: str) -> list[str]: ...
+
+
 @pytest.fixture
 def echo_platform(tmp_path: Path) -> Iterator[Path]:
     package = tmp_path / "echo_platform"
@@ -103,7 +121,8 @@ def echo_platform(tmp_path: Path) -> Iterator[Path]:
 async def test_a_platform_added_from_outside_answers_a_message(
     echo_platform: Path, config: Config, services: Services
 ) -> None:
-    assert "echo" in registry.names()
+    # The project's own platforms first, in the order they declare; then others'.
+    assert registry.names() == ("console", "telegram", "discord", "echo")
     # Its section of the configuration, and its pace, come from its declaration.
     configured = from_mapping({"echo": {"enabled": True, "greeting": "what is naloxone"}, "organisers": ["echo:1"]})
     assert configured.section("echo").greeting == "what is naloxone"
@@ -112,12 +131,22 @@ async def test_a_platform_added_from_outside_answers_a_message(
     adapter = registry.create("echo", setup)
     core = await Core.open(config, services=services)
     try:
-        said = await adapter.say(core, "what is naloxone")  # type: ignore[attr-defined]
+        assert isinstance(adapter, Saying)
+        said = await adapter.say(core, "what is naloxone")
         assert "Naloxone" in said[0]
     finally:
         await core.close()
     # Broadcasts may be limited to it, like every platform.
     assert "echo" in broadcast_platforms()
+
+
+def test_init_writes_the_platform_from_its_declaration(echo_platform: Path, tmp_path: Path) -> None:
+    assert installable() == ("telegram", "discord", "echo")
+    text = config_text(Plan(tmp_path, tmp_path / "data", ("echo",), False))
+    assert "#   ECHO_TOKEN               the echo bot's token" in text
+    assert "#  - echo:someone" in text
+    assert "\necho:\n  enabled: true\n  greeting: hello\n" in text
+    assert from_mapping(yaml.safe_load(text)).section("echo").greeting == "hello"
 
 
 def test_the_platform_needed_no_file_under_bot(echo_platform: Path) -> None:
@@ -130,3 +159,66 @@ def test_the_platform_needed_no_file_under_bot(echo_platform: Path) -> None:
     ]
     changed = subprocess.run(["git", "status", "--porcelain", "bot"], capture_output=True, text=True, cwd=ROOT)
     assert all("echo" not in line for line in changed.stdout.splitlines())
+
+
+# The recipe of docs/architecture.md, "How to add a command": a Feature class with a command and a
+# declared button action, registered through the advocacy_bot.features entry points, from outside.
+FEATURE = """
+from bot.core.context import Context
+from bot.core.feature import Feature, command, pressed
+from bot.port import markup
+from bot.port.actions import Action
+from bot.port.events import Button, Reply
+
+
+class Shout(Feature):
+    AGAIN = Action("shout-again", ("text",), public=True)
+
+    @command("shout", "command.help")
+    async def shout(self, ctx: Context, args: str) -> list[Reply]:
+        return [Reply(markup.text(args.upper()), ((Button("Again", self.AGAIN.build(args)),),))]
+
+    @pressed(AGAIN)
+    async def again(self, ctx: Context, text: str) -> list[Reply]:
+        return [Reply(markup.text(text.upper() + "!"))]
+
+
+FEATURES = (Shout,)
+"""
+
+
+@pytest.fixture
+def shout_feature(tmp_path: Path) -> Iterator[Path]:
+    package = tmp_path / "shout_feature"
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(FEATURE))
+    info = tmp_path / "shout_feature-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-feature\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[advocacy_bot.features]\nshout = shout_feature:FEATURES\n")
+    sys.path.insert(0, str(tmp_path))
+    registry.reload()
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.startswith("shout_feature")]:
+            del sys.modules[name]
+        registry.reload()
+        shutil.rmtree(package)
+
+
+async def test_a_command_added_from_outside_runs_and_its_button_works(
+    shout_feature: Path, config: Config, services: Services
+) -> None:
+    core = await Core.open(config, services=services)
+    try:
+        someone = User("console", "someone")
+        (reply,) = (await core.handle(Event(someone, Chat("console:someone"), Command("shout", "hello")))).replies
+        assert plain(reply.text) == "HELLO" and reply.buttons[0][0].action == "shout-again:hello"
+        pressed = await core.handle(Event(someone, Chat("console:someone"), ButtonPress(reply.buttons[0][0].action)))
+        assert plain(pressed.replies[0].text) == "HELLO!"
+        # It joins the project's own commands, after them, in /help and every platform's menu.
+        assert [info.name for info in core.commands()][-2:] == ["broadcast", "shout"]
+    finally:
+        await core.close()

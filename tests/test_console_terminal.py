@@ -121,7 +121,9 @@ def test_the_prompt_comes_back_after_a_message_that_arrives_on_its_own(console: 
     languages = console.press("campaign news", topics)
     platforms = console.press("Every language", languages)
     preview = console.press("Every platform", platforms)
-    console.type(re.search(r"\[(\d+)\] Send it", preview)[1] + "\r")  # type: ignore[index]
+    send_it = re.search(r"\[(\d+)\] Send it", preview)
+    assert send_it is not None, preview
+    console.type(send_it[1] + "\r")
     # The confirmation, then (on their own) the broadcast as this subscriber gets it and the report:
     # each of them followed by the prompt, drawn again.
     console.child.expect_exact("is on its way")

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -73,8 +74,17 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2027, 6, 19, 8, 0, tzinfo=UTC))
 
 
-def _config(tmp_path: Path, **delivery: object) -> Config:
-    return Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), delivery=DeliveryConfig(**delivery))  # type: ignore[arg-type]
+class DeliveryOptions(TypedDict, total=False):
+    """The options of DeliveryConfig these tests set."""
+
+    in_flight: str
+    window: int
+    max_attempts: int
+    retry_base_seconds: float
+
+
+def _config(tmp_path: Path, **delivery: Unpack[DeliveryOptions]) -> Config:
+    return Config(storage=StorageConfig(tmp_path / "bot.sqlite3"), delivery=DeliveryConfig(**delivery))
 
 
 @pytest.fixture
@@ -107,10 +117,10 @@ async def subscribe(core: Core, count: int, topic: str = "news", *, first: int =
     return addresses
 
 
-async def broadcast(core: Core, body: str = "Join us on 26 June", topic: str = "news", **audience: str) -> int:
+async def broadcast(core: Core, body: str = "Join us on 26 June", topic: str = "news") -> int:
     outbox = Outbox(core.store, core.keyring)
     now = core.clock()
-    broadcast_id = await outbox.create(kind="broadcast", topic=topic, body=body, send_at=now, now=now, **audience)
+    broadcast_id = await outbox.create(kind="broadcast", topic=topic, body=body, send_at=now, now=now)
     assert broadcast_id is not None
     await Scheduler(core, {}).tick()
     return broadcast_id

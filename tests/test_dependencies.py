@@ -24,7 +24,7 @@ def requirements() -> list[Requirement]:
 
 def pins() -> dict[str, str]:
     lines = (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
-    pinned = {}
+    pinned: dict[str, str] = {}
     for line in lines:
         if line.strip() and not line.startswith("#"):
             name, _, version = line.partition("==")
@@ -41,9 +41,9 @@ def test_every_dependency_has_an_upper_bound() -> None:
 def test_constraints_pin_every_dependency_within_its_bounds() -> None:
     pinned = pins()
     wrong = {
-        str(r): pinned.get(canonicalize_name(r.name))
+        str(r): version
         for r in requirements()
-        if pinned.get(canonicalize_name(r.name)) not in r.specifier or canonicalize_name(r.name) not in pinned
+        if (version := pinned.get(canonicalize_name(r.name))) is None or version not in r.specifier
     }
     assert wrong == {}
     assert canonicalize_name(SELF) not in pinned

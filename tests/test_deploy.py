@@ -16,10 +16,16 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 BINARY = "/opt/advocacy-bot/bin/advocacy-bot"
 
 
+class _Unit(configparser.ConfigParser):
+    """A systemd unit file, whose keys (ExecStart, ...) keep their case."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 def unit(name: str) -> configparser.ConfigParser:
     # Keys such as SystemCallFilter may repeat in a unit: the last one read is enough here.
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment, method-assign]
+    parser = _Unit(strict=False, interpolation=None)
     parser.read(DEPLOY / name)
     return parser
 

@@ -20,11 +20,11 @@ from adapters.discord.render import (
     escape,
     layout,
     render,
-    split,
     to_markdown,
 )
 from bot.content import Content
-from bot.port.events import Button, Reply
+from bot.port import markup
+from bot.port.events import Button, Reply, ReplyKind
 from bot.port.markup import Bold, Link, Plain, parse, plain
 
 ROLE = "123456789012345678"
@@ -74,6 +74,9 @@ def test_markup_becomes_markdown_with_the_text_escaped() -> None:
 
 
 def test_long_text_is_cut_at_paragraphs_then_lines_then_spaces() -> None:
+    def split(text: str) -> list[str]:
+        return [message.content for message in render(Reply(markup.text(text)))]
+
     paragraphs = "\n\n".join(f"Paragraph {n}. " + "word " * 150 for n in range(6))
     pieces = split(paragraphs)
     assert all(len(piece) <= MAX_CONTENT for piece in pieces)
@@ -82,6 +85,9 @@ def test_long_text_is_cut_at_paragraphs_then_lines_then_spaces() -> None:
     one_line = "word " * 1000
     assert all(len(piece) <= MAX_CONTENT for piece in split(one_line))
     assert split("x" * 4500) == ["x" * 2000, "x" * 2000, "x" * 500]
+    # Counted as sent: escaped markdown (each "*" takes two characters) still fits.
+    starred = split("*" * 3000)
+    assert [len(piece) for piece in starred] == [2000, 2000, 2000]
 
 
 def test_buttons_are_laid_out_as_discord_allows() -> None:
@@ -109,6 +115,9 @@ def test_short_messages_are_joined_but_never_past_buttons() -> None:
     ]
     assert len(compact([Outgoing("x" * 1500), Outgoing("y" * 600)])) == 2
     assert len(compact([Outgoing("x", ephemeral=True), Outgoing("y")])) == 2
+    # The emergency answer stays a message of its own, before and after.
+    emergency = render(Reply(markup.text("call 112"), kind=ReplyKind.EMERGENCY))
+    assert len(compact([plain_one, *emergency, plain_two])) == 3
 
 
 def test_custom_ids_are_versioned_and_older_ones_are_told_apart() -> None:

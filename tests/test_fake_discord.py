@@ -12,7 +12,7 @@ import io
 import types
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 import discord
@@ -25,6 +25,20 @@ from discord.interactions import InteractionCallbackResponse
 from fakes import discord_payloads as payloads
 from fakes.discord import FakeDiscord, FakeGuild, Pings, would_ping
 from fakes.discord_payloads import CallbackType, GatewayOp
+
+if TYPE_CHECKING:
+    # Declarations for type checkers only: at run time these modules import each other in a cycle.
+    from discord.types.appinfo import AppInfo as AppInfoPayload
+    from discord.types.channel import DMChannel as DMChannelPayload
+    from discord.types.channel import NewsChannel as NewsChannelPayload
+    from discord.types.command import ApplicationCommand as ApplicationCommandPayload
+    from discord.types.guild import Guild as GuildPayload
+    from discord.types.interactions import Interaction as InteractionPayload
+    from discord.types.interactions import InteractionCallback as InteractionCallbackPayload
+    from discord.types.member import MemberWithUser as MemberPayload
+    from discord.types.message import Message as MessagePayload
+    from discord.types.role import Role as RolePayload
+    from discord.types.user import User as UserPayload
 
 TOKEN = "contract-test-token"
 NO_PINGS = discord.AllowedMentions.none()
@@ -610,6 +624,8 @@ async def test_payload_builders_parse_with_discord_py(fake: FakeDiscord, guild: 
     """Every builder's output through discord.py's own models; a failure names the builder to fix.
 
     READY, GUILD_CREATE, HELLO and the login answers went through the client's parsers on the way here.
+    The builders return JSON as the wire carries it, which discord.py's client reads from ``json.loads``
+    untyped; handed to the models here, each is cast to the payload type its model declares.
     """
     state = bot._connection
     connected, me = bot.get_guild(guild.id), bot.user
@@ -623,37 +639,65 @@ async def test_payload_builders_parse_with_discord_py(fake: FakeDiscord, guild: 
     guild_data = payloads.guild_create(911, "g", owner_id=901, channels=[channel], members=[payloads.member(user)])
 
     def interaction(data: payloads.JSON) -> discord.Interaction[ContractBot]:
-        return discord.Interaction(data=data, state=state)
+        return discord.Interaction(data=cast("InteractionPayload", data), state=state)
 
     def answered_slash_command() -> InteractionCallbackResponse[ContractBot]:
         parent = interaction(payloads.slash_command_interaction(in_guild, command_id=907, name="ask"))
         answer = payloads.message(916, 902, user, "ok")
         data = payloads.interaction_callback(interaction_id=905, interaction_type=2, callback_type=4, message=answer)
         return InteractionCallbackResponse(
-            data=data, parent=parent, state=state, type=discord.InteractionResponseType.channel_message
+            data=cast("InteractionCallbackPayload", data),
+            parent=parent,
+            state=state,
+            type=discord.InteractionResponseType.channel_message,
         )
 
     checks: dict[str, Callable[[], bool]] = {
-        "user": lambda: discord.User(state=state, data=user).name == "reader",
-        "current_user": lambda: discord.ClientUser(state=state, data=payloads.current_user(908, "bot")).bot,
-        "role": lambda: discord.Role(guild=connected, state=state, data=payloads.role(909, "mods")).name == "mods",
-        "member": lambda: discord.Member(data=payloads.member(user), guild=connected, state=state).id == 901,
+        "user": lambda: discord.User(state=state, data=cast("UserPayload", user)).name == "reader",
+        "current_user": lambda: (
+            discord.ClientUser(state=state, data=cast("UserPayload", payloads.current_user(908, "bot"))).bot
+        ),
+        "role": lambda: (
+            discord.Role(guild=connected, state=state, data=cast("RolePayload", payloads.role(909, "mods"))).name
+            == "mods"
+        ),
+        "member": lambda: (
+            discord.Member(data=cast("MemberPayload", payloads.member(user)), guild=connected, state=state).id == 901
+        ),
         "text_channel": lambda: discord.TextChannel(
-            state=state, guild=connected, data=payloads.text_channel(910, guild.id, "news", announcement=True)
+            state=state,
+            guild=connected,
+            data=cast("NewsChannelPayload", payloads.text_channel(910, guild.id, "news", announcement=True)),
         ).is_news(),
-        "dm_channel": lambda: discord.DMChannel(me=me, state=state, data=in_dm.channel).recipient is not None,
-        "guild_create": lambda: discord.Guild(data=guild_data, state=state).default_role.id == 911,
-        "rest_guild": lambda: discord.Guild(data=payloads.rest_guild(guild_data), state=state).name == "g",
+        "dm_channel": lambda: (
+            discord.DMChannel(me=me, state=state, data=cast("DMChannelPayload", in_dm.channel)).recipient is not None
+        ),
+        "guild_create": lambda: (
+            discord.Guild(data=cast("GuildPayload", guild_data), state=state).default_role.id == 911
+        ),
+        "rest_guild": lambda: (
+            discord.Guild(data=cast("GuildPayload", payloads.rest_guild(guild_data)), state=state).name == "g"
+        ),
         "message": lambda: (
-            discord.Message(state=state, channel=connected.text_channels[0], data=message).guild == connected
+            discord.Message(state=state, channel=connected.text_channels[0], data=cast("MessagePayload", message)).guild
+            == connected
         ),
         "application_info": lambda: (
-            discord.AppInfo(state, payloads.application_info(914, "a", owner=user, bot=user)).owner.id == 901
+            discord.AppInfo(
+                state, cast("AppInfoPayload", payloads.application_info(914, "a", owner=user, bot=user))
+            ).owner.id
+            == 901
         ),
         "application_command": lambda: (
             app_commands.AppCommand(
-                data=payloads.application_command(
-                    {"name": "ask", "description": "d"}, command_id=915, application_id=fake.application_id, version=1
+                data=cast(
+                    "ApplicationCommandPayload",
+                    payloads.application_command(
+                        {"name": "ask", "description": "d"},
+                        command_id=915,
+                        application_id=fake.application_id,
+                        version=1,
+                    ),
                 ),
                 state=state,
             ).id

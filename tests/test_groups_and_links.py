@@ -9,6 +9,7 @@ from testbot import TestBot
 
 from bot.core.router import Router
 from bot.features import build_router
+from bot.port.actions import Action
 from bot.port.events import ButtonPress, Chat, ChatKind, Command, Event, User
 from bot.port.markup import plain
 
@@ -46,16 +47,22 @@ async def test_every_personal_button_pressed_in_a_group_is_handed_off(bot: TestB
 
 
 def test_an_action_must_say_whether_it_is_personal() -> None:
+    with pytest.raises(ValueError, match="give handoff"):
+        Action("anything")
+    with pytest.raises(ValueError, match="give handoff"):
+        Action("anything", handoff="sign", public=True)
+    assert all(isinstance(command, str | None) for command in build_router().actions().values())
+
+
+def test_an_action_is_declared_once_and_registered_once() -> None:
     router = Router()
 
-    async def handler(ctx: Any, args: str) -> list[Any]:
+    async def handler(ctx: Any) -> list[Any]:
         return []
 
-    with pytest.raises(ValueError, match="give handoff"):
-        router.action("anything")(handler)
-    with pytest.raises(ValueError, match="give handoff"):
-        router.action("anything", handoff="sign", public=True)(handler)
-    assert all(isinstance(command, str | None) for command in build_router().actions().values())
+    router.action(Action("anything", public=True))(handler)
+    with pytest.raises(ValueError, match="registered twice"):
+        router.action(Action("anything", handoff="sign"))(handler)
 
 
 async def stored(bot: TestBot) -> dict[str, list[tuple[Any, ...]]]:

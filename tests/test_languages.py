@@ -309,7 +309,7 @@ TYPICAL = {
 
 @pytest.mark.parametrize(("lang", "question"), [(lang, q) for lang, questions in TYPICAL.items() for q in questions])
 def test_typical_questions_get_their_language(services: Services, lang: str, question: str) -> None:
-    assert services.answerer.languages.detect(question) == lang
+    assert services.decider.languages.detect(question) == lang
 
 
 @pytest.mark.parametrize(
@@ -317,7 +317,7 @@ def test_typical_questions_get_their_language(services: Services, lang: str, que
     ["спасибо", "дякую", "gracias", "obrigado", "merci", "ok thanks", "naloxone", "Мария Иванова", "Portugal", "👍"],
 )
 def test_short_messages_are_given_no_language(services: Services, message: str) -> None:
-    assert services.answerer.languages.detect(message) is None
+    assert services.decider.languages.detect(message) is None
 
 
 @pytest.mark.parametrize(
@@ -331,7 +331,7 @@ def test_short_messages_are_given_no_language(services: Services, message: str) 
     ],
 )
 def test_other_languages_are_not_taken_for_ours(services: Services, question: str) -> None:
-    assert services.answerer.languages.detect(question) is None
+    assert services.decider.languages.detect(question) is None
 
 
 async def test_the_question_language_comes_before_the_platform_but_after_a_choice(
@@ -361,7 +361,7 @@ async def test_the_question_language_comes_before_the_platform_but_after_a_choic
 
 async def test_a_form_answer_never_changes_the_language(boris: TestBot) -> None:
     name = "Maria Fernanda da Silva Santos"
-    assert boris.core.services.answerer.languages.detect(name) == "pt"
+    assert boris.core.services.decider.languages.detect(name) == "pt"
     boris.push("/sign")
     for _ in range(3):
         await boris.pop()

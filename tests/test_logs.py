@@ -61,16 +61,16 @@ def captured() -> Iterator[io.StringIO]:
 
 
 def explode_on(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The answerer fails on ``EXPLODING``, as a bug would, with the question in the exception."""
-    answerer = services.answerer
-    original = answerer.answer
+    """The decider fails on ``EXPLODING``, as a bug would, with the question in the exception."""
+    decider = services.decider
+    original = decider.answer
 
     def answer(question: str, lang: str) -> Any:
         if "Quillfeather" in question:
             raise ValueError(f"cannot answer {question!r}")
         return original(question, lang)
 
-    monkeypatch.setattr(answerer, "answer", answer)
+    monkeypatch.setattr(decider, "answer", answer)
 
 
 def assert_clean(written: str, forbidden: list[str]) -> None:

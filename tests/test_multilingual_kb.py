@@ -17,7 +17,7 @@ from bot.core.app import Services, build_services
 from bot.core.config import Config
 from bot.port.events import ReplyKind
 from bot.port.markup import plain
-from bot.qa.answering import Answer
+from bot.qa.deciding import Answer
 from bot.qa.evaluation import Case, Outcome, evaluate, load_cases
 from bot.qa.retrieval import Analyzer
 
@@ -146,10 +146,9 @@ def test_every_entry_is_translated_into_every_language_and_unreviewed(services: 
 def test_a_question_gets_the_translation_with_the_review_note(
     services: Services, lang: str, question: str, entry: str
 ) -> None:
-    answerer = services.answerer
-    answer = answerer.answer(question, lang)
+    answer = services.decider.answer(question, lang)
     assert answer.kind is ReplyKind.ANSWER and answer.entry == entry and answer.lang == lang, answer
-    [reply] = answerer.replies(answer, lang)
+    [reply] = services.replies.for_answer(answer, lang)
     translation = services.content.kb.entries[entry].translations[lang]
     text = plain(reply.text)
     assert reply.entry == entry and translation.title in text
@@ -167,30 +166,28 @@ def test_an_untranslated_entry_comes_in_english_with_a_note_in_spanish(content: 
     entries = dict(content.kb.entries)
     entries["opioid-agonist-treatment"] = replace(entries["opioid-agonist-treatment"], translations={})
     untranslated = replace(content, kb=replace(content.kb, entries=entries))
-    answerer = build_services(Config(), untranslated).answerer
-    answer = answerer.answer("qué es el tratamiento con metadona", "es")
+    built = build_services(Config(), untranslated)
+    answer = built.decider.answer("qué es el tratamiento con metadona", "es")
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "opioid-agonist-treatment"
     assert answer.lang == "en"
-    text = plain(answerer.replies(answer, "es")[0].text)
-    note = answerer.locales.text("es", "kb.english_only")
-    assert text.startswith(note) and note != answerer.locales.text("en", "kb.english_only")
+    text = plain(built.replies.for_answer(answer, "es")[0].text)
+    note = built.locales.text("es", "kb.english_only")
+    assert text.startswith(note) and note != built.locales.text("en", "kb.english_only")
     assert content.kb.entries["opioid-agonist-treatment"].title in text
 
 
 def test_english_answers_carry_no_note(services: Services) -> None:
-    answerer = services.answerer
-    answer = answerer.answer("what is naloxone", "en")
-    text = plain(answerer.replies(answer, "en")[0].text)
+    answer = services.decider.answer("what is naloxone", "en")
+    text = plain(services.replies.for_answer(answer, "en")[0].text)
     assert answer.lang == "en"
     assert services.locales.text("en", "kb.unreviewed") not in text
     assert services.locales.text("en", "kb.english_only") not in text
 
 
 def test_a_refusal_quotes_the_translated_key_line(services: Services) -> None:
-    answerer = services.answerer
-    answer = answerer.answer("cuánta coca debería meterme", "es")
+    answer = services.decider.answer("cuánta coca debería meterme", "es")
     assert answer.kind is ReplyKind.REFUSAL and answer.lang == "es"
-    text = plain(answerer.replies(answer, "es")[0].text)
+    text = plain(services.replies.for_answer(answer, "es")[0].text)
     key_line = plain(services.content.kb.entries["dosing-advice"].translations["es"].answer).split("\n")[0]
     assert key_line in text
     assert not any(unit in text for unit in (" mg", " gramos", " ml"))
@@ -198,24 +195,24 @@ def test_a_refusal_quotes_the_translated_key_line(services: Services) -> None:
 
 def test_a_question_in_another_language_than_the_client_still_finds_its_entry(services: Services) -> None:
     # A Russian speaker whose client says English: the entry is found, and served in the asker's language.
-    answer = services.answerer.answer("что такое налоксон", "en")
+    answer = services.decider.answer("что такое налоксон", "en")
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone" and answer.lang == "en"
 
 
 def test_the_emergency_answer_follows_the_askers_language_when_trigger_lists_overlap(services: Services) -> None:
     # "передоз" is in the Russian and Ukrainian triggers alike.
-    answerer = services.answerer
+    decider = services.decider
     for lang in ("ru", "uk"):
-        answer = answerer.answer("у друга передоз", lang)
+        answer = decider.answer("у друга передоз", lang)
         assert answer.kind is ReplyKind.EMERGENCY and answer.lang == lang
-        first = plain(answerer.replies(answer, lang)[0].text)
+        first = plain(services.replies.for_answer(answer, lang)[0].text)
         assert first.startswith(plain(services.content.emergency.texts[lang]).split("\n")[0])
 
 
 def test_out_of_scope_questions_in_other_languages_fall_back(services: Services) -> None:
     for lang, question in (("es", "cuál es la capital de argentina"), ("ru", "какая погода в алматы")):
         # At most a "did you mean": never an answer.
-        assert services.answerer.answer(question, lang).kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY)
+        assert services.decider.answer(question, lang).kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY)
 
 
 def test_ask_json_reports_the_language_served() -> None:
@@ -265,7 +262,7 @@ def test_an_answer_in_the_wrong_language_is_a_miss() -> None:
 
 
 def test_an_english_question_from_a_spanish_speaker_is_answered_in_spanish(services: Services) -> None:
-    answer = services.answerer.answer("what is naloxone", "es")
+    answer = services.decider.answer("what is naloxone", "es")
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone" and answer.lang == "es"
 
 
@@ -275,7 +272,7 @@ def test_eval_asks_as_someone_who_chose_no_language(services: Services) -> None:
         Case("donde consigo naloxona gratis", "naloxone", 1, "es"),
         Case("что такое налоксон", "naloxone", 2, "ru"),
     ]
-    outcomes = evaluate(services.answerer, cases)
+    outcomes = evaluate(services.decider, cases)
     assert [o.lang for o in outcomes] == ["es", "ru"] and all(o.passed for o in outcomes)
 
 

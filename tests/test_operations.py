@@ -115,9 +115,8 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
             "content",
             "secret",
             "database",
-            # The enabled platforms, in the registry's (name) order.
-            "discord",
             "telegram",
+            "discord",
             "metrics",
         ]
         assert all(line.startswith("ok ") for line in lines[:-1]), out
@@ -142,7 +141,7 @@ async def test_init_doctor_run_against_the_fakes(tmp_path: Path) -> None:
         assert bot.returncode == 0, log
         # A server run logs INFO; it names the database and its configuration first.
         assert f"database {tmp_path / 'srv' / 'data' / 'advocacy-bot.sqlite3'} (configuration {config})" in log
-        assert "running adapters: discord, telegram" in log  # the registry's (name) order
+        assert "running adapters: telegram, discord" in log
         assert "Traceback" not in log
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from testbot import TestBot
@@ -36,6 +37,13 @@ async def sign(
         await bot.ask(email)
     await bot.ask(country)
     return await bot.press("I agree")
+
+
+async def form_state(bot: TestBot) -> dict[str, Any]:
+    """What the tester's form under way holds."""
+    conversation = await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))
+    assert conversation is not None
+    return conversation.state
 
 
 async def test_sign_shows_the_petition_privacy_notice_and_first_question(bot: TestBot) -> None:
@@ -107,9 +115,7 @@ async def test_an_invalid_name_is_asked_again_with_the_reason(bot: TestBot, answ
     text = await bot.ask(answer)
     assert reason in text
     assert "What name should appear on the petition?" in text
-    assert (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state[
-        "step"
-    ] == "name"
+    assert (await form_state(bot))["step"] == "name"
 
 
 @pytest.mark.parametrize("name", ["Олена Петренко", "李小龍", "Mary-Jane O'Neil Jr.", "José Ñúñez", "x" * 100])
@@ -298,7 +304,14 @@ async def test_unknown_petition_lists_the_open_ones(bot: TestBot) -> None:
     assert "[1] Decriminalise personal drug possession worldwide" in text
 
 
-def _with_petition(services: Services, **changes: object) -> Services:
+class PetitionChanges(TypedDict, total=False):
+    """What these tests change in a petition."""
+
+    open: bool
+    deadline: date | None
+
+
+def _with_petition(services: Services, **changes: Unpack[PetitionChanges]) -> Services:
     petition = dataclasses.replace(services.content.campaigns.petitions[PETITION], **changes)
     campaigns = dataclasses.replace(services.content.campaigns, petitions={PETITION: petition})
     return dataclasses.replace(services, content=dataclasses.replace(services.content, campaigns=campaigns))
@@ -351,5 +364,5 @@ async def test_in_a_group_free_text_is_never_taken_as_a_form_answer(bot: TestBot
     event = Event(User("console", "tester"), group, Text("what is naloxone"), addressed=True)
     replies = (await bot.core.handle(event)).replies
     assert "Naloxone" in plain(replies[0].text)
-    state = (await bot.core.conversations.conversation(bot.core.keyring.user_id("console", "tester"))).state
+    state = await form_state(bot)
     assert state["answers"] == {}

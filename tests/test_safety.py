@@ -19,9 +19,9 @@ from bot.core.app import Services
 from bot.port.events import ReplyKind
 from bot.port.markup import plain
 from bot.port.plaintext import render
-from bot.qa.answering import usual_country
 from bot.qa.calibration import MAX_OUT_OF_SCOPE, Sample, fit, probability, same, wilson_upper
 from bot.qa.crisis import CRISIS_ENTRY
+from bot.qa.deciding import usual_country
 from bot.qa.emergency import Concept, EmergencyKind
 from bot.qa.evaluation import calibration_samples, load_cases
 from bot.qa.retrieval import Hit, Ranking
@@ -55,17 +55,17 @@ EMERGENCIES = [
 
 @pytest.mark.parametrize(("lang", "message"), EMERGENCIES)
 def test_an_emergency_gets_the_emergency_answer_first(services: Services, lang: str, message: str) -> None:
-    answerer = services.answerer
-    answer = answerer.answer(message, answerer.language_of(message) or "en")
+    decider = services.decider
+    answer = decider.answer(message, decider.language_of(message) or "en")
     assert answer.kind is ReplyKind.EMERGENCY and answer.emergency is not None, answer
-    first = answerer.replies(answer, answer.lang)[0]
+    first = services.replies.for_answer(answer, answer.lang)[0]
     assert first.kind is ReplyKind.EMERGENCY
     # In the language it was written in.
     assert answer.lang == lang
 
 
 def test_a_stimulant_emergency_links_overamping(services: Services) -> None:
-    match = services.answerer.detector.detect("shes been geeking for days and now shes burning up and confused")
+    match = services.decider.detector.detect("shes been geeking for days and now shes burning up and confused")
     assert match is not None and match.kind is EmergencyKind.STIMULANT and match.entry == "stimulant-overamping"
 
 
@@ -81,24 +81,24 @@ ABOUT_OVERDOSE = [
 
 @pytest.mark.parametrize(("question", "entry"), ABOUT_OVERDOSE)
 def test_a_question_about_overdose_is_no_alarm(services: Services, question: str, entry: str | None) -> None:
-    answerer = services.answerer
-    answer = answerer.answer(question, "en")
+    decider = services.decider
+    answer = decider.answer(question, "en")
     assert answer.kind is not ReplyKind.EMERGENCY, answer
     if entry is not None:
         # Its entry first, answered or offered.
         assert answer.candidates[0] == entry, answer
         if answer.kind is ReplyKind.ANSWER:
             # The entry, then the emergency number as one closing line (not the whole alarm).
-            [reply] = answerer.replies(answer, "en", country="GB")
+            [reply] = services.replies.for_answer(answer, "en", country="GB")
             text = plain(reply.text).rstrip()
             assert text.endswith("If someone is in danger right now, call 999 (United Kingdom).")
 
 
 def test_an_answer_about_overdose_closes_with_the_emergency_number(services: Services) -> None:
-    answerer = services.answerer
-    answer = answerer.answer("what does an overdose look like", "en")
+    decider = services.decider
+    answer = decider.answer("what does an overdose look like", "en")
     assert answer.kind is ReplyKind.ANSWER and answer.about_overdose
-    [reply] = answerer.replies(answer, "en")
+    [reply] = services.replies.for_answer(answer, "en")
     assert plain(reply.text).rstrip().splitlines()[-1].startswith("If someone is in danger right now, call")
 
 
@@ -121,7 +121,7 @@ LOOK_ALIKES = [
 
 @pytest.mark.parametrize("message", LOOK_ALIKES)
 def test_look_alikes_never_raise_the_alarm(services: Services, message: str) -> None:
-    assert services.answerer.answer(message, "en").kind is not ReplyKind.EMERGENCY
+    assert services.decider.answer(message, "en").kind is not ReplyKind.EMERGENCY
 
 
 def test_concepts_match_the_content(services: Services) -> None:
@@ -129,7 +129,7 @@ def test_concepts_match_the_content(services: Services) -> None:
 
 
 def test_a_long_word_with_a_typo_still_counts_but_a_real_word_never_does(services: Services) -> None:
-    detector = services.answerer.detector
+    detector = services.decider.detector
     assert detector.detect("my frend isnt breathng") is not None
     # "sharing" is one letter from "shaking", and a word of its own.
     assert Concept.STIMULANT not in detector.read("is sharing a crack pipe risky").concepts
@@ -154,11 +154,11 @@ CRISES = [
 
 @pytest.mark.parametrize(("lang", "message"), CRISES)
 def test_a_crisis_gets_the_crisis_answer_never_a_fallback(services: Services, lang: str, message: str) -> None:
-    answerer = services.answerer
-    answer = answerer.answer(message, answerer.language_of(message) or "en")
+    decider = services.decider
+    answer = decider.answer(message, decider.language_of(message) or "en")
     assert answer.kind is ReplyKind.EMERGENCY and answer.crisis is not None and answer.entry == CRISIS_ENTRY
     assert answer.lang == lang
-    [reply] = answerer.replies(answer, answer.lang)
+    [reply] = services.replies.for_answer(answer, answer.lang)
     text = render(reply)
     assert plain(services.content.crisis.texts[lang]).splitlines()[0] in text
     assert "findahelpline.com" in text
@@ -167,16 +167,15 @@ def test_a_crisis_gets_the_crisis_answer_never_a_fallback(services: Services, la
 
 
 def test_the_crisis_answer_gives_the_line_of_the_country_and_its_emergency_number(services: Services) -> None:
-    answerer = services.answerer
-    text = render(answerer.crisis_reply("en", "GB"))
+    text = render(services.replies.crisis_reply("en", "GB"))
     assert "Samaritans" in text and "116 123" in text and "24/7" in text and "999" in text
-    text = render(answerer.crisis_reply("pt", "BR"))
+    text = render(services.replies.crisis_reply("pt", "BR"))
     assert "CVV" in text and "188" in text and "192" in text
     # No line known for the country: the emergency number and the directory's page for it.
-    text = render(answerer.crisis_reply("en", "GE"))
+    text = render(services.replies.crisis_reply("en", "GE"))
     assert "112" in text and "findahelpline.com/GE" in text
     # Nothing known: every common emergency number and the directory.
-    text = render(answerer.crisis_reply("en"))
+    text = render(services.replies.crisis_reply("en"))
     assert "112" in text and "911" in text and "findahelpline.com" in text
 
 
@@ -191,7 +190,7 @@ def test_the_country_a_platform_language_points_to(tag: str, country: str | None
 
 def test_the_crisis_answer_follows_safe_messaging(services: Services) -> None:
     # Acknowledges and cares, says people answer, conveys hope, keeps the door open, no method words.
-    text = render(services.answerer.crisis_reply("en", "US")).lower()
+    text = render(services.replies.crisis_reply("en", "US")).lower()
     for said in ("glad you told me", "not a burden", "come through", "write to me again", "988"):
         assert said in text
     for never in ("pills", "rope", "jump", "gun", "commit suicide", "don't do anything stupid"):
@@ -200,7 +199,7 @@ def test_the_crisis_answer_follows_safe_messaging(services: Services) -> None:
 
 @pytest.mark.parametrize("message", ["this exam is killing me", "i could die of embarrassment lol", "suicide squad"])
 def test_figures_of_speech_are_no_crisis(services: Services, message: str) -> None:
-    assert services.answerer.crises.detect(message) is None
+    assert services.decider.crises.detect(message) is None
 
 
 def test_every_crisis_line_has_a_source_and_a_review_date(services: Services) -> None:
@@ -263,19 +262,19 @@ SMALL_TALK = [
 def test_small_talk_gets_a_friendly_line_in_the_persons_language(
     services: Services, lang: str, message: str, intent: str
 ) -> None:
-    answerer = services.answerer
-    asked = answerer.language_of(message) or "en"
-    answer = answerer.answer(message, asked)
+    decider = services.decider
+    asked = decider.language_of(message) or "en"
+    answer = decider.answer(message, asked)
     assert answer.kind is ReplyKind.SMALLTALK and answer.smalltalk is not None
     assert answer.smalltalk.intent == intent and asked == lang
-    [reply] = answerer.replies(answer, asked)
+    [reply] = services.replies.for_answer(answer, asked)
     text = render(reply)
     assert services.locales.text(lang, f"smalltalk.{intent}") in text
     assert services.locales.text(lang, "smalltalk.can_do").split(",")[0] in text
 
 
 def test_a_greeting_before_a_question_answers_the_question(services: Services) -> None:
-    answer = services.answerer.answer("hi, where can i get narcan", "en")
+    answer = services.decider.answer("hi, where can i get narcan", "en")
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone"
 
 
@@ -300,16 +299,16 @@ def test_every_kind_of_small_talk_has_its_reply(services: Services) -> None:
 def test_a_short_question_is_answered_in_the_language_of_the_variants_it_matches(
     services: Services, question: str, lang: str, entry: str
 ) -> None:
-    answerer = services.answerer
+    decider = services.decider
     # Too short for the language detector to be sure...
-    assert answerer.languages.detect(question) is None
+    assert decider.languages.detect(question) is None
     # ... but only one language's question variants know it.
-    asked = answerer.language_of(question)
+    asked = decider.language_of(question)
     assert asked == lang
-    answer = answerer.answer(question, asked)
+    answer = decider.answer(question, asked)
     assert answer.entry == entry and answer.lang == lang
     # Every label of the reply is in that language too.
-    [reply] = answerer.replies(answer, asked)
+    [reply] = services.replies.for_answer(answer, asked)
     labels = [button.label for row in reply.buttons for button in row]
     titles = {e.text_in(lang).title for e in services.content.kb.entries.values()}
     assert labels and all(label in titles for label in labels)
@@ -319,9 +318,9 @@ def test_a_short_question_is_answered_in_the_language_of_the_variants_it_matches
 
 
 def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Services) -> None:
-    answerer = services.answerer
-    answer = answerer.answer("how many xans should i take", "en")
-    [reply] = answerer.replies(answer, "en")
+    decider = services.decider
+    answer = decider.answer("how many xans should i take", "en")
+    [reply] = services.replies.for_answer(answer, "en")
     text = render(reply)
     assert text.lower().count("doses or amounts") == 1
     actions = [button.action for row in reply.buttons for button in row]
@@ -329,8 +328,9 @@ def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Service
 
 
 def test_emergency_numbers_have_no_nested_parentheses(services: Services) -> None:
-    answerer = services.answerer
-    text = render(answerer.emergency_reply(answerer.detector.detect("he is not breathing"), "en"))  # type: ignore[arg-type]
+    match = services.decider.detector.detect("he is not breathing")
+    assert match is not None
+    text = render(services.replies.emergency_reply(match, "en"))
     numbers_line = next(line for line in text.splitlines() if line.startswith("Emergency numbers:"))
     assert not re.search(r"\([^)]*\(", numbers_line), numbers_line
     assert "911: North America (US, Canada, Mexico)" in numbers_line
@@ -341,7 +341,7 @@ def test_emergency_numbers_have_no_nested_parentheses(services: Services) -> Non
 
 def test_the_calibration_is_what_the_tuning_set_gives(services: Services) -> None:
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
-    fitted, achieved = fit(calibration_samples(services.answerer, cases), date.today())
+    fitted, achieved = fit(calibration_samples(services.decider, cases), date.today())
     assert same(fitted, services.content.calibration), "run: advocacy-bot kb calibrate"
     assert achieved["out_of_scope_answered"] <= 0.04
 

@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import only_row
 
 from bot.campaigns.people import People
 from bot.privacy.crypto import FieldCipher, Keyring
@@ -23,7 +24,7 @@ async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> No
     try:
         assert await store.schema_version() == MIGRATIONS[-1].version
         async with store.db.execute("PRAGMA journal_mode") as cursor:
-            assert (await cursor.fetchone())[0] == "wal"
+            assert (await only_row(cursor))[0] == "wal"
         async with store.db.execute("SELECT version, name FROM schema_migrations ORDER BY version") as cursor:
             rows = [tuple(r) for r in await cursor.fetchall()]
         assert rows == [(m.version, m.name) for m in MIGRATIONS]
@@ -161,7 +162,9 @@ async def test_a_cancelled_waiter_does_not_strand_the_others(tmp_path: Path) -> 
     assert _committed(path) == ["slow"]
 
 
-async def test_a_steady_stream_of_writers_still_commits_in_batches(tmp_path: Path) -> None:
+async def test_a_steady_stream_of_writers_still_commits_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "bot.sqlite3"
     store = await Store.open(path, NOTES)
     commits = 0
@@ -172,7 +175,7 @@ async def test_a_steady_stream_of_writers_still_commits_in_batches(tmp_path: Pat
         commits += 1
         await real_commit()
 
-    store._commit = counting_commit  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "_commit", counting_commit)
 
     async def unit(i: int) -> None:
         async with store.transaction() as db:

@@ -266,8 +266,10 @@ async def test_user_text_is_escaped_never_parsed(tmp_path: Path, services: Servi
 async def test_emergency_in_a_group_is_answered_there_even_unaddressed(tmp_path: Path, services: Services) -> None:
     async with running(tmp_path, services) as bot:
         text = "help my friend is not breathing"
-        answerer = bot.core.answerer
-        expected = len(merged(answerer.replies(answerer.answer(text, "en"), "en")))  # the emergency, and maybe more
+        core = bot.core
+        expected = len(
+            merged(core.replies.for_answer(core.decider.answer(text, "en"), "en"))
+        )  # the emergency, and maybe more
         reply, *_ = await bot.say(text, chat=GROUP, n=expected)
         assert reply["chat"]["id"] == GROUP["id"]
         assert "emergency" in reply["text"].lower()

@@ -117,7 +117,7 @@ async def test_webhook_updates_delivered_three_times_to_four_instances_are_each_
                     "entities": [{"type": "bot_command", "offset": 0, "length": len(f"/help@{USERNAME}")}],
                 }
                 update = {"update_id": 1 + n * per_chat + k, "message": message}
-                posted.setdefault(groups[n]["id"], []).append(message["message_id"])
+                posted.setdefault(groups[n]["id"], []).append(100 + k)
                 targets = [rng.choice(running).port for _ in range(copies)]
                 statuses = await asyncio.gather(
                     *(tg.post_webhook(f"http://127.0.0.1:{port}/hook", update) for port in targets)

@@ -22,6 +22,7 @@ from typing import cast
 from adapters.console.adapter import ConsoleAdapter, ConsoleSender
 from bot.core.app import Core, Services
 from bot.core.config import Config
+from bot.core.router import Router
 from bot.delivery import Engine, Scheduler
 from bot.port.events import ButtonPress, Event, Reply
 from bot.port.plaintext import render
@@ -67,8 +68,9 @@ class TestBot:
         services: Services | None = None,
         user_id: str = "tester",
         language: str | None = None,
+        router: Router | None = None,
     ) -> AsyncIterator[TestBot]:
-        core = await Core.open(config, services=services)
+        core = await Core.open(config, services=services, router=router)
         try:
             yield cls(core, user_id, language)
         finally:

@@ -32,4 +32,5 @@ PLATFORM = Platform(
     implementation="adapters.console.adapter",
     server=False,
     validate=_problems,
+    order=0,
 )

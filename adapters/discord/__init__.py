@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.port.delivery import PlatformLimits
-from bot.port.platform import Platform
+from bot.port.platform import Installing, Platform
+
+TOKEN_ENV = "DISCORD_BOT_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -54,4 +56,14 @@ PLATFORM = Platform(
     strings=Path(__file__).parent,
     loggers=("discord", "aiohttp", "websockets"),
     validate=_problems,
+    order=2,
+    installing=Installing(
+        TOKEN_ENV,
+        "Discord developer portal: Bot, Reset Token (README: Running it on Discord)",
+        "discord:123456789012345678",
+        (
+            "  # Server ids whose organiser role may use organiser commands; empty: every server the bot is in.",
+            "  organiser_servers: []",
+        ),
+    ),
 )

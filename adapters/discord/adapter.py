@@ -27,7 +27,7 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from adapters.discord import DiscordConfig, forms
+from adapters.discord import TOKEN_ENV, DiscordConfig, forms
 from adapters.discord.commands import CoreTranslator, core_commands, digest, setup_group
 from adapters.discord.delivery import MAX_RATELIMIT_SLEEP, PLATFORM, DiscordSender, group_chat_id
 from adapters.discord.render import (
@@ -67,7 +67,6 @@ from bot.port.services import Port
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "DISCORD_BOT_TOKEN"
 # Where the digest of the registered commands is kept (adapter settings).
 GLOBAL_SCOPE = "global"
 COMMANDS_HASH = "commands_hash"

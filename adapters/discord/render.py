@@ -8,6 +8,7 @@ can make the bot format text or ping anyone. Buttons carry versioned custom ids 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Sequence
@@ -16,11 +17,13 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import discord
 
-from bot.port.events import Reply
+from bot.port.events import Reply, ReplyKind
 from bot.port.markup import Bold, Link, RichText
-from bot.port.mechanics import coalesce
+from bot.port.mechanics import MessageLimits, merge, split
 
 MAX_CONTENT = 2000
+# What one message holds: its markdown, escapes included, as sent.
+TEXT = MessageLimits(MAX_CONTENT)
 MAX_ROWS = 5
 MAX_PER_ROW = 5
 MAX_LABEL = 80
@@ -96,23 +99,6 @@ def to_markdown(text: RichText) -> str:
         if span.text:
             line_start = span.text.endswith("\n")
     return "".join(out)
-
-
-def split(text: str, limit: int = MAX_CONTENT) -> list[str]:
-    """``text`` in pieces of at most ``limit`` characters, cut at paragraphs, else lines, else spaces.
-
-    Bold and links never hold a line break (bot.port.markup), so cutting at one never breaks them.
-    """
-    pieces: list[str] = []
-    while len(text) > limit:
-        window = text[: limit + 1]
-        cuts = (window.rfind(separator) for separator in ("\n\n", "\n", " "))
-        cut = next((at for at in cuts if at > 0), limit)
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text.strip():
-        pieces.append(text.rstrip())
-    return pieces
 
 
 # --------------------------------------------------------------------------------- buttons
@@ -202,6 +188,8 @@ class Outgoing:
     content: str
     rows: tuple[tuple[Choice, ...], ...] = ()
     ephemeral: bool = False
+    # Part of the emergency answer: a message of its own, so that it cannot be missed.
+    alone: bool = False
 
     def view(self) -> discord.ui.View | None:
         if not self.rows:
@@ -230,28 +218,33 @@ def buttons(reply: Reply, extra: Sequence[Choice] = ()) -> list[list[Choice]]:
 
 
 def compact(messages: Sequence[Outgoing]) -> list[Outgoing]:
-    """Consecutive messages joined where they fit in one, buttons still last: fewer requests and pings."""
+    """Consecutive messages joined where they fit in one (bot.port.mechanics' policy): kept apart by
+    buttons (which stay last), by another audience (ephemeral or not), and around the emergency answer."""
 
-    def joinable(previous: Outgoing, message: Outgoing) -> bool:
-        fits = len(previous.content) + 2 + len(message.content) <= MAX_CONTENT
-        return fits and not previous.rows and previous.ephemeral == message.ephemeral
+    def kept_apart(previous: Outgoing, message: Outgoing) -> bool:
+        return bool(previous.rows) or previous.ephemeral != message.ephemeral or previous.alone or message.alone
 
-    return coalesce(
+    return merge(
         messages,
-        joinable,
-        lambda previous, message: Outgoing(f"{previous.content}\n\n{message.content}", message.rows, message.ephemeral),
+        TEXT,
+        text=lambda message: message.content,
+        kept_apart=kept_apart,
+        join=lambda previous, message, joiner: dataclasses.replace(
+            message, content=f"{previous.content}{joiner}{message.content}"
+        ),
     )
 
 
 def render(reply: Reply, *, extra: Sequence[Choice] = (), ephemeral: bool = False) -> list[Outgoing]:
     """The messages that show ``reply``: its text in pieces, its buttons under the last piece."""
-    pieces = split(to_markdown(reply.text))
+    pieces = split(to_markdown(reply.text), TEXT)
     groups = layout(buttons(reply, extra))
-    messages = [Outgoing(piece, ephemeral=ephemeral) for piece in pieces[:-1]]
+    alone = reply.kind is ReplyKind.EMERGENCY
+    messages = [Outgoing(piece, ephemeral=ephemeral, alone=alone) for piece in pieces[:-1]]
     last = pieces[-1] if pieces else ""
     for group in groups or [[]]:
         rows = tuple(tuple(row) for row in group)
         if last or rows:
-            messages.append(Outgoing(last, rows, ephemeral))
+            messages.append(Outgoing(last, rows, ephemeral, alone))
         last = ""
     return messages

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 from bot.port.delivery import PlatformLimits
-from bot.port.platform import Platform
+from bot.port.platform import Installing, Platform
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -52,4 +54,11 @@ PLATFORM = Platform(
     extra="telegram",
     loggers=("telegram", "httpx", "httpcore", "hpack", "tornado"),
     validate=_problems,
+    order=1,
+    installing=Installing(
+        TOKEN_ENV,
+        "from @BotFather (README: Running it on Telegram)",
+        "telegram:123456789",
+        ("  # polling needs nothing exposed; webhook: see config.example.yaml.", "  mode: polling"),
+    ),
 )

@@ -8,12 +8,10 @@ paragraph boundaries, and buttons carry compact, versioned callback data.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import html
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,14 +57,14 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from adapters.telegram import TelegramConfig
+from adapters.telegram import TOKEN_ENV, TelegramConfig
 from bot.port import markup
 from bot.port.clock import idle
 from bot.port.delivery import ChatMoved, PermanentFailure, PlatformLimits, RecipientGone, RetryAfter, TemporaryFailure
-from bot.port.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, ReplyKind, Share, User, parse_text
+from bot.port.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, Share, User, parse_text
 from bot.port.languages import LANGUAGES
 from bot.port.markup import Bold, Link, RichText, plain
-from bot.port.mechanics import KeyedLocks, coalesce
+from bot.port.mechanics import KeyedLocks, MessageLimits, merge_replies, split_rich
 from bot.port.platform import AdapterError, Setup
 from bot.port.redaction import register_secret, secret_env
 from bot.port.services import CommandInfo, Port
@@ -74,7 +72,6 @@ from bot.port.services import CommandInfo, Port
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 # Telegram's limit, counted in UTF-16 code units after entities are parsed.
 MAX_MESSAGE = 4096
@@ -157,100 +154,20 @@ def to_html(text: RichText) -> str:
     return "".join(span_html(span) for span in text)
 
 
-def _fitting(text: str, start: int, limit: int) -> int:
-    """Where the longest stretch of ``text`` from ``start`` that fits in ``limit`` UTF-16 units ends."""
-    window = text[start : start + max(limit, 0)]
-    if utf16_len(window) <= limit:
-        return start + len(window)
-    # Characters outside the Basic Multilingual Plane (emoji) take two units each.
-    units = 0
-    for index, char in enumerate(window):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return start + index
-    return start + len(window)
+# What one message holds, as Telegram counts it.
+TEXT = MessageLimits(MAX_MESSAGE, utf16_len)
 
 
-_NOT_SPACE = re.compile(r"\S")
-
-
-def _after_spaces(text: str, start: int) -> int:
-    found = _NOT_SPACE.search(text, start)
-    return found.start() if found else len(text)
-
-
-def split_html(text: RichText, limit: int = MAX_MESSAGE) -> list[str]:
-    """The reply as HTML messages of at most ``limit`` visible characters, split between paragraphs
-    (within one only if a paragraph alone is too long).
-
-    Each character is looked at a bounded number of times, so a long text costs time in proportion
-    to its length (all adapters share one event loop).
-    """
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-
-    def flush() -> None:
-        nonlocal size
-        if current:
-            chunks.append("".join(current).rstrip())
-            current.clear()
-        size = 0
-
-    for span in text:
-        if isinstance(span, Bold | Link):
-            length = utf16_len(span.text)
-            if current and size + length > limit:
-                flush()
-            current.append(span_html(span))
-            size += length
-            continue
-        body, position = span.text, 0
-        while position < len(body):
-            end = _fitting(body, position, limit - size)
-            if end == len(body):
-                current.append(html.escape(body[position:], quote=False))
-                size += utf16_len(body[position:])
-                break
-            # The rest does not fit: this message ends at the last paragraph break that does.
-            paragraph = body.rfind("\n\n", position, end)
-            if paragraph >= position:
-                current.append(html.escape(body[position : paragraph + 2], quote=False))
-                position = paragraph + 2
-                flush()
-            elif current:
-                flush()
-            else:
-                # One paragraph longer than a whole message: cut it at the last space that fits.
-                space = body.rfind(" ", position, end)
-                cut = space if space > position else end
-                chunks.append(html.escape(body[position:cut], quote=False))
-                position = _after_spaces(body, cut)
-    flush()
-    return [chunk for chunk in chunks if chunk] or [""]
-
-
-def _joinable(previous: Reply, reply: Reply) -> bool:
-    return (
-        not previous.buttons
-        and previous.handoff is None
-        and previous.share is None
-        and ReplyKind.EMERGENCY not in (previous.kind, reply.kind)
-        and utf16_len(plain(previous.text) + plain(reply.text)) + 2 <= MAX_MESSAGE
-    )
+def split_html(text: RichText) -> list[str]:
+    """The reply as HTML messages within Telegram's limit, cut by bot.port.mechanics' policy."""
+    return [to_html(piece) for piece in split_rich(text, TEXT)] or [""]
 
 
 def merged(replies: Sequence[Reply]) -> list[Reply]:
-    """Consecutive replies as fewer messages: a reply without buttons joins the next one.
-
-    Fewer messages keep a conversation under Telegram's per-chat flood limit. The emergency answer
-    always stays a message of its own, first, so it cannot be missed.
-    """
-    return coalesce(
-        replies,
-        _joinable,
-        lambda previous, reply: dataclasses.replace(reply, text=markup.join(previous.text, reply.text)),
-    )
+    """Consecutive replies as fewer messages (bot.port.mechanics' policy): fewer messages keep a
+    conversation under Telegram's per-chat flood limit, and the emergency answer stays a message of
+    its own, first, so it cannot be missed."""
+    return merge_replies(replies, TEXT, plain)
 
 
 # ---------------------------------------------------------------------- callback data

@@ -6,22 +6,63 @@ sends anything: ``send`` says whether a running bot will, and ``status`` when no
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.campaigns.subscriptions import TOPICS
+from bot.cli.common import EXIT_OK, EXIT_PROBLEMS, Commands, notice
 from bot.cli.database import opened
+from bot.content import LANGUAGES
 from bot.content.i18n import Locales, counted
 from bot.core.config import Config
 from bot.delivery.broadcasts import MAX_BROADCAST_CHARS, create_broadcast
 from bot.delivery.messages import broadcast_message
 from bot.delivery.outbox import Broadcast
 from bot.delivery.scheduler import TICK_SECONDS
+from bot.features.broadcasts import platforms
 from bot.operations import heartbeat
 from bot.port.plaintext import render
 from bot.privacy.files import ExportError
 
 # A broadcast nothing has moved for this long is waiting for a running bot.
 STALLED = timedelta(minutes=1)
+
+
+def add_commands(sub: Commands, common: argparse.ArgumentParser) -> None:
+    broadcast = sub.add_parser("broadcast", parents=[common], help="queue and follow broadcasts to subscribers")
+    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", metavar="BROADCAST_COMMAND", required=True)
+    send = broadcast_sub.add_parser("send", parents=[common], help="queue a broadcast (the running bot sends it)")
+    send.add_argument("--text-file", type=Path, required=True, help="the message (light markup: **bold**, [text](url))")
+    send.add_argument("--topic", required=True, choices=TOPICS, help="who gets it: subscribers of this topic")
+    send.add_argument("--lang", choices=LANGUAGES, help="only subscribers who use this language")
+    send.add_argument("--platform", choices=platforms(), help="only subscribers on this platform")
+    send.add_argument("--at", help="when, ISO-8601 (default: now; without an offset: UTC)")
+    send.add_argument("--dry-run", action="store_true", help="show the message and the audience; queue nothing")
+    broadcast_sub.add_parser("list", parents=[common], help="the latest broadcasts")
+    for name, what in (("status", "a broadcast's delivery figures"), ("cancel", "stop a broadcast")):
+        one = broadcast_sub.add_parser(name, parents=[common], help=what)
+        one.add_argument("id", type=int)
+
+
+def cmd_broadcast(config: Config, args: argparse.Namespace) -> int:
+    try:
+        if args.broadcast_command == "send":
+            output = asyncio.run(
+                send(config, args.text_file, args.topic, args.lang, args.platform, args.at, dry_run=args.dry_run)
+            )
+        elif args.broadcast_command == "list":
+            output = asyncio.run(listing(config))
+        elif args.broadcast_command == "status":
+            output = asyncio.run(status(config, args.id))
+        else:
+            output = asyncio.run(cancel(config, args.id))
+    except ExportError as exc:
+        notice(f"advocacy-bot: {exc}")
+        return EXIT_PROBLEMS
+    print(output)
+    return EXIT_OK
 
 
 def subscribers(count: int) -> str:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from bot.port.languages import LANGUAGES
 from bot.port.markup import RichText
 
@@ -150,6 +153,7 @@ CRISIS_CONCEPTS = (
     "final",
     "all_at_once",
     "no_waking",
+    "wish",
 )
 
 
@@ -308,6 +312,21 @@ class Campaigns:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmWeights:
+    """The learned alarm detector (bot/qa/alarm_model.py), as ``advocacy-bot kb calibrate`` wrote it to
+    ``alarms.npz``: a linear model over hashed character n-grams, and the threshold it alarms at."""
+
+    # (classes, buckets): no alarm, emergency, crisis.
+    weights: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.float32]
+    # Inverse document frequency per bucket.
+    idf: npt.NDArray[np.float32]
+    threshold: float
+    # What it was trained on (a hash): a test says when the tuning set or the variants changed since.
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     kb: KnowledgeBase
     emergency: EmergencyContent
@@ -320,3 +339,5 @@ class Content:
     # intent -> language -> phrases: a message made only of these is small talk.
     smalltalk: ConceptTable = field(default_factory=dict)
     calibration: Calibration = UNCALIBRATED
+    # None where a deployment's own content has no trained detector: the rules alone raise alarms.
+    alarms: AlarmWeights | None = None

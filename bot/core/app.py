@@ -42,8 +42,8 @@ TURN_POLL_SECONDS = 0.02
 def build_router() -> Router:
     """A router with every installed feature on it, in the registry's order."""
     router = Router()
-    for register in registry.features():
-        register(router)
+    for feature in registry.features():
+        feature(router)
     return router
 
 
@@ -68,14 +68,17 @@ class Core(Capabilities):
         create_key: bool = True,
         notice: Callable[[str], None] | None = None,
         services: Services | None = None,
+        router: Router | None = None,
     ) -> Core:
+        """The core on ``config``'s store; ``router``: only these features (a test of one), else every
+        installed one."""
         # Prebuilt services (tests, tools) carry the content and index; the configuration is this one.
         services = dataclasses.replace(services, config=config) if services else build_services(config)
         secret = load_key(config.data_dir, create=create_key, notice=notice)
         store = await Store.open(config.database, pool_size=config.storage.pool_size)
         try:
             keyring = await Keyring.open(store, secret)
-            core = cls(services, store, keyring, build_router())
+            core = cls(services, store, keyring, router or build_router())
             sealed = await core.people.seal_timezones()
             if sealed:
                 log.info("encrypted %d time zone(s) stored in clear by an earlier version", sealed)
@@ -128,7 +131,7 @@ class Core(Capabilities):
             question = content.args
         else:
             return fallback
-        detected = self.answerer.language_of(question, prefer=fallback)
+        detected = self.decider.language_of(question, prefer=fallback)
         if detected is None or detected == fallback:
             return fallback
         # Text typed into a form (a name, a country, a broadcast's body) answers the form rather
@@ -181,7 +184,7 @@ class Core(Capabilities):
         """In a group, text not meant for the bot gets an answer only if it describes an emergency or a
         crisis (the crisis answer goes to the person privately)."""
         content = ctx.event.content
-        if isinstance(content, Text) and self.answerer.is_alarm(content.text):
+        if isinstance(content, Text) and self.decider.is_alarm(content.text):
             return await ctx.answer(content.text)
         return []
 

@@ -23,7 +23,8 @@ from bot.core.metrics import Metrics
 from bot.delivery.settings import DeliveryConfig, RemindersConfig
 from bot.port.clock import Clock, SystemClock
 from bot.privacy.crypto import Keyring
-from bot.qa.answering import Answerer
+from bot.qa.deciding import Decider
+from bot.qa.replies import ReplyBuilder
 from bot.storage.database import Store
 
 
@@ -35,7 +36,8 @@ class Services:
     config: Config
     content: Content
     locales: Locales
-    answerer: Answerer
+    decider: Decider
+    replies: ReplyBuilder
 
 
 def build_services(config: Config, content: Content | None = None) -> Services:
@@ -48,8 +50,8 @@ def build_services(config: Config, content: Content | None = None) -> Services:
         answer=loaded.calibration.answer if answering.answer_threshold is None else answering.answer_threshold,
         clarify=loaded.calibration.clarify if answering.clarify_threshold is None else answering.clarify_threshold,
     )
-    answerer = Answerer(loaded, locales, calibration, config.emergency_country, config.default_language)
-    return Services(config, loaded, locales, answerer)
+    decider = Decider(loaded, calibration, config.default_language)
+    return Services(config, loaded, locales, decider, ReplyBuilder(loaded, locales, config.emergency_country))
 
 
 class Capabilities:
@@ -58,7 +60,8 @@ class Capabilities:
         self.config = services.config
         self.content = services.content
         self.locales = services.locales
-        self.answerer = services.answerer
+        self.decider = services.decider
+        self.replies = services.replies
         self.store = store
         self.keyring = keyring
         self.people = People(store, keyring)

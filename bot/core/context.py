@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.capabilities import Capabilities
+from bot.port.actions import DISMISS
 from bot.port.events import Button, ChatKind, Event, Reply, ReplyKind
 from bot.port.markup import RichText
-from bot.qa.answering import usual_country
+from bot.qa.deciding import usual_country
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Context:
 
     def confirm(self, question: RichText, action: str) -> Reply:
         """A change someone did not ask for in so many words: one tap on Yes makes it (``action``)."""
-        buttons = ((Button(self.text("button.yes"), action), Button(self.text("button.no"), "dismiss:")),)
+        buttons = ((Button(self.text("button.yes"), action), Button(self.text("button.no"), DISMISS.build())),)
         return Reply(question, buttons)
 
     @property
@@ -45,9 +46,9 @@ class Context:
     async def answer(self, question: str) -> list[Reply]:
         """The replies to a question, with the local emergency number and crisis line when it needs them."""
         core = self.core
-        answer = core.answerer.answer(question, self.lang)
+        answer = core.decider.answer(question, self.lang)
         country = await self.country() if answer.kind is ReplyKind.EMERGENCY or answer.about_overdose else None
-        return core.answerer.replies(
+        return core.replies.for_answer(
             answer, self.lang, country=country, in_group=self.event.chat.kind is ChatKind.GROUP
         )
 

@@ -4,8 +4,9 @@ A platform is registered in the ``advocacy_bot.platforms`` group under its name,
 :class:`bot.port.platform.Platform` declaration; the core derives from it all it needs (the
 configuration's sections, the command line's choices, broadcast audiences, the doctor's checks), so
 no list of platforms is written anywhere else. Features are registered in ``advocacy_bot.features``,
-pointing at a sequence of functions that add their commands, buttons and forms to a router; the
-project's own come first, in their order. :func:`reload` forgets what was read (after installing a
+pointing at a sequence of feature classes (:class:`bot.core.feature.Feature`), or any callables, that
+add their commands, buttons and forms to the router they are given; the project's own come first, in
+their order. :func:`reload` forgets what was read (after installing a
 package at run time, as the tests do).
 """
 
@@ -30,25 +31,26 @@ OWN = "advocacy-bot"
 
 @cache
 def platforms() -> dict[str, Platform[Any]]:
-    """Every platform installed, by name: the project's own first, then others', each in name order."""
-    found: dict[str, Platform[Any]] = {}
+    """Every platform installed, by name: the project's own first, then others', each in the order they
+    declare (then by name); it is the order of the doctor's checks, of the adapters started, of menus."""
+    found: dict[str, tuple[tuple[bool, int, str], Platform[Any]]] = {}
     for point in sorted(entry_points(group=PLATFORMS), key=_own_first):
         declared = point.load()
         if not isinstance(declared, Platform) or declared.name != point.name:
             raise AdapterError(f"the entry point {point.name} = {point.value} is not the Platform named {point.name}")
-        found.setdefault(declared.name, declared)
+        found.setdefault(declared.name, ((_own_first(point)[0], declared.order, declared.name), declared))
     if not found:
         raise AdapterError(
             f"no platform is registered (entry points {PLATFORMS}): the installation's metadata is missing "
             "or stale; install the bot again (pip install -e . in a checkout)"
         )
-    return found
+    return {name: declared for name, (_, declared) in sorted(found.items(), key=lambda item: item[1][0])}
 
 
 @cache
-def features() -> tuple[Callable[[Any], None], ...]:
-    """The functions that add each feature to a router, in order."""
-    found: list[Callable[[Any], None]] = []
+def features() -> tuple[Callable[[Any], object], ...]:
+    """What adds each feature to a router (given the router), in order."""
+    found: list[Callable[[Any], object]] = []
     for point in sorted(entry_points(group=FEATURES), key=_own_first):
         loaded = point.load()
         found.extend(loaded if isinstance(loaded, Sequence) else [loaded])

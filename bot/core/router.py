@@ -13,6 +13,7 @@ from bot.content.text import ECHO_CHARS
 from bot.core.capabilities import Capabilities
 from bot.core.choices import typed_choice
 from bot.core.context import Context
+from bot.port.actions import SEPARATOR, Action
 from bot.port.events import HANDOFF, Button, ButtonPress, ChatKind, Command, Gone, Reply, ReplyKind, Text
 from bot.port.outcome import OpenForm
 from bot.port.services import Argument, ArgumentChoice, CommandInfo
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+# A button press, given the values its action declares (each a string, in order).
+ActionHandler = Callable[..., Awaitable[list[Reply]]]
 # Free text typed while a multi-step form (a "flow", such as a petition sign-up) is under way.
 FlowHandler = Callable[[Context, str, Conversation], Awaitable[list[Reply]]]
 # The buttons a form's current question offers (to press by typing their labels after a restart).
@@ -76,12 +79,11 @@ class ArgumentSpec:
 class Router:
     def __init__(self) -> None:
         self.commands: dict[str, CommandSpec] = {}
-        self._actions: dict[str, Handler] = {}
+        self._actions: dict[str, tuple[Action, ActionHandler]] = {}
         self._text: Handler | None = None
         self._flows: dict[str, FlowHandler] = {}
         self._offers: dict[str, Offers] = {}
         self._forms: dict[str, Describes] = {}
-        self._handoffs: dict[str, str] = {}
         # In memory only: after a restart, a form's own question tells what it offers (Offers).
         self._offered: OrderedDict[str, Offered] = OrderedDict()
         self._gone: Handler | None = None
@@ -123,23 +125,13 @@ class Router:
 
         return register
 
-    def action(self, prefix: str, *, handoff: str | None = None, public: bool = False) -> Callable[[Handler], Handler]:
-        """Handle button presses whose action is ``prefix:argument``.
+    def action(self, action: Action) -> Callable[[ActionHandler], ActionHandler]:
+        """Handle presses of ``action``'s buttons: the handler gets the values the press carries."""
 
-        Every action says where it may run. ``handoff``: it is personal business (it reads or writes
-        someone's data, or shows it); pressed in a group, whether on a real button or a forged one,
-        it is moved to a private chat as the command of that name, with the same argument.
-        ``public``: it shows nothing personal and may run anywhere.
-        """
-        if (handoff is None) != public:
-            raise ValueError(f"button action {prefix!r}: give handoff= (personal) or public=True, not both")
-
-        def register(handler: Handler) -> Handler:
-            if prefix in self._actions:
-                raise ValueError(f"button action {prefix!r} registered twice")
-            self._actions[prefix] = handler
-            if handoff is not None:
-                self._handoffs[prefix] = handoff
+        def register(handler: ActionHandler) -> ActionHandler:
+            if action.name in self._actions:
+                raise ValueError(f"button action {action.name!r} registered twice")
+            self._actions[action.name] = (action, handler)
             return handler
 
         return register
@@ -160,8 +152,8 @@ class Router:
         return handler
 
     def actions(self) -> dict[str, str | None]:
-        """Every button action's prefix, and the command it hands off to from a group (None: public)."""
-        return {prefix: self._handoffs.get(prefix) for prefix in self._actions}
+        """Every button action's name, and the command it hands off to from a group (None: public)."""
+        return {name: action.handoff for name, (action, _) in self._actions.items()}
 
     def form(self, ctx: Context, conversation: Conversation) -> OpenForm | None:
         """The form under way as its flow describes it, if it has questions to type."""
@@ -207,14 +199,15 @@ class Router:
                 return await self._text(ctx, content.text)
         return []
 
-    async def press(self, ctx: Context, action: str) -> list[Reply]:
-        prefix, _, argument = action.partition(":")
-        handler = self._actions.get(prefix)
-        if handler is None:
+    async def press(self, ctx: Context, data: str) -> list[Reply]:
+        name, _, rest = data.partition(SEPARATOR)
+        found = self._actions.get(name)
+        if found is None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
-        if prefix in self._handoffs and ctx.event.chat.kind is not ChatKind.PRIVATE:
-            return [self._handoff(ctx, self._handoffs[prefix], argument)]
-        return await handler(ctx, argument)
+        action, handler = found
+        if action.handoff is not None and ctx.event.chat.kind is not ChatKind.PRIVATE:
+            return [self._handoff(ctx, action.handoff, rest)]
+        return await handler(ctx, *action.values(rest))
 
     # ------------------------------------------------------------------ typed button labels
 
@@ -244,7 +237,7 @@ class Router:
         locales = ctx.core.locales
         button = typed_choice(locales, offered.lang, tuple(ctx.core.content.locales), text, offered.buttons)
         # Someone describing an emergency is answered as such, even in words that name a button.
-        if button is not None and ctx.core.answerer.detector.detect(text) is not None:
+        if button is not None and ctx.core.decider.detector.detect(text) is not None:
             return None
         return button
 

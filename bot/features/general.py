@@ -8,8 +8,12 @@ from bot.content.model import LANGUAGES
 from bot.content.text import echo
 from bot.core.capabilities import Capabilities
 from bot.core.context import Context
-from bot.core.router import ArgumentSpec, Router
+from bot.core.feature import Feature, command, pressed
+from bot.core.router import ArgumentSpec
+from bot.features.petitions import Petitions
+from bot.features.pledges import Pledges
 from bot.port import markup
+from bot.port.actions import DISMISS, HELP, TOPICS, Action
 from bot.port.events import HANDOFF, Button, Reply, ReplyKind
 from bot.port.services import ArgumentChoice
 
@@ -26,31 +30,36 @@ def languages(core: Capabilities, lang: str) -> list[ArgumentChoice]:
 LANGUAGE = ArgumentSpec("language", choices=languages)
 
 
-def register(router: Router) -> None:
-    @router.command("start", "command.start")
-    async def start(ctx: Context, args: str) -> list[Reply]:
+class General(Feature):
+    # Sets the presser's own language and says only which: nothing personal.
+    CHOOSE_LANGUAGE = Action("language", ("language",), public=True)
+
+    @command("start", "command.start")
+    async def start(self, ctx: Context, args: str) -> list[Reply]:
         if HANDOFF.fullmatch(args):
             # Arrived through a link ("/start sign-un-decriminalise", from a group or a shared pledge):
             # carry on, but as a link, which anyone can send anyone: it may open a form, never change
             # a setting without a tap (see Context.via_link).
-            command, _, argument = args.partition("-")
-            if command in router.commands and command not in NOT_FROM_LINKS:
-                return await router.run_command(replace(ctx, via_link=True), command, argument)
+            name, _, argument = args.partition("-")
+            if name in self.router.commands and name not in NOT_FROM_LINKS:
+                return await self.router.run_command(replace(ctx, via_link=True), name, argument)
         campaigns = ctx.core.content.campaigns
         buttons = (
-            (Button(ctx.text("button.topics"), "topics:"), Button(ctx.text("button.help"), "help:")),
+            (Button(ctx.text("button.topics"), TOPICS.build()), Button(ctx.text("button.help"), HELP.build())),
             (
-                *((Button(ctx.text("button.sign"), "sign:"),) if campaigns.petitions else ()),
-                *((Button(ctx.text("button.pledges"), "pledge:"),) if campaigns.pledges else ()),
+                *((Button(ctx.text("button.sign"), Petitions.SIGN.build()),) if campaigns.petitions else ()),
+                *((Button(ctx.text("button.pledges"), Pledges.SHOW.build()),) if campaigns.pledges else ()),
             ),
-            (Button(ctx.text("button.language"), "language:"),),
+            (Button(ctx.text("button.language"), self.CHOOSE_LANGUAGE.build()),),
         )
         text = markup.join(ctx.t("start.welcome"), ctx.t("start.privacy"))
         return [Reply(text, buttons)]
 
-    async def show_help(ctx: Context, args: str) -> list[Reply]:
+    @command("help", "command.help")
+    @pressed(HELP)
+    async def show_help(self, ctx: Context, args: str = "") -> list[Reply]:
         lines = [ctx.t("help.intro")]
-        entries = [(spec.name, spec.description) for spec in router.visible_commands(ctx.is_organiser)]
+        entries = [(spec.name, spec.description) for spec in self.router.visible_commands(ctx.is_organiser)]
         if ctx.event.user.platform == CONSOLE:
             # The console's own command (the adapter ends the session on it).
             entries.append(("quit", "command.quit"))
@@ -59,28 +68,24 @@ def register(router: Router) -> None:
         lines.append(ctx.t("help.free_text"))
         return [Reply(markup.join(*lines, sep="\n"))]
 
-    router.command("help", "command.help")(show_help)
-    router.action("help", public=True)(show_help)
-
-    @router.action("dismiss", public=True)
-    async def dismiss(ctx: Context, args: str) -> list[Reply]:
+    @pressed(DISMISS)
+    async def dismiss(self, ctx: Context) -> list[Reply]:
         return [ctx.reply("confirm.declined")]
 
-    async def language(ctx: Context, args: str) -> list[Reply]:
+    @command("language", "command.language", argument=LANGUAGE)
+    @pressed(CHOOSE_LANGUAGE)
+    async def language(self, ctx: Context, args: str) -> list[Reply]:
         code = args.strip().lower()
         if not code:
             buttons = tuple(
-                (Button(ctx.core.locales.text(lang, "language.name"), f"language:{lang}"),) for lang in LANGUAGES
+                (Button(ctx.core.locales.text(lang, "language.name"), self.CHOOSE_LANGUAGE.build(lang)),)
+                for lang in LANGUAGES
             )
             return [Reply(ctx.t("language.choose", current=ctx.text("language.name")), buttons)]
         if code not in LANGUAGES:
             return [ctx.reply("language.unknown", ReplyKind.ERROR, code=echo(code), supported=", ".join(LANGUAGES))]
         if ctx.via_link:
             name = ctx.core.locales.text(code, "language.name")
-            return [ctx.confirm(ctx.t("language.confirm", name=name), f"language:{code}")]
+            return [ctx.confirm(ctx.t("language.confirm", name=name), self.CHOOSE_LANGUAGE.build(code))]
         await ctx.core.people.set_language(ctx.user_key, ctx.event.user.platform, code)
         return [Reply(ctx.core.locales.rich(code, "language.set", name=ctx.core.locales.text(code, "language.name")))]
-
-    router.command("language", "command.language", argument=LANGUAGE)(language)
-    # Sets the presser's own language and says only which: nothing personal.
-    router.action("language", public=True)(language)

@@ -7,7 +7,7 @@ import shlex
 from bot.campaigns import stats
 from bot.core.config import Config
 from bot.core.context import Context
-from bot.core.router import Router
+from bot.core.feature import Feature, command
 from bot.features.petitions import PETITION
 from bot.port.events import Reply
 
@@ -21,16 +21,16 @@ def export_command(config: Config, petition: str) -> str:
     )
 
 
-def register(router: Router) -> None:
-    @router.command("stats", "command.stats", organiser_only=True)
-    async def show_stats(ctx: Context, args: str) -> list[Reply]:
+class Organisers(Feature):
+    @command("stats", "command.stats", organiser_only=True)
+    async def show_stats(self, ctx: Context, args: str) -> list[Reply]:
         core = ctx.core
         text = await stats.report(
             core.pledges, core.signatures, core.content.campaigns, core.locales, ctx.lang, core.clock().date()
         )
         return [Reply(text)]
 
-    @router.command("export", "command.export", organiser_only=True, argument=PETITION)
-    async def export(ctx: Context, args: str) -> list[Reply]:
+    @command("export", "command.export", organiser_only=True, argument=PETITION)
+    async def export(self, ctx: Context, args: str) -> list[Reply]:
         petition = args.strip() or next(iter(ctx.core.content.campaigns.petitions), "ID")
         return [ctx.reply("export.on_server", command=export_command(ctx.core.config, petition))]

@@ -6,8 +6,10 @@ from bot.content.i18n import goal_progress, number
 from bot.content.model import Pledge, localized
 from bot.core.capabilities import Capabilities
 from bot.core.context import Context
-from bot.core.router import ArgumentSpec, Router
+from bot.core.feature import Feature, command, pressed
+from bot.core.router import ArgumentSpec
 from bot.port import markup
+from bot.port.actions import Action
 from bot.port.events import Button, ChatKind, Reply, ReplyKind, Share
 from bot.port.markup import RichText
 from bot.port.services import ArgumentChoice
@@ -28,14 +30,21 @@ def open_pledges(core: Capabilities, lang: str) -> list[ArgumentChoice]:
 PLEDGE = ArgumentSpec("pledge", choices=open_pledges)
 
 
-def register(router: Router) -> None:
+class Pledges(Feature):
+    # A pledge and its count (no pledge: the list of them).
+    SHOW = Action("pledge", ("pledge",), handoff="pledge")
+    TAKE = Action("pledge-take", ("pledge",), handoff="pledge")
+    WITHDRAW = Action("pledge-withdraw", ("pledge",), handoff="pledges")
+
+    @staticmethod
     def pledge_of(ctx: Context, pledge_id: str) -> Pledge | None:
         return ctx.core.content.campaigns.pledges.get(pledge_id)
 
-    async def listing(ctx: Context, args: str) -> list[Reply]:
+    @command("pledge", "command.pledge", personal=True, argument=PLEDGE)
+    async def listing(self, ctx: Context, args: str) -> list[Reply]:
         pledges = ctx.core.content.campaigns.pledges
         if args.strip() in pledges:
-            return await show(ctx, args.strip())
+            return await self.show(ctx, args.strip())
         counts = await ctx.core.pledges.pledge_counts()
         mine = await ctx.core.pledges.pledges_of(ctx.user_key)
 
@@ -46,7 +55,7 @@ def register(router: Router) -> None:
             (
                 Button(
                     f"{'✓ ' if p.id in mine else ''}{localized(p.title, ctx.lang)} ({count(p)})",
-                    f"pledge:{p.id}",
+                    self.SHOW.build(p.id),
                 ),
             )
             for p in pledges.values()
@@ -56,13 +65,11 @@ def register(router: Router) -> None:
             return [ctx.reply("pledge.none_open")]
         return [Reply(ctx.t("pledge.choose"), buttons)]
 
-    router.command("pledge", "command.pledge", personal=True, argument=PLEDGE)(listing)
-
-    @router.action("pledge", handoff="pledge")
-    async def show(ctx: Context, pledge_id: str) -> list[Reply]:
+    @pressed(SHOW)
+    async def show(self, ctx: Context, pledge_id: str) -> list[Reply]:
         if not pledge_id:
-            return await listing(ctx, "")
-        pledge = pledge_of(ctx, pledge_id)
+            return await self.listing(ctx, "")
+        pledge = self.pledge_of(ctx, pledge_id)
         if pledge is None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         count = (await ctx.core.pledges.pledge_counts()).get(pledge.id, 0)
@@ -70,24 +77,21 @@ def register(router: Router) -> None:
         text = markup.join(markup.parse(localized(pledge.text, ctx.lang)), progress(ctx, count, pledge.goal))
         if taken is not None:
             note = ctx.t("pledge.already", date=taken.date().isoformat())
-            return [
-                Reply(
-                    markup.join(text, note), ((Button(ctx.text("button.withdraw"), f"pledge-withdraw:{pledge.id}"),),)
-                )
-            ]
+            withdraw = Button(ctx.text("button.withdraw"), self.WITHDRAW.build(pledge.id))
+            return [Reply(markup.join(text, note), ((withdraw,),))]
         if not pledge.open:
             return [Reply(markup.join(text, ctx.t("pledge.closed")))]
         buttons = (
             (
-                Button(ctx.text("button.take_pledge"), f"pledge-take:{pledge.id}"),
-                Button(ctx.text("button.back"), "pledge:"),
+                Button(ctx.text("button.take_pledge"), self.TAKE.build(pledge.id)),
+                Button(ctx.text("button.back"), self.SHOW.build()),
             ),
         )
         return [Reply(markup.join(text, ctx.t("pledge.confirm")), buttons)]
 
-    @router.action("pledge-take", handoff="pledge")
-    async def take(ctx: Context, pledge_id: str) -> list[Reply]:
-        pledge = pledge_of(ctx, pledge_id)
+    @pressed(TAKE)
+    async def take(self, ctx: Context, pledge_id: str) -> list[Reply]:
+        pledge = self.pledge_of(ctx, pledge_id)
         if pledge is None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         if not pledge.open:
@@ -104,9 +108,9 @@ def register(router: Router) -> None:
         text = markup.join(thanks, progress(ctx, count, pledge.goal), share)
         return [Reply(text, kind=ReplyKind.INFO, share=Share("pledge", pledge.id))]
 
-    @router.action("pledge-withdraw", handoff="pledges")
-    async def withdraw(ctx: Context, pledge_id: str) -> list[Reply]:
-        pledge = pledge_of(ctx, pledge_id)
+    @pressed(WITHDRAW)
+    async def withdraw(self, ctx: Context, pledge_id: str) -> list[Reply]:
+        pledge = self.pledge_of(ctx, pledge_id)
         if pledge is None:
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         removed, count = await ctx.core.pledges.withdraw_pledge(ctx.user_key, pledge.id)
@@ -115,8 +119,8 @@ def register(router: Router) -> None:
             Reply(markup.join(ctx.t(key, title=localized(pledge.title, ctx.lang)), progress(ctx, count, pledge.goal)))
         ]
 
-    @router.command("pledges", "command.pledges")
-    async def overview(ctx: Context, args: str) -> list[Reply]:
+    @command("pledges", "command.pledges")
+    async def overview(self, ctx: Context, args: str) -> list[Reply]:
         counts = await ctx.core.pledges.pledge_counts()
         mine = await ctx.core.pledges.pledges_of(ctx.user_key)
         lines = [ctx.t("pledges.heading")]
@@ -125,7 +129,7 @@ def register(router: Router) -> None:
             title = (markup.Bold(localized(pledge.title, ctx.lang) + ":"),)
             lines.append(markup.join(title, status, progress(ctx, counts.get(pledge.id, 0), pledge.goal), sep=" "))
         buttons = tuple(
-            (Button(ctx.text("button.withdraw_pledge", title=localized(p.title, ctx.lang)), f"pledge-withdraw:{p.id}"),)
+            (Button(ctx.text("button.withdraw_pledge", title=localized(p.title, ctx.lang)), self.WITHDRAW.build(p.id)),)
             for p in ctx.core.content.campaigns.pledges.values()
             if p.id in mine and ctx.event.chat.kind is ChatKind.PRIVATE
         )

@@ -8,8 +8,9 @@ from bot.campaigns.forms import country_name
 from bot.campaigns.personal import PersonalData
 from bot.content.model import localized
 from bot.core.context import Context
-from bot.core.router import Router
+from bot.core.feature import Feature, command, pressed
 from bot.port import markup
+from bot.port.actions import Action
 from bot.port.events import Button, Reply
 from bot.port.markup import RichText
 
@@ -62,25 +63,27 @@ def describe(ctx: Context, data: PersonalData) -> RichText:
     return markup.join(*lines, sep="\n")
 
 
-def register(router: Router) -> None:
-    @router.command("mydata", "command.mydata", personal=True)
-    async def mydata(ctx: Context, args: str) -> list[Reply]:
+class Privacy(Feature):
+    # "confirm" erases everything; anything else keeps it.
+    FORGET = Action("forget", ("choice",), handoff="forget")
+
+    @command("mydata", "command.mydata", personal=True)
+    async def mydata(self, ctx: Context, args: str) -> list[Reply]:
         data = await ctx.core.personal.personal_data(ctx.user_key)
         return [Reply(describe(ctx, data), private=True)]
 
-    async def forget(ctx: Context, args: str) -> list[Reply]:
+    @command("forget", "command.forget", personal=True)
+    async def forget(self, ctx: Context, args: str) -> list[Reply]:
         buttons = (
             (
-                Button(ctx.text("button.forget_confirm"), "forget:confirm"),
-                Button(ctx.text("button.keep"), "forget:keep"),
+                Button(ctx.text("button.forget_confirm"), self.FORGET.build("confirm")),
+                Button(ctx.text("button.keep"), self.FORGET.build("keep")),
             ),
         )
         return [Reply(ctx.t("forget.confirm"), buttons, private=True)]
 
-    router.command("forget", "command.forget", personal=True)(forget)
-
-    @router.action("forget", handoff="forget")
-    async def confirm(ctx: Context, choice: str) -> list[Reply]:
+    @pressed(FORGET)
+    async def confirm(self, ctx: Context, choice: str) -> list[Reply]:
         if choice != "confirm":
             return [ctx.reply("forget.kept")]
         erased = await ctx.core.personal.forget(ctx.user_key)

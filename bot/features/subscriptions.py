@@ -16,8 +16,10 @@ from bot.content.model import localized
 from bot.content.text import echo, fold
 from bot.core.capabilities import Capabilities
 from bot.core.context import Context
-from bot.core.router import ArgumentSpec, Router
+from bot.core.feature import Feature, command, gone, keyword, pressed
+from bot.core.router import ArgumentSpec
 from bot.port import markup
+from bot.port.actions import Action
 from bot.port.events import Button, ChatKind, Reply, ReplyKind
 from bot.port.services import ArgumentChoice
 
@@ -48,69 +50,73 @@ def topics_or_all(core: Capabilities, lang: str) -> list[ArgumentChoice]:
     return [*topics(core, lang), every]
 
 
-def register(router: Router) -> None:
+class Subscriptions(Feature):
+    SUBSCRIBE = Action("subscribe", ("topic",), handoff="subscribe")
+    # A topic, or "all".
+    UNSUBSCRIBE = Action("unsubscribe", ("topic",), handoff="unsubscribe")
+    SET_ZONE = Action("timezone-set", ("zone",), handoff="timezone")
+
+    @staticmethod
     def topic_name(ctx: Context, topic: str) -> str:
         return ctx.text(f"topic.{topic}")
 
+    @staticmethod
     async def zone_of(ctx: Context) -> str:
         return await ctx.core.people.timezone_of(ctx.user_key) or ctx.core.config.reminders.default_timezone
 
-    async def subscribe(ctx: Context, topic: str) -> list[Reply]:
+    @command("subscribe", "command.subscribe", personal=True, argument=ArgumentSpec("topic", choices=topics))
+    @pressed(SUBSCRIBE)
+    async def subscribe(self, ctx: Context, topic: str) -> list[Reply]:
         topic = topic.strip().lower()
         mine = await ctx.core.subscriptions.topics_of(ctx.user_key)
         if topic not in TOPICS:
             buttons = tuple(
-                (Button(f"{'✓ ' if t in mine else ''}{topic_name(ctx, t)}", f"subscribe:{t}"),) for t in TOPICS
+                (Button(f"{'✓ ' if t in mine else ''}{self.topic_name(ctx, t)}", self.SUBSCRIBE.build(t)),)
+                for t in TOPICS
             )
             intro = ctx.t("subscribe.choose") if not topic else ctx.t("subscribe.unknown", topic=echo(topic))
             return [Reply(intro, buttons)]
         if ctx.via_link and topic not in mine:
-            return [ctx.confirm(ctx.t("subscribe.confirm", topic=topic_name(ctx, topic)), f"subscribe:{topic}")]
+            question = ctx.t("subscribe.confirm", topic=self.topic_name(ctx, topic))
+            return [ctx.confirm(question, self.SUBSCRIBE.build(topic))]
         added = await ctx.core.subscriptions.subscribe(
             ctx.user_key, ctx.event.user.platform, topic, ctx.event.chat.id, ctx.lang, ctx.core.clock()
         )
         key = "subscribe.done" if added else "subscribe.already"
-        lines = [ctx.t(key, topic=topic_name(ctx, topic))]
+        lines = [ctx.t(key, topic=self.topic_name(ctx, topic))]
         if topic == ACTION_DAYS:
             hour = f"{ctx.core.config.reminders.hour:02d}:00"
-            lines.append(ctx.t("subscribe.when", hour=hour, zone=await zone_of(ctx)))
+            lines.append(ctx.t("subscribe.when", hour=hour, zone=await self.zone_of(ctx)))
         lines.append(ctx.t("subscribe.how_to_stop"))
         return [Reply(markup.join(*lines))]
 
-    router.command("subscribe", "command.subscribe", personal=True, argument=ArgumentSpec("topic", choices=topics))(
-        subscribe
-    )
-    router.action("subscribe", handoff="subscribe")(subscribe)
-
-    async def unsubscribe(ctx: Context, topic: str) -> list[Reply]:
+    @command("unsubscribe", "command.unsubscribe", personal=True, argument=ArgumentSpec("topic", choices=topics_or_all))
+    @pressed(UNSUBSCRIBE)
+    async def unsubscribe(self, ctx: Context, topic: str) -> list[Reply]:
         topic = topic.strip().lower()
         mine = await ctx.core.subscriptions.topics_of(ctx.user_key)
         if ctx.via_link and (topic in mine or (topic == "all" and mine)):
             question = (
                 ctx.t("unsubscribe.confirm_all")
                 if topic == "all"
-                else ctx.t("unsubscribe.confirm", topic=topic_name(ctx, topic))
+                else ctx.t("unsubscribe.confirm", topic=self.topic_name(ctx, topic))
             )
-            return [ctx.confirm(question, f"unsubscribe:{topic}")]
+            return [ctx.confirm(question, self.UNSUBSCRIBE.build(topic))]
         if topic == "all":
             removed = await ctx.core.subscriptions.unsubscribe(ctx.user_key)
             return [ctx.reply("unsubscribe.all" if removed else "unsubscribe.none")]
         if topic not in TOPICS:
             if not mine:
                 return [ctx.reply("unsubscribe.none")]
-            buttons = tuple((Button(topic_name(ctx, t), f"unsubscribe:{t}"),) for t in mine)
-            buttons += ((Button(ctx.text("button.unsubscribe_all"), "unsubscribe:all"),),)
+            buttons = tuple((Button(self.topic_name(ctx, t), self.UNSUBSCRIBE.build(t)),) for t in mine)
+            buttons += ((Button(ctx.text("button.unsubscribe_all"), self.UNSUBSCRIBE.build("all")),),)
             return [Reply(ctx.t("unsubscribe.choose"), buttons)]
         removed = await ctx.core.subscriptions.unsubscribe(ctx.user_key, [topic])
         key = "unsubscribe.done" if removed else "unsubscribe.not_subscribed"
-        return [ctx.reply(key, topic=topic_name(ctx, topic))]
+        return [ctx.reply(key, topic=self.topic_name(ctx, topic))]
 
-    every_topic = ArgumentSpec("topic", choices=topics_or_all)
-    router.command("unsubscribe", "command.unsubscribe", personal=True, argument=every_topic)(unsubscribe)
-    router.action("unsubscribe", handoff="unsubscribe")(unsubscribe)
-
-    @router.keyword
-    async def stop(ctx: Context, text: str) -> list[Reply] | None:
+    @keyword
+    async def stop(self, ctx: Context, text: str) -> list[Reply] | None:
         words = stop_words(ctx.core.locales, tuple(ctx.core.content.locales))
         if len(text) > 40 or fold(_EDGES.sub("", text)) not in words:
             return None
@@ -118,8 +124,8 @@ def register(router: Router) -> None:
         log.info("a STOP message unsubscribed someone on %s from %d topic(s)", ctx.event.user.platform, removed)
         return [ctx.reply("stop.done")]
 
-    @router.gone
-    async def gone(ctx: Context, args: str) -> list[Reply]:
+    @gone
+    async def unreachable(self, ctx: Context, args: str) -> list[Reply]:
         removed = await ctx.core.subscriptions.unsubscribe(ctx.user_key)
         if removed:
             log.info(
@@ -129,36 +135,36 @@ def register(router: Router) -> None:
             )
         return []
 
-    @router.command("timezone", "command.timezone", personal=True, argument=ArgumentSpec("zone"))
-    async def timezone(ctx: Context, args: str) -> list[Reply]:
+    @command("timezone", "command.timezone", personal=True, argument=ArgumentSpec("zone"))
+    async def timezone(self, ctx: Context, args: str) -> list[Reply]:
         if not args.strip():
-            return [ctx.reply("timezone.current", zone=await zone_of(ctx))]
+            return [ctx.reply("timezone.current", zone=await self.zone_of(ctx))]
         try:
             # Off the event loop: the first look-up reads CLDR's city and country names for ~1 s.
             zone = await asyncio.to_thread(resolve_zone, args, ctx.lang)
         except forms.FieldError as error:
             now = ctx.core.clock()
             buttons = tuple(
-                (Button(zone_label(option, ctx.lang, now), f"timezone-set:{option}"),) for option in error.options
+                (Button(zone_label(option, ctx.lang, now), self.SET_ZONE.build(option)),) for option in error.options
             )
             reason = ctx.t(error.reason, **error.params)
             if buttons:
                 return [Reply(reason, buttons)]
             return [Reply(markup.join(reason, ctx.t("timezone.usage")), kind=ReplyKind.ERROR)]
         if ctx.via_link:
-            return [ctx.confirm(ctx.t("timezone.confirm", zone=zone), f"timezone-set:{zone}")]
-        return await set_zone(ctx, zone)
+            return [ctx.confirm(ctx.t("timezone.confirm", zone=zone), self.SET_ZONE.build(zone))]
+        return await self.set_zone(ctx, zone)
 
-    @router.action("timezone-set", handoff="timezone")
-    async def set_zone(ctx: Context, zone: str) -> list[Reply]:
+    @pressed(SET_ZONE)
+    async def set_zone(self, ctx: Context, zone: str) -> list[Reply]:
         if not is_zone(zone):
             return [ctx.reply("error.button_expired", ReplyKind.ERROR)]
         await ctx.core.people.set_timezone(ctx.user_key, ctx.event.user.platform, zone, ctx.core.clock())
         hour = f"{ctx.core.config.reminders.hour:02d}:00"
         return [ctx.reply("timezone.set", zone=zone, hour=hour)]
 
-    @router.command("days", "command.days")
-    async def days(ctx: Context, args: str) -> list[Reply]:
+    @command("days", "command.days")
+    async def days(self, ctx: Context, args: str) -> list[Reply]:
         today = ctx.core.clock().date()
         upcoming = sorted(
             ((day.next_on_or_after(today), day) for day in ctx.core.content.campaigns.calendar.values()),
@@ -176,5 +182,5 @@ def register(router: Router) -> None:
         if ctx.event.chat.kind is ChatKind.PRIVATE and ACTION_DAYS not in await ctx.core.subscriptions.topics_of(
             ctx.user_key
         ):
-            buttons = ((Button(ctx.text("button.remind_me"), f"subscribe:{ACTION_DAYS}"),),)
+            buttons = ((Button(ctx.text("button.remind_me"), self.SUBSCRIBE.build(ACTION_DAYS)),),)
         return [Reply(markup.join(*lines, sep="\n"), buttons)]

@@ -16,20 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bot.core import registry
 from bot.core.config import CONFIG_ENV, MetricsConfig
+from bot.port.platform import Installing
 from bot.privacy.secret_key import ENV_VAR, KEY_BYTES, KEY_FILE
 
 CONFIG_FILE = "config.yaml"
 DATABASE_FILE = "advocacy-bot.sqlite3"
-TOKENS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
-WHERE_TOKENS_COME_FROM = {
-    "telegram": "from @BotFather (README: Running it on Telegram)",
-    "discord": "Discord developer portal: Bot, Reset Token (README: Running it on Discord)",
-}
 
 
 class InitError(Exception):
     pass
+
+
+def installable() -> tuple[str, ...]:
+    """The platforms a new installation may enable (init --<name>), in their order."""
+    return tuple(name for name, declared in registry.platforms().items() if declared.installing is not None)
+
+
+def installing(name: str) -> Installing:
+    """What init writes for the platform ``name`` (one of :func:`installable`)."""
+    declared = registry.platform(name).installing
+    if declared is None:
+        raise InitError(f"init cannot enable the {name} platform; enable it in the configuration")
+    return declared
 
 
 @dataclass(frozen=True)
@@ -66,14 +76,17 @@ def config_text(plan: Plan) -> str:
         "#",
         "# Secrets never go in this file; they come from the environment:",
         f"#   {ENV_VAR}  protects the stored personal data (else the key file beside the database)",
-        *(f"#   {TOKENS[p]:<23}  the {p} bot's token" for p in plan.platforms),
+        *(f"#   {installing(p).token_env:<23}  the {p} bot's token" for p in plan.platforms),
         "",
         "# The interface language for people whose app gives none: en, es, pt, ru, uk or fr.",
         "default_language: en",
         "",
         "# Who may use /broadcast, /stats and /export, as platform:user_id.",
         "organisers: []",
-        *(f"#  - {example}" for example in _organiser_examples(plan.platforms)),
+        *(
+            f"#  - {example}"
+            for example in [installing(p).organiser_example for p in plan.platforms] or ["console:local"]
+        ),
         "",
         "# ISO 3166 code of the country this bot serves: its emergency number is shown first (e.g. UA).",
         "emergency_country: null",
@@ -85,22 +98,8 @@ def config_text(plan: Plan) -> str:
         "console:",
         f"  enabled: {'true' if console else 'false'}",
     ]
-    if "telegram" in plan.platforms:
-        lines += [
-            "",
-            "telegram:",
-            "  enabled: true",
-            "  # polling needs nothing exposed; webhook: see config.example.yaml.",
-            "  mode: polling",
-        ]
-    if "discord" in plan.platforms:
-        lines += [
-            "",
-            "discord:",
-            "  enabled: true",
-            "  # Server ids whose organiser role may use organiser commands; empty: every server the bot is in.",
-            "  organiser_servers: []",
-        ]
+    for platform in plan.platforms:
+        lines += ["", f"{platform}:", "  enabled: true", *installing(platform).options]
     defaults = MetricsConfig()
     lines += [
         "",
@@ -116,11 +115,6 @@ def config_text(plan: Plan) -> str:
         "  format: text",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _organiser_examples(platforms: tuple[str, ...]) -> list[str]:
-    examples = {"telegram": "telegram:123456789", "discord": "discord:123456789012345678"}
-    return [examples[p] for p in platforms] or ["console:local"]
 
 
 def _refuse_existing(plan: Plan) -> None:
@@ -146,7 +140,7 @@ def _env_file_text(key: str, platforms: tuple[str, ...]) -> str:
         "# Secrets of advocacy-bot, read by its systemd unit (EnvironmentFile=). Owner-only; keep a copy",
         "# of the key in a password manager, never beside the database backups.",
         f"{ENV_VAR}={key}",
-        *(f"{TOKENS[p]}=" for p in platforms),
+        *(f"{installing(p).token_env}=" for p in platforms),
     ]
     return "\n".join(lines) + "\n"
 
@@ -185,7 +179,7 @@ def _next_steps(plan: Plan) -> list[str]:
     config = shlex.quote(str(plan.config))
     if plan.env_file is not None:
         env = shlex.quote(str(plan.env_file))
-        tokens = " and ".join(TOKENS[p] for p in plan.platforms) or "nothing else"
+        tokens = " and ".join(installing(p).token_env for p in plan.platforms) or "nothing else"
         prefix = f"(set -a; . {env}; advocacy-bot --config {config}"
         return [
             f"  1. Put {tokens} into {plan.env_file}; add your organisers to {plan.config}.",
@@ -195,7 +189,7 @@ def _next_steps(plan: Plan) -> list[str]:
     if plan.platforms:
         first = [
             "  1. Set the tokens in the environment (never in a file you commit):",
-            *(f"       export {TOKENS[p]}='…'   # {WHERE_TOKENS_COME_FROM[p]}" for p in plan.platforms),
+            *(f"       export {installing(p).token_env}='…'   # {installing(p).token_source}" for p in plan.platforms),
             f"     and list your organisers in {plan.config}.",
         ]
     else:

@@ -63,6 +63,19 @@ class Setup(Generic[S]):
 
 
 @dataclass(frozen=True)
+class Installing:
+    """What ``advocacy-bot init --<platform>`` writes for a platform that a new installation may enable."""
+
+    # The environment variable its token comes from, and where one gets the token.
+    token_env: str
+    token_source: str
+    # An organiser on it, as platform:user_id (shown as an example in the configuration).
+    organiser_example: str
+    # Its section's lines after "enabled: true", indented, each option with a comment saying why.
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Platform(Generic[S]):
     name: str
     # Its section of the configuration: a frozen dataclass with an ``enabled`` option; every option
@@ -83,6 +96,11 @@ class Platform(Generic[S]):
     loggers: tuple[str, ...] = ()
     # Problems of a section, each "option: reason" (checked when the configuration is loaded).
     validate: Callable[[S], list[str]] = field(default=lambda settings: [])
+    # Where it comes among the platforms (the doctor's checks, the adapters started, broadcast menus):
+    # lower first, then by name.
+    order: int = 100
+    # What ``advocacy-bot init`` writes for it (its --<name> option); None: init offers no such option.
+    installing: Installing | None = None
 
     def enabled(self, settings: Any) -> bool:
         return bool(getattr(settings, "enabled", False))

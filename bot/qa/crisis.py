@@ -57,6 +57,8 @@ class CrisisConcept(StrEnum):
     ALL_AT_ONCE = "all_at_once"
     # Not waking up.
     NO_WAKING = "no_waking"
+    # Hoping, wishing.
+    WISH = "wish"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,13 @@ _PAIRS = tuple(
         ),
         (
             CrisisConcept.NO_WAKING,
-            (CrisisConcept.HOPELESS, CrisisConcept.TIRED, CrisisConcept.FINAL, CrisisConcept.FAREWELL),
+            (
+                CrisisConcept.HOPELESS,
+                CrisisConcept.TIRED,
+                CrisisConcept.FINAL,
+                CrisisConcept.FAREWELL,
+                CrisisConcept.WISH,
+            ),
         ),
         (CrisisConcept.FAREWELL, (CrisisConcept.HOPELESS, CrisisConcept.TIRED)),
     )

@@ -188,6 +188,22 @@ class EmergencyDetector:
         return EmergencyMatch(kind, reading.lang, deciding)
 
 
+def looks_alike(r: Reading) -> bool:
+    """Whether a pet, a device, a story or a joke explains the message away (rule 1). The learned
+    detector (``alarm_model.py``) defers to it too."""
+    c = Concept
+    drug = r.has(c.SUBSTANCE, c.STIMULANT_USE)
+    # A pet is a vet's business ("my dog wont wake up, he's so lazy"), unless the writer is in it too.
+    if r.has(c.ANIMAL) and not r.has(c.SELF):
+        return True
+    # A device, unless a drug, an overdose, someone, or a body in a bad state (a phone has no purple
+    # fingertips) is in it too.
+    body_unwell = r.has(c.BODY) and r.has(c.UNWELL)
+    if r.has(c.OBJECT) and not (drug or body_unwell or r.has(c.OVERDOSE, c.OVERDOSE_WORD, c.PERSON)):
+        return True
+    return (r.has(c.FICTION) and not r.has(c.NOW)) or (r.has(c.JOKE) and not (drug or r.has(c.NOW)))
+
+
 def decide(r: Reading) -> EmergencyKind | None:
     """The rules of the module docstring, over the concepts of one message."""
     c = Concept
@@ -207,17 +223,7 @@ def decide(r: Reading) -> EmergencyKind | None:
     if r.has(c.OVERDOSE_WORD) and someone:
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.
-    # A pet is a vet's business ("my dog wont wake up, he's so lazy"), unless the writer is in it too.
-    if r.has(c.ANIMAL) and not r.has(c.SELF):
-        return None
-    # A device, unless a drug, an overdose, someone, or a body in a bad state (a phone has no purple
-    # fingertips) is in it too.
-    body_unwell = r.has(c.BODY) and r.has(c.UNWELL)
-    if r.has(c.OBJECT) and not (drug or body_unwell or r.has(c.OVERDOSE, c.OVERDOSE_WORD, c.PERSON)):
-        return None
-    if r.has(c.FICTION) and not r.has(c.NOW):
-        return None
-    if r.has(c.JOKE) and not (drug or r.has(c.NOW)):
+    if looks_alike(r):
         return None
     if r.has(c.FIGURATIVE) and not drug:
         # Chocolate, a slushie or a heatwave explain the signs away ("my kid won't wake up for school"),

@@ -22,8 +22,8 @@ from pathlib import Path
 from bot.content.model import LANGUAGES
 from bot.content.yamlio import ContentError, Node, Problem, Seq, load_yaml
 from bot.port.events import ReplyKind
-from bot.qa.answering import Answer, Answerer
 from bot.qa.calibration import Sample
+from bot.qa.deciding import Answer, Decider
 
 # What a case may expect besides an entry id.
 KINDS = ("emergency", "crisis", "smalltalk", "fallback", "refusal")
@@ -152,31 +152,31 @@ def load_cases(path: Path, entry_ids: set[str]) -> list[Case]:
     return cases
 
 
-def evaluate(answerer: Answerer, cases: Iterable[Case], chosen: str | None = None) -> list[Outcome]:
+def evaluate(decider: Decider, cases: Iterable[Case], chosen: str | None = None) -> list[Outcome]:
     """Ask every case as a chat message. ``chosen``: the language the askers picked with /language;
     None (the default): nobody picked one and the bot works each question's language out."""
     outcomes = []
     for case in cases:
-        lang = chosen or answerer.language_of(case.question) or answerer.default_language
-        answer = answerer.answer(case.question, lang)
+        lang = chosen or decider.language_of(case.question) or decider.default_language
+        answer = decider.answer(case.question, lang)
         expected = chosen or case.written_in
         if case.kind == "answer":
-            expected = answerer.kb.entries[case.expect].text_in(expected).lang
+            expected = decider.kb.entries[case.expect].text_in(expected).lang
         outcomes.append(Outcome(case, answer, lang, expected))
     return outcomes
 
 
-def calibration_samples(answerer: Answerer, cases: Iterable[Case]) -> list[Sample]:
+def calibration_samples(decider: Decider, cases: Iterable[Case]) -> list[Sample]:
     """The rankings of the questions that reach the knowledge base (not alarms, small talk or refusals),
     for fitting when to answer (bot/calibration.py)."""
     samples = []
     for case in cases:
         if case.group not in ("entries", "overdose-questions", "out-of-scope", "look-alikes"):
             continue
-        lang = answerer.language_of(case.question) or answerer.default_language
-        if answerer.answer(case.question, lang).kind in (ReplyKind.EMERGENCY, ReplyKind.SMALLTALK, ReplyKind.REFUSAL):
+        lang = decider.language_of(case.question) or decider.default_language
+        if decider.answer(case.question, lang).kind in (ReplyKind.EMERGENCY, ReplyKind.SMALLTALK, ReplyKind.REFUSAL):
             continue
-        ranking = answerer.rank(case.question, lang)
+        ranking = decider.rank(case.question, lang)
         in_scope = case.kind == "answer"
         ids = [hit.entry for hit in ranking.hits]
         place = ids.index(case.expect) if in_scope and case.expect in ids else None
