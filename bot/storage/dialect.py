@@ -3,7 +3,7 @@ written once, in the SQL both understand, with ``?`` placeholders; each store's 
 
 What differs: placeholders (``?`` / ``$1``), autoincrement keys, blobs, ``WITHOUT ROWID``, triggers
 (SQLite's inline bodies / PostgreSQL's trigger functions), how a write transaction starts, and
-``FOR UPDATE SKIP LOCKED`` when rows are claimed. Upserts (``ON CONFLICT``), ``RETURNING``, "now"
+``FOR UPDATE SKIP LOCKED`` when rows are claimed, and identity sequences after rows are copied in. Upserts (``ON CONFLICT``), ``RETURNING``, "now"
 (computed by the bot, stored as ISO text) are the same in both.
 """
 
@@ -50,6 +50,10 @@ class Dialect:
         """The statements that make one migration statement so in this dialect."""
         return [statement]
 
+    def identity_after_copy(self, table: str, column: str) -> list[str]:
+        """What makes new rows' ids follow those copied in with their ids (``db copy``)."""
+        return []
+
 
 class Postgres(Dialect):
     name = "postgresql"
@@ -67,6 +71,13 @@ class Postgres(Dialect):
         for pattern, replacement in _TYPES:
             statement = pattern.sub(replacement, statement)
         return [statement]
+
+    def identity_after_copy(self, table: str, column: str) -> list[str]:
+        # An identity column's sequence knows nothing of ids given explicitly.
+        return [
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), MAX({column})) FROM {table}"
+            f" HAVING MAX({column}) IS NOT NULL"
+        ]
 
 
 @functools.lru_cache(maxsize=1024)
