@@ -2,9 +2,11 @@
 written once, in the SQL both understand, with ``?`` placeholders; each store's dialect renders them.
 
 What differs: placeholders (``?`` / ``$1``), autoincrement keys, blobs, ``WITHOUT ROWID``, triggers
-(SQLite's inline bodies / PostgreSQL's trigger functions), how a write transaction starts, and
-``FOR UPDATE SKIP LOCKED`` when rows are claimed, and identity sequences after rows are copied in. Upserts (``ON CONFLICT``), ``RETURNING``, "now"
-(computed by the bot, stored as ISO text) are the same in both.
+(SQLite's inline bodies / PostgreSQL's trigger functions), how a write transaction starts,
+``FOR UPDATE SKIP LOCKED`` when rows are claimed, and identity sequences after rows are copied in
+(``db copy``). Upserts (``ON CONFLICT``), ``RETURNING``, "now" (computed by the bot, stored as ISO
+text) are the same in both. Advisory locks (elections, a chat's turn) are PostgreSQL's alone:
+:mod:`bot.storage.postgres` takes them, and the SQLite store, one process, needs none.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.storage.database import Db, Store, StoreError
@@ -92,7 +93,21 @@ async def copy_store(source: Store, target: Store) -> Copied:
             copied.append((table, len(rows)))
         counted = await _tallies(db)
         if counted != expected:
-            differ = sorted(name for name in expected.keys() | counted.keys() if expected.get(name) != counted.get(name))
+            names = expected.keys() | counted.keys()
+            differ = sorted(name for name in names if expected.get(name) != counted.get(name))
             # Raised inside the transaction: nothing of the copy is kept.
             raise CopyError(f"the copied tallies differ from the source's ({', '.join(differ)}): nothing was copied")
     return Copied(tuple(copied), len(expected))
+
+
+async def copy_database(source: Path, target: str) -> Copied:
+    """Open both databases (bringing their schemas up to date) and copy ``source`` into ``target``."""
+    sqlite = await Store.open(source)
+    try:
+        server = await Store.open(target)
+        try:
+            return await copy_store(sqlite, server)
+        finally:
+            await server.close()
+    finally:
+        await sqlite.close()
