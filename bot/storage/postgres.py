@@ -91,6 +91,10 @@ class PgDb(Db):
     async def script(self, sql: str) -> None:
         await self.connection.execute(sql)
 
+    async def scripts(self, *statements: str) -> None:
+        # Without parameters, asyncpg sends them as one simple query: one round trip for all.
+        await self.connection.execute("; ".join(statements))
+
 
 class PostgresStore(Store):
     dialect = POSTGRES
@@ -108,7 +112,7 @@ class PostgresStore(Store):
             register_secret(password)
         try:
             # Writing holds one connection; reads, per-chat turns and the rest share the others.
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=max(2, pool_size))
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=max(2, pool_size), reset=_left_clean)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise DatabaseUnusable(
                 f"the database {without_password(url)} cannot be reached ({type(exc).__name__}: {exc}): check "
@@ -210,6 +214,7 @@ class PostgresStore(Store):
     async def turn(self, key: str) -> AsyncIterator[None]:
         lock = lock_key(f"turn:{key}")
         connection = await self._retrying(self.pool.acquire)
+        unlocked = False
         try:
             await connection.execute("SELECT pg_advisory_lock($1)", lock)
             try:
@@ -217,8 +222,36 @@ class PostgresStore(Store):
             finally:
                 with contextlib.suppress(*TRANSIENT):
                     await connection.execute("SELECT pg_advisory_unlock($1)", lock)
+                    unlocked = True
         finally:
+            if not unlocked:
+                # Never back into the pool holding the lock (or perhaps holding it: a wait cancelled
+                # as it was granted): ending the session frees it.
+                connection.terminate()
             await self.pool.release(connection)
+
+
+async def inspect(url: str) -> tuple[int, dict[str, bytes]]:
+    """The schema version and the wrapped keys of the database at ``url``, read without writing
+    anything (``advocacy-bot doctor``); (0, {}) for a database the bot has not set up yet."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = {str(row[0]) for row in await connection.fetch("SELECT tablename FROM pg_tables")}
+        version = 0
+        if "schema_migrations" in tables:
+            version = int(await connection.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+        wrapped: dict[str, bytes] = {}
+        if "keyring" in tables:
+            wrapped = {str(r[0]): bytes(r[1]) for r in await connection.fetch("SELECT purpose, wrapped FROM keyring")}
+        return version, wrapped
+    finally:
+        await connection.close()
+
+
+async def _left_clean(connection: asyncpg.Connection) -> None:
+    """What the pool does to a connection given back: nothing. The bot leaves no session state on one
+    (no LISTEN, cursor or SET; a turn's lock is released, or its connection ended), so asyncpg's
+    default reset query would only cost a round trip after every read."""
 
 
 def _usable(connection: asyncpg.pool.PoolConnectionProxy) -> bool:
