@@ -206,6 +206,10 @@ class Db(ABC):
         for sql in statements:
             await self.script(sql)
 
+    async def commit(self) -> None:
+        """Commit the open transaction; raise if it was not committed."""
+        await self.script("COMMIT")
+
 
 class SqliteDb(Db):
     def __init__(self, connection: aiosqlite.Connection) -> None:
@@ -342,6 +346,9 @@ class Store:
         """The connection shared transactions run on (PostgreSQL's reconnects after a loss)."""
         return self.conn
 
+    async def _discard_writer(self) -> None:
+        """After a failed commit: a server's writing connection is replaced (SQLite's file stays open)."""
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Db]:
         """All writes inside commit together or not at all, and are durable when this returns.
@@ -398,7 +405,7 @@ class Store:
             return
         db = self._batch_db
         try:
-            await db.script("COMMIT")
+            await db.commit()
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await db.script("ROLLBACK")
@@ -407,6 +414,9 @@ class Store:
             batch.set_exception(failure)
             # Each unit of the batch gets the failure; mark it seen so asyncio does not warn.
             batch.exception()
+            # Whatever state the failure left the connection in, the next batch starts on a new one.
+            with contextlib.suppress(Exception):
+                await self._discard_writer()
             if not isinstance(exc, Exception):
                 raise
             return

@@ -54,6 +54,8 @@ TRANSIENT = (
     asyncpg.OperatorInterventionError,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
+    # A connection left mid-operation by a failure: the work is redone on a new one.
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
 )
@@ -95,6 +97,12 @@ class PgDb(Db):
         # Without parameters, asyncpg sends them as one simple query: one round trip for all.
         await self.connection.execute("; ".join(statements))
 
+    async def commit(self) -> None:
+        # The server answers COMMIT with ROLLBACK, not an error, when the transaction had failed.
+        status = await self.connection.execute("COMMIT")
+        if status != "COMMIT":
+            raise StoreError(f"the server did not commit the transaction ({status})")
+
 
 class PostgresStore(Store):
     dialect = POSTGRES
@@ -112,7 +120,7 @@ class PostgresStore(Store):
             register_secret(password)
         try:
             # Writing holds one connection; reads, per-chat turns and the rest share the others.
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=max(2, pool_size), reset=_left_clean)
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=max(2, pool_size))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise DatabaseUnusable(
                 f"the database {without_password(url)} cannot be reached ({type(exc).__name__}: {exc}): check "
@@ -167,11 +175,28 @@ class PostgresStore(Store):
             self._writing = await self._retrying(self.pool.acquire)
         return PgDb(self._writing)
 
+    async def _discard_writer(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            # (The pool may have taken back a connection the server ended: then there is nothing to end.)
+            with contextlib.suppress(Exception):
+                writing.terminate()
+            with contextlib.suppress(Exception):
+                await self.pool.release(writing)
+
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         query = POSTGRES.query(sql)
 
         async def fetch() -> list[Row]:
-            return list(await self.pool.fetch(query, *params))
+            connection = await self.pool.acquire()
+            try:
+                return list(await connection.fetch(query, *params))
+            except BaseException:
+                # Whatever state a failure left it in, it does not go back to the pool.
+                connection.terminate()
+                raise
+            finally:
+                await self.pool.release(connection)
 
         return await self._retrying(fetch)
 
@@ -246,12 +271,6 @@ async def inspect(url: str) -> tuple[int, dict[str, bytes]]:
         return version, wrapped
     finally:
         await connection.close()
-
-
-async def _left_clean(connection: asyncpg.Connection) -> None:
-    """What the pool does to a connection given back: nothing. The bot leaves no session state on one
-    (no LISTEN, cursor or SET; a turn's lock is released, or its connection ended), so asyncpg's
-    default reset query would only cost a round trip after every read."""
 
 
 def _usable(connection: asyncpg.pool.PoolConnectionProxy) -> bool:

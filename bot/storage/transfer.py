@@ -91,6 +91,8 @@ async def copy_store(source: Store, target: Store) -> Copied:
                 for statement in target.dialect.identity_after_copy(table, key):
                     await db.script(statement)
             copied.append((table, len(rows)))
+        if target.dialect.settle_counts:
+            await db.script(target.dialect.settle_counts)
         counted = await _tallies(db)
         if counted != expected:
             names = expected.keys() | counted.keys()
