@@ -244,7 +244,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        6,
+        # 7, not 6: main's "crm sync" (issue 18) is 6; merged, the two apply in that order.
+        7,
         "several instances",
         (
             # Who claimed a row being sent, and until when: when an instance dies with rows in flight,
