@@ -19,6 +19,14 @@ Crash: a child process sends a broadcast to ``--crash-subscribers`` people, writ
 to a file; the parent kills it with SIGKILL halfway, starts a new child on the same database (which
 recovers the rows left "sending"), and compares the delivered set with the subscribers: omissions
 must be 0 and duplicates at most the in-flight window (``delivery.in_flight: at-least-once``).
+
+Several instances (``--postgres --instances 3``): a throwaway PostgreSQL cluster (fsync on, as a
+server runs) holds the broadcast; three bot processes each run the delivery engine, which only the
+elected one may use. Every send is logged with its time; the parent SIGKILLs the sending process
+halfway, another takes over (the election, then the dead one's rows claimed again once their lease
+of ``--lease`` seconds has run out). Figures: the takeover time (kill to the next send, by another
+process), omissions (must be 0), duplicates (at most the in-flight window) and the most sends in any
+sliding second across all processes (never above the limit).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))
 
 from bot.core.app import Core, build_services  # noqa: E402
 from bot.core.config import Config, StorageConfig  # noqa: E402
@@ -75,8 +84,9 @@ class BenchSender:
     async def send(self, address: str, reply: Reply) -> None:
         self.times.append(time.monotonic())
         if self._log is not None:
-            # Written before the send counts as done: a kill after this line is a delivery.
-            self._log.write(address + "\n")
+            # Written before the send counts as done: a kill after this line is a delivery. The wall
+            # clock, for comparing the sends of several processes.
+            self._log.write(f"{address} {time.time():.6f}\n")
             self._log.flush()
         else:
             self.addresses.append(address)
@@ -84,13 +94,14 @@ class BenchSender:
             self.rss.append(rss_mb())
 
 
-async def open_core(db: Path, window: int) -> Core:
+async def open_core(db: Path | str, window: int, lease: float = 60.0) -> Core:
     os.environ["ADVOCACY_BOT_SECRET_KEY"] = KEY
-    config = Config(storage=StorageConfig(db), delivery=DeliveryConfig(window=window))
-    return await Core.open(config, services=build_services(config))
+    storage = StorageConfig(url=db, data_dir=Path(tempfile.gettempdir())) if isinstance(db, str) else StorageConfig(db)
+    config = Config(storage=storage, delivery=DeliveryConfig(window=window, lease_seconds=lease))
+    return await Core.open(config, services=build_services(config), create_key=False)
 
 
-async def prepare(db: Path, subscribers: int, window: int) -> None:
+async def prepare(db: Path | str, subscribers: int, window: int) -> None:
     """N subscribers to "news" and one broadcast to them, queued."""
     core = await open_core(db, window)
     try:
@@ -165,6 +176,86 @@ def child(db: Path, log: Path, rate: float, window: int, total: int) -> None:
     asyncio.run(deliver(db, BenchSender(rate, total, log), window))
 
 
+async def instance(url: str, log: Path, rate: float, window: int, total: int, lease: float) -> None:
+    """One bot process of several: its engine sends whenever this process is the elected sender."""
+    core = await open_core(url, window, lease)
+    try:
+        await Engine(core, BenchSender(rate, total, log)).run(asyncio.Event())
+    finally:
+        await core.close()
+
+
+def sent(log: Path) -> list[tuple[str, float]]:
+    lines = [line.split() for line in log.read_text().splitlines()]
+    return [(parts[0], float(parts[1])) for parts in lines if len(parts) == 2]
+
+
+def takeover(subscribers: int, rate: float, window: int, instances: int, lease: float) -> dict[str, object]:
+    from pgcluster import Cluster
+
+    cluster = Cluster.start(durable=True)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        cluster.psql("CREATE DATABASE bench")
+        url = cluster.url("bench")
+        asyncio.run(prepare(url, subscribers, window))
+        with tempfile.TemporaryDirectory() as folder:
+            logs = [Path(folder) / f"instance-{n}.txt" for n in range(instances)]
+            for log in logs:
+                log.touch()
+            for log in logs:
+                options = [url, str(log), str(rate), str(window), str(subscribers), str(lease)]
+                children.append(subprocess.Popen([sys.executable, __file__, "--instance", *options]))
+
+            def delivered() -> list[list[tuple[str, float]]]:
+                return [sent(log) for log in logs]
+
+            while sum(map(len, delivered())) < subscribers // 2:
+                time.sleep(0.01)
+            senders = [n for n, rows in enumerate(delivered()) if rows]
+            assert len(senders) == 1, f"more than one process sent: {senders}"
+            victim = senders[0]
+            children[victim].send_signal(signal.SIGKILL)
+            killed = time.time()
+            children[victim].wait()
+            deadline = time.monotonic() + 10 * lease + 60
+            while len({address for rows in delivered() for address, _ in rows}) < subscribers:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            time.sleep(1.0)  # a late duplicate would show now
+            logged = delivered()
+    finally:
+        for process in children:
+            process.kill()
+            process.wait()
+        cluster.stop()
+    after = sorted(t for n, rows in enumerate(logged) if n != victim for _, t in rows if t > killed)
+    times = sorted(t for rows in logged for _, t in rows)
+    counts = Counter(address for rows in logged for address, _ in rows)
+    expected = {str(10_000_000 + i) for i in range(subscribers)}
+    duplicates = sum(n - 1 for n in counts.values())
+    took_over = round(after[0] - killed, 2) if after else None
+    most = max_per_sliding_second(times)
+    return {
+        "subscribers": subscribers,
+        "instances": instances,
+        "limit_per_s": rate,
+        "lease_s": lease,
+        "sent_by_the_killed_instance": len(logged[victim]),
+        "takeover_s": took_over,
+        "omissions": len(expected - set(counts)),
+        "duplicates": duplicates,
+        "in_flight_window": window,
+        "max_in_any_sliding_second": most,
+        "ok": took_over is not None
+        and took_over <= 10
+        and set(counts) == expected
+        and duplicates <= window
+        and most <= rate,
+    }
+
+
 def crash(subscribers: int, rate: float, window: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         db, log = Path(folder) / "bench.sqlite3", Path(folder) / "delivered.txt"
@@ -196,12 +287,26 @@ def main() -> int:
         _, _, db, log, rate, window, total = sys.argv
         child(Path(db), Path(log), float(rate), int(window), int(total))
         return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--instance":
+        _, _, url, log, rate, window, total, lease = sys.argv
+        asyncio.run(instance(url, Path(log), float(rate), int(window), int(total), float(lease)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--window", type=int, default=100, help="delivery.window (the in-flight bound)")
     parser.add_argument("--crash-subscribers", type=int, default=5_000)
+    parser.add_argument("--postgres", action="store_true", help="several instances on a throwaway PostgreSQL")
+    parser.add_argument("--instances", type=int, default=3, help="bot processes, with --postgres")
+    parser.add_argument("--lease", type=float, default=5.0, help="delivery.lease_seconds, with --postgres")
     args = parser.parse_args()
+    if args.postgres:
+        when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        print(f"{args.instances} instances on PostgreSQL, the sender SIGKILLed halfway ({when}):")
+        result = takeover(args.subscribers, args.rate, args.window, args.instances, args.lease)
+        for key, value in result.items():
+            print(f"  {key:>36}: {value}")
+        return 0 if result["ok"] else 1
     print(f"fan-out ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC):")
     figures = asyncio.run(fan_out(args.subscribers, args.rate, args.window))
     for key, value in figures.items():

@@ -100,3 +100,46 @@ def test_enabling_an_adapter_that_is_not_installed_fails_clearly(
     )
     assert main(["--config", str(path)]) == 1
     assert "discord adapter" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("storage", "problem"),
+    [
+        ({"url": "postgresql://bot:hunter2@db.example.org/advocacy"}, "holds a password"),
+        ({"url": "mysql://db.example.org/advocacy"}, "must be a postgresql:// URL"),
+        ({"url": "postgresql://db.example.org/advocacy", "path": "bot.sqlite3"}, "cannot both be set"),
+        ({"url": "postgresql://db.example.org/advocacy", "pool_size": 1}, "pool_size"),
+        ({"data_dir": "/srv/bot"}, "only with storage.url"),
+    ],
+)
+def test_a_wrong_database_setting_is_refused_with_the_reason(
+    storage: dict[str, object], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ADVOCACY_BOT_DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match=problem) as raised:
+        from_mapping({"storage": storage})
+    # A password never shows in the error either.
+    assert "hunter2" not in str(raised.value)
+
+
+def test_the_database_url_with_its_credentials_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://bot:s3cret@db.example.org/advocacy"
+    monkeypatch.setenv("ADVOCACY_BOT_DATABASE_URL", url)
+    config = from_mapping({"storage": {"url": "postgresql://db.example.org/advocacy", "data_dir": str(tmp_path)}})
+    assert config.server_url == config.database == url
+    assert config.data_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("discord", "problem"),
+    [
+        ({"shard_count": 0}, "shard_count: must be at least 1"),
+        ({"shard_ids": ["0"]}, "shard_ids: needs shard_count"),
+        ({"shard_count": 2, "shard_ids": ["0", "2"]}, "shard_ids: 2 not among the shards 0 to 1"),
+    ],
+)
+def test_discord_shards_must_add_up(discord: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        from_mapping({"discord": discord})

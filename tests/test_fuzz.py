@@ -27,6 +27,13 @@ VOCABULARY = vocabulary(build_router(), load(BUNDLED_CONTENT))
 
 
 @pytest.fixture
+def backend() -> str:
+    # The fuzz exercises the core's handling, not the store (every storage test runs on both): SQLite
+    # alone keeps the suite's time.
+    return "sqlite"
+
+
+@pytest.fixture
 async def fuzzed(config: Config, services: Services) -> AsyncIterator[TestBot]:
     """One bot for every example, so that forms, choices and subscriptions pile up between them."""
     async with TestBot.started(dataclasses.replace(config, organisers=(ORGANISER,)), services) as bot:

@@ -19,7 +19,7 @@ import aiohttp
 import discord.http
 import pytest
 import yaml
-from conftest import TEST_KEY
+from conftest import TEST_KEY, emptied
 from fakes.discord import FakeDiscord
 from fakes.telegram import FakeTelegram, make_user
 from helpers import ROOT
@@ -28,6 +28,7 @@ from bot.cli import main
 from bot.core.app import Core, Services
 from bot.core.config import Config, StorageConfig
 from bot.operations.doctor import Check, diagnose, report
+from bot.storage.migrations import MIGRATIONS
 
 DISCORD_TOKEN = "operations-test-token"
 ALICE = make_user(3001, "Alice", language_code="en")
@@ -267,3 +268,26 @@ def test_init_refuses_to_overwrite_and_keeps_the_key_in_one_place(
     assert yaml.safe_load((tmp_path / "etc" / "config.yaml").read_text())["storage"]["path"] == str(
         tmp_path / "state" / "advocacy-bot.sqlite3"
     )
+
+
+async def test_doctor_reads_a_postgresql_database_without_writing_to_it(
+    database_url: str, tmp_path: Path, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", TEST_KEY)
+    monkeypatch.delenv("ADVOCACY_BOT_DATABASE_URL", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage:\n  url: {database_url}\n  data_dir: {tmp_path}\n")
+    await emptied(Config(storage=StorageConfig(url=database_url, data_dir=tmp_path)))
+    latest = MIGRATIONS[-1].version
+    fresh = by_name(await diagnose(config))["database"]
+    assert fresh.ok and fresh.detail.endswith(f"schema 0; {latest} migration(s) to apply at the next start")
+    core = await Core.open(Config(storage=StorageConfig(url=database_url, data_dir=tmp_path)), services=services)
+    await core.close()
+    assert by_name(await diagnose(config))["database"].detail.endswith(f"intact, schema {latest}")
+    # A key that does not open the database's keys fails the check.
+    monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", "ef" * 32)
+    assert not by_name(await diagnose(config))["database"].ok
+    # An unreachable server too, with the reason and without a password.
+    monkeypatch.setenv("ADVOCACY_BOT_DATABASE_URL", "postgresql://bot:hunter2@127.0.0.1:1/none")
+    unreachable = by_name(await diagnose(config))["database"]
+    assert not unreachable.ok and "cannot be reached" in unreachable.detail and "hunter2" not in unreachable.detail

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any, TypedDict, Unpack
 
 import pytest
-from helpers import only_row
 from testbot import TestBot
 
 from bot.core.app import Services
@@ -274,8 +273,7 @@ async def test_expired_conversations_are_purged_with_what_was_typed(bot: TestBot
     await bot.ask("Maria")
     clock.advance(minutes=31)
     await bot.core.maintain()
-    async with bot.core.store.db.execute("SELECT COUNT(*) FROM conversations") as cursor:
-        assert (await only_row(cursor))[0] == 0
+    assert [tuple(row) for row in await bot.core.store.rows("SELECT COUNT(*) FROM conversations")] == [(0,)]
 
 
 async def test_a_stale_consent_button_does_nothing(bot: TestBot) -> None:

@@ -7,18 +7,14 @@ import io
 import json
 import logging
 import os
-import sqlite3
 import stat
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
-from aiosqlite.context import Result
-from conftest import TEST_KEY
-from helpers import only_row, run_bot
+from conftest import TEST_KEY, query, stored
+from helpers import run_bot
 from testbot import TestBot
 
 from bot.cli import main
@@ -26,6 +22,7 @@ from bot.core import registry as adapters
 from bot.core.app import Core, Services
 from bot.core.config import Config, StorageConfig
 from bot.privacy.secret_key import SecretKeyError
+from bot.storage.database import Db, Done
 
 PETITION = "un-decriminalise"
 # Distinctive values, so that finding any of them in the database file means a leak.
@@ -107,23 +104,23 @@ async def test_forget_also_erases_a_form_in_progress(bot: TestBot) -> None:
     await bot.ask(NAME)
     await bot.ask("/forget")
     await bot.press("Yes, erase everything")
-    async with bot.core.store.db.execute("SELECT COUNT(*) FROM conversations") as cursor:
-        assert (await only_row(cursor))[0] == 0
+    assert [tuple(row) for row in await bot.core.store.rows("SELECT COUNT(*) FROM conversations")] == [(0,)]
 
 
 async def test_forget_is_one_transaction(bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
     await bot.ask("/pledge carry-naloxone")
     await bot.press("I pledge")
     await sign(bot)
-    db = bot.core.store.db
-    real_execute = db.execute
+    # Whichever the database, its connections run statements through one class: fail one of them.
+    connection = type(bot.core.store.conn)
+    real_execute = connection.execute
 
-    def failing_execute(sql: str, parameters: Iterable[Any] | None = None) -> Result[aiosqlite.Cursor]:
+    async def failing_execute(self: Db, sql: str, params: Sequence[object] = ()) -> Done:
         if sql.startswith("DELETE FROM subscriptions"):
-            raise sqlite3.OperationalError("disk I/O error")
-        return real_execute(sql, parameters)
+            raise OSError("disk I/O error")
+        return await real_execute(self, sql, params)
 
-    monkeypatch.setattr(db, "execute", failing_execute)
+    monkeypatch.setattr(connection, "execute", failing_execute)
     await bot.ask("/forget")
     assert "something went wrong" in await bot.press("Yes, erase everything")
     monkeypatch.undo()
@@ -142,15 +139,13 @@ async def test_the_database_file_holds_no_name_email_or_platform_id(config: Conf
         other = TestBot(bot.core, user_id=PLATFORM_ID + "-2")
         await other.ask("/sign")
         await other.ask(NAME + " Second")  # a half-finished form is stored too
-    path = config.store_path
-    raw = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+    raw = stored(config)
     for secret in (PLATFORM_ID, NAME, EMAIL, NAME.split()[0], EMAIL.split("@")[0]):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
-            assert secret.encode(encoding) not in raw, f"{secret!r} is readable in the database file"
+            assert secret.encode(encoding) not in raw, f"{secret!r} is readable in the database"
     # And the rows exist, so the search was not vacuous.
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT COUNT(*) FROM signatures").fetchone() == (1,)
-        assert db.execute("SELECT COUNT(*) FROM conversations").fetchone() == (1,)
+    assert await query(config, "SELECT COUNT(*) FROM signatures") == [(1,)]
+    assert await query(config, "SELECT COUNT(*) FROM conversations") == [(1,)]
 
 
 async def test_a_different_key_cannot_open_the_database(

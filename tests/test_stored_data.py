@@ -5,12 +5,10 @@ The README's privacy table lists every clear column and why; these tests hold th
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, emptied, query, stored
 from test_privacy import sign
 from testbot import TestBot
 
@@ -30,11 +28,6 @@ def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADVOCACY_BOT_SECRET_KEY", TEST_KEY)
 
 
-def raw(path: Path) -> bytes:
-    """The database's files as someone who copied them would read them."""
-    return b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
-
-
 async def take_part(bot: TestBot) -> None:
     await bot.ask("/pledge carry-naloxone")
     await bot.press("I pledge")
@@ -49,22 +42,27 @@ async def test_the_time_zone_is_stored_encrypted(config: Config, services: Servi
         assert "Europe/Lisbon" in await other.ask("/timezone Lisbon")
         assert await bot.core.people.timezone_of(bot.core.keyring.user_id("console", "signer")) == "Europe/Warsaw"
         assert "Europe/Warsaw" in await bot.ask("/mydata")
-    stored = raw(config.store_path)
+    held = stored(config)
     for zone in ZONES:
         for part in (zone, zone.split("/")[1]):
-            assert part.encode() not in stored, f"{part} is readable in the database file"
-    with sqlite3.connect(config.store_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM users WHERE zone IS NOT NULL").fetchone() == (2,)
-        assert db.execute("SELECT COUNT(*) FROM users WHERE timezone IS NOT NULL").fetchone() == (0,)
-        with pytest.raises(sqlite3.IntegrityError, match="retired"):
-            db.execute("UPDATE users SET timezone = 'Europe/Kyiv'")
+            assert part.encode() not in held, f"{part} is readable in the database"
+    assert await query(config, "SELECT COUNT(*) FROM users WHERE zone IS NOT NULL") == [(2,)]
+    assert await query(config, "SELECT COUNT(*) FROM users WHERE timezone IS NOT NULL") == [(0,)]
+    store = await Store.open(config.database)
+    try:
+        with pytest.raises(Exception, match="retired"):
+            async with store.transaction() as db:
+                await db.execute("UPDATE users SET timezone = 'Europe/Kyiv'")
+    finally:
+        await store.close()
 
 
 async def test_an_older_database_has_its_clear_time_zones_encrypted_at_start(
     config: Config, services: Services
 ) -> None:
     # A database as schema 4 left it: the zone in clear, and moments to the microsecond.
-    store = await Store.open(config.store_path, MIGRATIONS[:4])
+    await emptied(config)
+    store = await Store.open(config.database, MIGRATIONS[:4])
     keyring = await Keyring.open(store, parse_key(TEST_KEY))
     person = keyring.user_id("console", "old-timer")
     moment = "2026-03-04T05:06:07.891011+00:00"
@@ -77,7 +75,7 @@ async def test_an_older_database_has_its_clear_time_zones_encrypted_at_start(
             "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES ('carry-naloxone', ?, ?)", (person, moment)
         )
     await store.close()
-    assert b"Europe/Kyiv" in raw(config.store_path)
+    assert b"Europe/Kyiv" in stored(config)
 
     for _ in range(2):  # and again: the step is idempotent
         core = await Core.open(config, services=services)
@@ -86,7 +84,7 @@ async def test_an_older_database_has_its_clear_time_zones_encrypted_at_start(
             assert (await core.pledges.pledges_of(person))["carry-naloxone"] == datetime(2026, 3, 4, tzinfo=UTC)
         finally:
             await core.close()
-    assert b"Europe/Kyiv" not in raw(config.store_path)
+    assert b"Europe/Kyiv" not in stored(config)
 
 
 async def test_what_people_do_is_stored_to_the_day(config: Config, services: Services) -> None:
@@ -103,19 +101,18 @@ async def test_what_people_do_is_stored_to_the_day(config: Config, services: Ser
         assert "The day of action is on Friday" in "".join(await bot.deliver())
         await TestBot(bot.core, user_id="typist").ask("/sign")
     midnight = "T00:00:00+00:00"
-    with sqlite3.connect(config.store_path) as db:
-        for table, column in (
-            ("users", "created_at"),
-            ("pledges_taken", "taken_at"),
-            ("signatures", "signed_at"),
-            ("subscriptions", "created_at"),
-            ("outbox", "due_at"),
-            ("outbox", "updated_at"),
-        ):
-            values = [row[0] for row in db.execute(f"SELECT {column} FROM {table}")]
-            assert values and all(value.endswith(midnight) for value in values), (table, column, values)
-        (form,) = db.execute("SELECT updated_at FROM conversations").fetchone()
-        assert datetime.fromisoformat(form).second == 0 and datetime.fromisoformat(form).microsecond == 0
+    for table, column in (
+        ("users", "created_at"),
+        ("pledges_taken", "taken_at"),
+        ("signatures", "signed_at"),
+        ("subscriptions", "created_at"),
+        ("outbox", "due_at"),
+        ("outbox", "updated_at"),
+    ):
+        values = [row[0] for row in await query(config, f"SELECT {column} FROM {table}")]
+        assert values and all(value.endswith(midnight) for value in values), (table, column, values)
+    ((form,),) = await query(config, "SELECT updated_at FROM conversations")
+    assert datetime.fromisoformat(form).second == 0 and datetime.fromisoformat(form).microsecond == 0
 
 
 async def test_a_form_to_the_minute_is_never_forgotten_early(config: Config, services: Services) -> None:

@@ -141,7 +141,16 @@ class DiscordAdapter:
         # Applied here, never at import: discord.py reads both from class attributes.
         discord.http.Route.BASE = self.settings.api_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
-        client = DiscordClient(self, core)
+        settings = self.settings
+        if settings.shard_count is None:
+            client = DiscordClient(self, core)
+        else:
+            client = ShardedDiscordClient(
+                self,
+                core,
+                shard_count=settings.shard_count,
+                shard_ids=[int(shard) for shard in settings.shard_ids] or None,
+            )
         self.client = client
         running = asyncio.ensure_future(client.start(self.token))
         stopping = asyncio.ensure_future(stop.wait())
@@ -175,7 +184,7 @@ def _counting_429s(core: Port) -> aiohttp.TraceConfig:
 
 
 class DiscordClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, core: Port) -> None:
+    def __init__(self, adapter: DiscordAdapter, core: Port, **sharding: Any) -> None:
         # No privileged intent: servers (for their channels and roles), and the messages of DMs and of
         # server channels, whose text Discord only shows the bot when it is mentioned.
         intents = discord.Intents.none()
@@ -186,6 +195,7 @@ class DiscordClient(discord.Client):
             guild_ready_timeout=adapter.timings.guild_ready_timeout,
             max_ratelimit_timeout=MAX_RATELIMIT_SLEEP,
             http_trace=_counting_429s(core),
+            **sharding,
         )
         self.adapter = adapter
         self.core = core
@@ -505,6 +515,12 @@ class DiscordClient(discord.Client):
 
     async def setup_language(self, interaction: discord.Interaction[Any], language: str) -> None:
         await self._setup(interaction, lambda guild, lang: self.servers.speak(guild, language))
+
+
+class ShardedDiscordClient(DiscordClient, discord.AutoShardedClient):
+    """The same client over several gateway connections (``discord.shard_count``, ``discord.shard_ids``):
+    Discord sends each server's events to one shard only, so processes serving different shards
+    split the servers between them."""
 
 
 def _token() -> str:

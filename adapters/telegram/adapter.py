@@ -59,6 +59,7 @@ from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import TOKEN_ENV, TelegramConfig
 from bot.port import markup
+from bot.port.clock import idle
 from bot.port.delivery import ChatMoved, PermanentFailure, PlatformLimits, RecipientGone, RetryAfter, TemporaryFailure
 from bot.port.events import HANDOFF, ButtonPress, Chat, ChatKind, Event, Gone, Reply, Share, User, parse_text
 from bot.port.languages import LANGUAGES
@@ -254,8 +255,37 @@ class TelegramSender:
 # ---------------------------------------------------------------------- updates, in order per chat
 
 
+def _chat_of(update: Update) -> str | None:
+    return str(update.effective_chat.id) if update.effective_chat else None
+
+
+class ArrivalQueue(asyncio.Queue[object]):
+    """The updates received, each noted in the store before Telegram is told it arrived (the webhook
+    answers once ``put`` returns): one delivered again, to this instance or another behind the same
+    address, is dropped; and the order of a chat's updates is known to every instance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.core: Port | None = None
+        # Webhook mode: an update that cannot be noted is refused, and Telegram delivers it again.
+        self.refuse_unnoted = False
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update) and self.core is not None:
+            try:
+                if not await self.core.arrived(PLATFORM, item.update_id, _chat_of(item)):
+                    return
+            except Exception as exc:
+                if self.refuse_unnoted:
+                    raise
+                # Polled updates are confirmed by the next poll whatever happens: better handled.
+                log.warning("telegram: could not note an update (%s); handling it anyway", type(exc).__name__)
+        await super().put(item)
+
+
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates of different chats are handled at the same time, those of one chat in order.
+    """Updates of different chats are handled at the same time, those of one chat in order, across
+    instances too.
 
     A sign-up's answers (name, then e-mail) must be handled in the order they were typed, while one
     slow chat must not hold up everybody else: python-telegram-bot's own concurrent processor gives
@@ -264,11 +294,15 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._turns: KeyedLocks[int | None] = KeyedLocks()
+        self._turns: KeyedLocks[str | None] = KeyedLocks()
+        self.core: Port | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
-        async with self._turns.of(chat):
+        if not isinstance(update, Update) or self.core is None:
+            await coroutine
+            return
+        chat = _chat_of(update)
+        async with self._turns.of(chat), self.core.chat_turn(PLATFORM, update.update_id, chat):
             await coroutine
 
     async def initialize(self) -> None:
@@ -296,11 +330,15 @@ class TelegramAdapter:
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         # send_reply makes the raw sendMessage call on purpose (see there); PTB suggests the typed one.
         warnings.filterwarnings("ignore", r"Please use 'Bot\.sendMessage'", PTBUserWarning)
+        self.arrivals = ArrivalQueue()
+        self.arrivals.refuse_unnoted = settings.mode == "webhook"
+        self.processor = ChatOrderedProcessor(settings.concurrent_updates)
         self.app: App = (
             ApplicationBuilder()
             .token(token)
             .base_url(settings.base_url)
-            .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
+            .update_queue(self.arrivals)
+            .concurrent_updates(self.processor)
             # python-telegram-bot's own pool sizes for each client.
             .request(ObservedRequest(self._answered, connection_pool_size=256))
             .get_updates_request(ObservedRequest(self._polled, connection_pool_size=1))
@@ -315,6 +353,8 @@ class TelegramAdapter:
         self._stop: asyncio.Event | None = None
         # Since when (monotonic seconds) and why asking for updates fails; None while it works.
         self._polling_failure: tuple[float, str] | None = None
+        # Polling, while another instance is the one that polls: healthy, ready to take over.
+        self._standing_by = False
         self.username = ""
 
     def sender(self) -> TelegramSender:
@@ -329,7 +369,7 @@ class TelegramAdapter:
         if not self._started.is_set():
             return "telegram: not connected yet"
         updater = self.app.updater
-        if updater is None or not updater.running:
+        if (updater is None or not updater.running) and not self._standing_by:
             return "telegram: not receiving updates"
         if self._polling_failure is not None:
             since, why = self._polling_failure
@@ -355,6 +395,7 @@ class TelegramAdapter:
 
     async def run(self, core: Port, stop: asyncio.Event) -> None:
         self._core, self._stop = core, stop
+        self.arrivals.core = self.processor.core = core
         try:
             await self.app.initialize()  # getMe: checks the token
         except (InvalidToken, NetworkError) as exc:
@@ -374,12 +415,13 @@ class TelegramAdapter:
                     secret_token=self.secret,
                     allowed_updates=Update.ALL_TYPES,
                 )
-            else:
-                await updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error)
             await self.app.start()
             self._started.set()
             log.info("telegram: running as @%s (%s)", self.username, settings.mode)
-            await stop.wait()
+            if settings.mode == "webhook":
+                await stop.wait()
+            else:
+                await self._poll(core, stop)
             if updater.running:
                 await updater.stop()
             await self.app.stop()
@@ -387,6 +429,21 @@ class TelegramAdapter:
             await self.app.shutdown()
         if self._failure is not None:
             raise self._failure
+
+    async def _poll(self, core: Port, stop: asyncio.Event) -> None:
+        """Poll whenever this instance is the elected poller: Telegram answers a second one with 409
+        Conflict, so the others stand by to take over."""
+        updater = self.app.updater
+        assert updater is not None
+        while not stop.is_set():
+            self._standing_by = True
+            async with core.elected(f"polling:{PLATFORM}", stop) as role:
+                if role is None:
+                    return
+                self._standing_by = False
+                await updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error)
+                await idle(None, stop, role.lost)
+                await updater.stop()
 
     def _polling_error(self, exc: TelegramError) -> None:
         if isinstance(exc, Conflict):

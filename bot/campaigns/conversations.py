@@ -30,13 +30,14 @@ class Conversations:
         self.keys = keyring
         self.people = people
         # People known to have no form under way: every private message asks, and almost always
-        # the answer is no. Only this process writes conversations, so it can remember.
+        # the answer is no. Remembered only when this process alone writes conversations (SQLite):
+        # with several instances, a form started through another must be seen by the next message.
         self._without_conversation: OrderedDict[str, None] = OrderedDict()
         # Bumped by every form saved: a look-up that overlapped a save does not trust its "none".
         self._saves = 0
 
     def _no_conversation(self, user: str, none: bool) -> None:
-        if none:
+        if none and not self.store.shared:
             self._without_conversation[user] = None
             self._without_conversation.move_to_end(user)
             if len(self._without_conversation) > CONVERSATION_CACHE:

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bot.privacy.crypto import Keyring
-from bot.storage.database import Store, day_stamp
+from bot.storage.database import Db, Store, day_stamp
 
 ZONE = "users.zone"
 # People whose language choice is kept in memory.
@@ -23,9 +21,7 @@ class People:
         self.keys = keyring
         self._languages: OrderedDict[str, str | None] = OrderedDict()
 
-    async def ensure(
-        self, db: aiosqlite.Connection, user: str, platform: str, now: datetime, timezone: str | None = None
-    ) -> None:
+    async def ensure(self, db: Db, user: str, platform: str, now: datetime, timezone: str | None = None) -> None:
         """The person's row exists (with ``timezone`` if they had none): one statement, either way."""
         await db.execute(
             "INSERT INTO users (id, platform, language, zone, created_at) VALUES (?, ?, NULL, ?, ?)"
@@ -73,7 +69,8 @@ class People:
         return cursor.rowcount == 1
 
     async def language(self, user_id: str) -> str | None:
-        # Read on every event: cached, since only this process writes it (set_language).
+        # Read on every event: cached when only this process writes it (set_language); with several
+        # instances on one database, a choice made through another must count from the next message.
         if user_id in self._languages:
             self._languages.move_to_end(user_id)
             return self._languages[user_id]
@@ -83,6 +80,8 @@ class People:
         return language
 
     def _remember_language(self, user_id: str, language: str | None) -> None:
+        if self.store.shared:
+            return
         self._languages[user_id] = language
         self._languages.move_to_end(user_id)
         if len(self._languages) > LANGUAGE_CACHE:

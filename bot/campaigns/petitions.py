@@ -10,13 +10,11 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.campaigns.people import People
 from bot.campaigns.subscriptions import UPDATES_TOPIC
 from bot.campaigns.tallies import tallies, tally
 from bot.privacy.crypto import Keyring
-from bot.storage.database import Store, day_stamp
+from bot.storage.database import Db, Row, Store, day_stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +95,15 @@ class Signatures:
         """
         cipher = self.keys.cipher
         email_index = self._email_index(petition_id, signer.email) if signer.email else None
-        async with self.store.transaction() as db:
+
+        async def unit(db: Db) -> list[Row]:
             await self.people.ensure(db, user, platform, now, timezone)
-            # Inserted only if neither this person nor this e-mail has signed: one statement, so
-            # the common case costs no separate look-up.
-            cursor = await db.execute(
+            # Inserted only if neither this person nor this e-mail has signed (either unique key): one
+            # statement, so the common case costs no separate look-up, and one that another instance's
+            # concurrent sign-up cannot slip past.
+            done = await db.execute(
                 "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
-                " consent_version, signed_at) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS ("
-                " SELECT 1 FROM signatures WHERE petition_id = ? AND (user_id = ? OR email_index = ?))",
+                " consent_version, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     petition_id,
                     user,
@@ -114,27 +113,28 @@ class Signatures:
                     email_index,
                     consent_version,
                     day_stamp(now),
-                    petition_id,
-                    user,
-                    email_index,
                 ),
             )
-            clashes = []
-            if cursor.rowcount != 1:
-                clashes = await self.store.rows(
+            clashes: list[Row] = []
+            if done.rowcount != 1:
+                clashes = await db.rows(
                     "SELECT signed_at, user_id = ? FROM signatures"
                     " WHERE petition_id = ? AND (user_id = ? OR email_index = ?)",
                     (user, petition_id, user, email_index),
                 )
             if end_conversation:
                 await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
+            return clashes
+
+        # Safe to repeat after a lost connection: a signature is written once whatever happens.
+        clashes = await self.store.attempt(unit)
         count = await tally(self.store, "petition", petition_id)
         mine = next((row for row in clashes if row[1]), None)
         if mine is not None:
             return Signed(count, already=datetime.fromisoformat(mine[0]))
         return Signed(count, email_taken=bool(clashes))
 
-    def decrypted(self, row: aiosqlite.Row, wants_updates: bool) -> Signature:
+    def decrypted(self, row: Row, wants_updates: bool) -> Signature:
         cipher = self.keys.cipher
         signer = Signer(
             cipher.decrypt(row["name"], "signatures.name"),

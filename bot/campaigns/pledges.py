@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.campaigns.people import People
 from bot.campaigns.tallies import tallies, tally
-from bot.storage.database import Store, day_stamp
+from bot.storage.database import Db, Store, day_stamp
 
 
 class Pledges:
@@ -23,13 +23,17 @@ class Pledges:
 
     async def take_pledge(self, user: str, platform: str, pledge_id: str, now: datetime) -> tuple[bool, int]:
         """Record the pledge once; returns whether it is new and the pledge's count."""
-        async with self.store.transaction() as db:
+
+        async def unit(db: Db) -> bool:
             await self.people.ensure(db, user, platform, now)
-            cursor = await db.execute(
+            done = await db.execute(
                 "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (pledge_id, user, day_stamp(now)),
             )
-            new = cursor.rowcount == 1
+            return done.rowcount == 1
+
+        # Safe to repeat after a lost connection: a pledge is taken once whatever happens.
+        new = await self.store.attempt(unit)
         # Read after the commit, outside the shared transaction: the total now, this pledge included.
         return new, await tally(self.store, "pledge", pledge_id)
 

@@ -2,7 +2,7 @@
 :func:`main`, which runs a command with the configuration it names.
 
 The groups: :mod:`~bot.cli.serving` (run, console), :mod:`~bot.cli.operations` (init, doctor, backup,
-restore), :mod:`~bot.cli.kb` (ask, kb), :mod:`~bot.cli.export` (export, stats),
+restore, db copy), :mod:`~bot.cli.kb` (ask, kb), :mod:`~bot.cli.export` (export, stats),
 :mod:`~bot.cli.broadcasts`, :mod:`~bot.cli.sync`, :mod:`~bot.cli.dashboard`, :mod:`~bot.cli.keys` and
 :mod:`~bot.cli.content`.
 """
@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_commands(sub, common)
     dashboard.add_commands(sub, common)
     operations.add_backup_commands(sub, common)
+    operations.add_database_commands(sub, common)
     keys.add_commands(sub, common)
     content.add_commands(sub, common)
     return parser
@@ -121,6 +122,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return operations.cmd_backup(config, args)
         if args.command == "restore":
             return operations.cmd_restore(config, args)
+        if args.command == "db":
+            return operations.cmd_db_copy(config, args)
         return serving.cmd_run(config, enabled, args)
     except ContentError as exc:
         notice(str(exc))

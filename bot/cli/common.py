@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from bot.core.config import Config
-from bot.storage.database import StoreError, owner_problem
+from bot.storage.database import StoreError, owner_problem, without_password
 
 if TYPE_CHECKING:
     from bot.core.app import Services
@@ -59,6 +59,9 @@ def uses_database(config: Config) -> None:
     """Say which database this command works on, and from which configuration; refuse it as root
     when the database belongs to a service user."""
     where = f"configuration {config.source}" if config.source else "no configuration file: the defaults"
+    if config.server_url is not None:
+        notice(f"advocacy-bot: database {without_password(config.server_url)} ({where})")
+        return
     notice(f"advocacy-bot: database {config.store_path} ({where})")
     problem = owner_problem(config.store_path)
     if problem is not None:

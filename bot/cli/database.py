@@ -35,11 +35,11 @@ class Opened:
 @asynccontextmanager
 async def opened(config: Config) -> AsyncIterator[Opened]:
     """The records of an existing database, decryptable with the configured key, and the content."""
-    if not config.store_path.exists():
+    if config.server_url is None and not config.store_path.exists():
         raise ExportError(f"there is no database at {config.store_path} (check storage.path)")
     secret = load_key(config.data_dir, create=False)
     content = content_pkg.load(config.content_path)
-    store = await Store.open(config.store_path)
+    store = await Store.open(config.database, pool_size=config.storage.pool_size)
     try:
         keyring = await Keyring.open(store, secret)
         people = People(store, keyring)

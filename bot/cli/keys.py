@@ -28,5 +28,5 @@ def cmd_key_rotate(config: Config) -> int:
     if not new_value:
         notice(f"advocacy-bot: set {NEW_KEY_ENV} to the new key (the current one stays in {ENV_VAR} or the key file)")
         return EXIT_USAGE
-    notice(asyncio.run(rotate_key(config.data_dir, config.store_path, new_value)))
+    notice(asyncio.run(rotate_key(config.data_dir, config.database, new_value)))
     return EXIT_OK

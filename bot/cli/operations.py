@@ -1,5 +1,5 @@
-"""``advocacy-bot init``, ``doctor``, ``backup`` and ``restore``: setting an installation up, checking it,
-and keeping its database safe."""
+"""``advocacy-bot init``, ``doctor``, ``backup``, ``restore`` and ``db copy``: setting an installation up,
+checking it, keeping its database safe, and moving it to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Commands, notice
-from bot.core.config import Config
+from bot.core.config import DATABASE_URL_ENV, Config
 from bot.operations.init import installable
 
 
@@ -47,6 +47,43 @@ def add_backup_commands(sub: Commands, common: argparse.ArgumentParser) -> None:
     restore.add_argument("--force", action="store_true", help="even if a bot was running on the database lately")
 
 
+def add_database_commands(sub: Commands, common: argparse.ArgumentParser) -> None:
+    db = sub.add_parser("db", help="move the database: db copy")
+    commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    copy = commands.add_parser(
+        "copy",
+        parents=[common],
+        help="copy the SQLite database (storage.path) into an empty PostgreSQL one, as it is (bot stopped)",
+    )
+    copy.add_argument(
+        "--to",
+        metavar="URL",
+        help=f"the PostgreSQL database, postgresql://user@host/name (default: ${DATABASE_URL_ENV}); give the "
+        "password through PGPASSWORD or ~/.pgpass, not on the command line",
+    )
+
+
+def cmd_db_copy(config: Config, args: argparse.Namespace) -> int:
+    from bot.storage.database import is_server_url, without_password
+    from bot.storage.transfer import copy_database
+
+    target = args.to or config.server_url
+    if not target or not is_server_url(target):
+        notice(f"advocacy-bot: db copy needs a postgresql:// URL: --to URL, or ${DATABASE_URL_ENV}")
+        return EXIT_USAGE
+    source = config.store_path
+    if not source.exists():
+        notice(f"advocacy-bot: there is no SQLite database at {source} to copy (check storage.path)")
+        return EXIT_PROBLEMS
+    copied = asyncio.run(copy_database(source, target))
+    tables = ", ".join(f"{table} {count}" for table, count in copied.tables if count)
+    notice(
+        f"copied {copied.rows} rows ({tables or 'none'}) from {source} to {without_password(target)}; "
+        f"the {copied.tallies} tallies match. Now set storage.url (and remove storage.path) and start the bot."
+    )
+    return EXIT_OK
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from bot.operations.init import InitError, Plan, init
 
@@ -75,9 +112,21 @@ def cmd_doctor(config_path: Path | None) -> int:
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 
+def _on_server(config: Config, command: str) -> bool:
+    if config.server_url is None:
+        return False
+    notice(
+        f"advocacy-bot: {command} works on an SQLite database; with PostgreSQL (storage.url), use the server's "
+        "own pg_dump and pg_restore (the secret key stays out of either)"
+    )
+    return True
+
+
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     from bot.operations.backup import BackupError, backup
 
+    if _on_server(config, "backup"):
+        return EXIT_PROBLEMS
     if args.keep < 1:
         notice("advocacy-bot: --keep must be at least 1")
         return EXIT_USAGE
@@ -93,6 +142,8 @@ def cmd_backup(config: Config, args: argparse.Namespace) -> int:
 def cmd_restore(config: Config, args: argparse.Namespace) -> int:
     from bot.operations.backup import BackupError, restore_database
 
+    if _on_server(config, "restore"):
+        return EXIT_PROBLEMS
     try:
         notice(restore_database(config, args.file, datetime.now(UTC), force=args.force, notice=notice))
     except (BackupError, OSError, sqlite3.Error) as exc:

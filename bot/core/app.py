@@ -7,7 +7,8 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bot.campaigns.subscriptions import TOPICS
 from bot.core import registry
@@ -25,8 +26,9 @@ from bot.port.services import CommandInfo, Strings
 from bot.privacy.crypto import Keyring
 from bot.privacy.secret_key import load_key
 from bot.storage.counters import Counters
-from bot.storage.database import Store
+from bot.storage.database import Store, Term
 from bot.storage.settings import PlatformSettings
+from bot.storage.updates import Updates
 
 __all__ = ["Core", "Services", "build_services"]
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 # How often a running bot forgets abandoned forms: a half-filled sign-up holds a name and an
 # e-mail address, and is kept no longer than the configured silence and this, together.
 HOUSEKEEPING_SECONDS = 60.0
+# How often an update waiting for an earlier one of its chat (on another instance) looks again.
+TURN_POLL_SECONDS = 0.02
 
 
 def build_router() -> Router:
@@ -57,6 +61,7 @@ class Core(Capabilities):
         super().__init__(services, store, keyring, clock)
         self.router = router
         self.served = Served(Counters(store))
+        self.updates = Updates(store)
 
     @classmethod
     async def open(
@@ -73,7 +78,7 @@ class Core(Capabilities):
         # Prebuilt services (tests, tools) carry the content and index; the configuration is this one.
         services = dataclasses.replace(services, config=config) if services else build_services(config)
         secret = load_key(config.data_dir, create=create_key, notice=notice)
-        store = await Store.open(config.store_path)
+        store = await Store.open(config.database, pool_size=config.storage.pool_size)
         try:
             keyring = await Keyring.open(store, secret)
             core = cls(services, store, keyring, router or build_router())
@@ -101,6 +106,7 @@ class Core(Capabilities):
         purged = await self.conversations.purge_conversations(self.clock(), self.conversation_timeout)
         if purged:
             log.info("forgot %d abandoned conversation(s)", purged)
+        await self.updates.purge(self.clock())
 
     async def keep_tidy(self, stop: asyncio.Event) -> None:
         """Housekeeping every ``HOUSEKEEPING_SECONDS`` while the bot runs (it also runs at start)."""
@@ -235,3 +241,32 @@ class Core(Capabilities):
 
     async def forget_place(self, platform: str, place: str) -> None:
         await self.personal.forget(self._place_key(platform, place))
+
+    # ------------------------------------------------------------------ several instances
+
+    def _chat_key(self, platform: str, chat: str | None) -> str:
+        return self.keyring.user_id(platform, f"chat:{chat}") if chat is not None else ""
+
+    async def arrived(self, platform: str, update_id: int, chat: str | None) -> bool:
+        # One process alone on its SQLite file: the platform's own numbering already keeps it right.
+        if not self.store.shared:
+            return True
+        return await self.updates.record(platform, update_id, self._chat_key(platform, chat), self.clock())
+
+    @asynccontextmanager
+    async def chat_turn(self, platform: str, update_id: int, chat: str | None) -> AsyncIterator[None]:
+        if not self.store.shared:
+            yield
+            return
+        key = self._chat_key(platform, chat)
+        # What is awaited happens in another process: the database is asked again until it has.
+        while await self.updates.earlier_unhandled(platform, update_id, key, self.clock()):  # noqa: ASYNC110
+            await asyncio.sleep(TURN_POLL_SECONDS)
+        async with self.store.turn(f"{platform}:{key}"):
+            try:
+                yield
+            finally:
+                await self.updates.handled(platform, update_id)
+
+    def elected(self, role: str, stop: asyncio.Event) -> AbstractAsyncContextManager[Term | None]:
+        return self.store.elected(role, stop)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -28,6 +29,8 @@ from bot.sync.settings import SyncConfig
 from bot.sync.settings import problems as sync_problems
 
 CONFIG_ENV = "ADVOCACY_BOT_CONFIG"
+# The PostgreSQL URL with its credentials: from the environment only, never the file.
+DATABASE_URL_ENV = "ADVOCACY_BOT_DATABASE_URL"
 
 
 class ConfigError(Exception):
@@ -44,6 +47,14 @@ class ContentConfig:
 class StorageConfig:
     # SQLite file; None means advocacy-bot.sqlite3 in the per-user data directory.
     path: Path | None = None
+    # A PostgreSQL server instead (several instances may share it): postgresql://host[:port]/database,
+    # never with a password; the full URL with credentials may come from ADVOCACY_BOT_DATABASE_URL.
+    url: str | None = None
+    # Connections each instance opens to the server at most (one of them writes).
+    pool_size: int = 10
+    # With a server: the folder for the bot's own files (the secret key, the console's history); None:
+    # the per-user data directory. With SQLite they live beside the database file.
+    data_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,19 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
+        if self.server_url is not None:
+            return self.storage.data_dir or default_data_dir()
         return self.store_path.parent
+
+    @property
+    def server_url(self) -> str | None:
+        """The PostgreSQL URL (credentials included, from the environment), or None for SQLite."""
+        return os.environ.get(DATABASE_URL_ENV) or self.storage.url
+
+    @property
+    def database(self) -> Path | str:
+        """What ``Store.open`` opens: the SQLite file, or the server's URL."""
+        return self.server_url or self.store_path
 
     @property
     def store_path(self) -> Path:
@@ -267,6 +290,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"delivery.in_flight: {delivery.in_flight!r} is not at-least-once or at-most-once")
     if not 1 <= delivery.window <= 1000:
         raise ConfigError("delivery.window: must be between 1 and 1000")
+    if not 1 <= delivery.lease_seconds <= 3600:
+        raise ConfigError("delivery.lease_seconds: must be between 1 and 3600")
     if delivery.max_attempts < 1 or not 0 < delivery.retry_base_seconds <= delivery.retry_max_seconds:
         raise ConfigError("delivery: need max_attempts >= 1 and 0 < retry_base_seconds <= retry_max_seconds")
     for platform in names:
@@ -287,6 +312,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"logging.level: {level!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if config.logging.format not in ("text", "json"):
         raise ConfigError(f"logging.format: {config.logging.format!r} is not text or json")
+    _validate_storage(config.storage)
     if not 1 <= config.metrics.port <= 65535:
         raise ConfigError("metrics.port: must be between 1 and 65535")
     for problem in sync_problems(config.sync):
@@ -301,6 +327,26 @@ def _validate(config: Config) -> None:
     for name, declared in registry.platforms().items():
         for problem in declared.validate(config.section(name)):
             raise ConfigError(f"{name}.{problem}")
+
+
+def _validate_storage(storage: StorageConfig) -> None:
+    url = os.environ.get(DATABASE_URL_ENV) or storage.url
+    if url is None:
+        if storage.data_dir is not None:
+            raise ConfigError("storage.data_dir: only with storage.url (with SQLite, files live beside storage.path)")
+        return
+    where = f"${DATABASE_URL_ENV}" if os.environ.get(DATABASE_URL_ENV) else "storage.url"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{where}: must be a postgresql:// URL")
+    if storage.path is not None:
+        raise ConfigError("storage: path (SQLite) and url (PostgreSQL) cannot both be set")
+    if storage.url is not None and urlsplit(storage.url).password is not None:
+        raise ConfigError(
+            f"storage.url: holds a password; keep credentials out of the file: set {DATABASE_URL_ENV} "
+            "to the whole URL, or use PGPASSWORD or ~/.pgpass"
+        )
+    if not 2 <= storage.pool_size <= 1000:
+        raise ConfigError("storage.pool_size: must be between 2 and 1000")
 
 
 def from_mapping(data: Any, base: Path | None = None, where: str = "") -> Config:

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from bot.delivery.host import Host
 from bot.delivery.messages import message_for
-from bot.delivery.outbox import Claimed, Outbox, Outcome
+from bot.delivery.outbox import Claimed, Lease, Outbox, Outcome
 from bot.delivery.pacing import Pacer, backoff
 from bot.port.clock import idle
 from bot.port.delivery import ChatMoved, PermanentFailure, RecipientGone, RetryAfter, Sender
@@ -50,12 +50,19 @@ class Engine:
     def _seconds(self) -> float:
         return self.clock.monotonic()
 
+    def _lease(self) -> Lease:
+        return Lease(timedelta(seconds=self.config.lease_seconds), self.config.in_flight == "at-least-once")
+
     async def recover(self) -> int:
         """Settle rows a crash left "sending", as ``delivery.in_flight`` says."""
-        at_least_once = self.config.in_flight == "at-least-once"
-        settled = await self.outbox.recover(self.platform, at_least_once, self.clock())
+        lease = self._lease()
+        settled = await self.outbox.recover(self.platform, lease.at_least_once, self.clock())
+        self._abandoned(settled)
+        return settled
+
+    def _abandoned(self, settled: int) -> None:
         if settled:
-            what = "will be sent again" if at_least_once else "are counted as failed"
+            what = "will be sent again" if self._lease().at_least_once else "are counted as failed"
             log.warning(
                 "%d %s message(s) were in flight at a crash: they %s",
                 settled,
@@ -63,7 +70,6 @@ class Engine:
                 what,
                 extra=self._log_extra,
             )
-        return settled
 
     async def run_once(self) -> int:
         """Send every row due now; returns how many rows were settled (sent, failed, skipped...).
@@ -88,7 +94,12 @@ class Engine:
                         handled += sum(outcome.state != "pending" for outcome in settled)
                         self._count(settled)
                         settled = []
-                    claimed, skipped, expired = await self.outbox.claim(self.platform, self.clock(), room, self.grace)
+                    lease = self._lease()
+                    claimed, skipped, expired = await self.outbox.claim(
+                        self.platform, self.clock(), room, self.grace, lease
+                    )
+                    if lease.abandoned:
+                        self._abandoned(lease.abandoned)
                     if expired:
                         log.warning(
                             "skipped %d %s reminder(s) due more than the grace period ago",
@@ -122,8 +133,16 @@ class Engine:
                 metrics.failed(self.platform, outcome.error or "unknown")
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.recover()
+        """Send for the platform whenever this instance is the one elected to (the platform's pace
+        belongs to the bot's token, which every instance shares), until ``stop``."""
         while not stop.is_set():
+            async with self.core.store.elected(f"delivery:{self.platform}", stop) as term:
+                if term is not None:
+                    await self._serve(stop, term.lost)
+
+    async def _serve(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
+        await self.recover()
+        while not stop.is_set() and not lost.is_set():
             # Cleared before looking for work: a wake-up during the look is not lost.
             self.wake.clear()
             try:
@@ -136,7 +155,7 @@ class Engine:
             delay = POLL_SECONDS
             if next_due is not None:
                 delay = min(POLL_SECONDS, max(0.0, (next_due - self.clock()).total_seconds()))
-            await idle(delay, stop, self.wake)
+            await idle(delay, stop, self.wake, lost)
 
     async def _start(self, row: Claimed, messages: dict[tuple[int, str], Reply | None]) -> asyncio.Task[Outcome]:
         """Start sending ``row`` when the pace allows; the task's result is what happened to it."""

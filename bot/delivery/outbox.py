@@ -7,13 +7,12 @@ crash the only rows in doubt are those still marked "sending": at most one windo
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.privacy.crypto import Keyring
-from bot.storage.database import Store, stamp
+from bot.storage.database import Db, Row, Store, stamp
 
 ADDRESS = "subscriptions.address"
 REPORT_ADDRESS = "broadcasts.report_address"
@@ -61,6 +60,16 @@ class Outcome:
     due_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class Lease:
+    """How long claimed rows stay this instance's, and what becomes of rows whose claimer went quiet."""
+
+    length: timedelta = timedelta(seconds=60)
+    at_least_once: bool = True
+    # Set by a claim: rows another instance held beyond their lease, settled as ``at_least_once`` says.
+    abandoned: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     broadcast: Broadcast
@@ -78,7 +87,7 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _broadcast(row: sqlite3.Row) -> Broadcast:
+def _broadcast(row: Row) -> Broadcast:
     return Broadcast(
         row["id"],
         row["kind"],
@@ -118,10 +127,10 @@ class Outbox:
         """A new scheduled broadcast; None if a reminder with that key already exists."""
         report_address = self.keys.cipher.encrypt(report_to[1], REPORT_ADDRESS) if report_to else None
         async with self.store.transaction() as db:
-            cursor = await db.execute(
+            created = await db.row(
                 "INSERT INTO broadcasts (kind, topic, language, platform, body, reminder_key, state, send_at,"
                 " created_at, report_platform, report_address) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)"
-                " ON CONFLICT (reminder_key) DO NOTHING",
+                " ON CONFLICT (reminder_key) DO NOTHING RETURNING id",
                 (
                     kind,
                     topic,
@@ -135,7 +144,7 @@ class Outbox:
                     report_address,
                 ),
             )
-        return cursor.lastrowid if cursor.rowcount == 1 else None
+        return int(created[0]) if created is not None else None
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         row = await self.store.row("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
@@ -157,8 +166,8 @@ class Outbox:
 
     async def audience_size(self, topic: str, language: str | None = None, platform: str | None = None) -> int:
         row = await self.store.row(
-            "SELECT COUNT(*) FROM subscriptions WHERE topic = ? AND (? IS NULL OR language = ?)"
-            " AND (? IS NULL OR platform = ?)",
+            "SELECT COUNT(*) FROM subscriptions WHERE topic = ? AND (CAST(? AS TEXT) IS NULL OR language = ?)"
+            " AND (CAST(? AS TEXT) IS NULL OR platform = ?)",
             (topic, language, language, platform, platform),
         )
         return int(row[0]) if row else 0
@@ -168,8 +177,9 @@ class Outbox:
         async with self.store.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO outbox (broadcast_id, user_id, platform, address, language, due_at, state, updated_at)"
-                " SELECT ?, user_id, platform, address, language, ?, 'pending', ? FROM subscriptions"
-                " WHERE topic = ? AND (? IS NULL OR language = ?) AND (? IS NULL OR platform = ?)"
+                " SELECT CAST(? AS INTEGER), user_id, platform, address, language, CAST(? AS TEXT), 'pending',"
+                " CAST(? AS TEXT) FROM subscriptions WHERE topic = ? AND (CAST(? AS TEXT) IS NULL OR language = ?)"
+                " AND (CAST(? AS TEXT) IS NULL OR platform = ?)"
                 " ON CONFLICT DO NOTHING",
                 (
                     broadcast.id,
@@ -280,36 +290,51 @@ class Outbox:
     # ------------------------------------------------------------------ rows
 
     async def recover(self, platform: str, at_least_once: bool, now: datetime) -> int:
-        """Settle the rows left "sending" by a crash: send again, or count them failed."""
-        async with self.store.transaction() as db:
-            if at_least_once:
-                cursor = await db.execute(
-                    "UPDATE outbox SET state = 'pending', updated_at = ? WHERE platform = ? AND state = 'sending'",
-                    (stamp(now), platform),
-                )
-            else:
-                cursor = await db.execute(
-                    "UPDATE outbox SET state = 'failed', error = 'in-flight-at-crash', updated_at = ?"
-                    " WHERE platform = ? AND state = 'sending'",
-                    (stamp(now), platform),
-                )
-        return cursor.rowcount
+        """Settle the rows another instance left "sending" (it crashed): send again, or count them failed.
 
-    async def claim(self, platform: str, now: datetime, limit: int, grace: timedelta) -> tuple[list[Claimed], int, int]:
-        """Hand out up to ``limit`` due rows (now "sending").
-
-        Rows of people no longer subscribed are skipped, reminders later than ``grace`` expire.
-        Returns the claimed rows, and how many were skipped and expired.
+        With SQLite, the only other instance was this one before a restart: all of them. With PostgreSQL,
+        the ones whose lease has run out: an instance that merely lost touch for a moment may still be
+        sending the others.
         """
         async with self.store.transaction() as db:
-            rows = await self.store.rows(
+            return await self._recover(db, platform, at_least_once, now)
+
+    async def _recover(self, db: Db, platform: str, at_least_once: bool, now: datetime) -> int:
+        outcome = "state = 'pending'" if at_least_once else "state = 'failed', error = 'in-flight-at-crash'"
+        lease = " AND (lease_until IS NULL OR lease_until <= ?)" if self.store.shared else ""
+        done = await db.execute(
+            f"UPDATE outbox SET {outcome}, claimed_by = NULL, lease_until = NULL, updated_at = ?"
+            " WHERE platform = ? AND state = 'sending' AND (claimed_by IS NULL OR claimed_by <> ?)" + lease,
+            (stamp(now), platform, self.store.instance, *((stamp(now),) if self.store.shared else ())),
+        )
+        return done.rowcount
+
+    async def claim(
+        self, platform: str, now: datetime, limit: int, grace: timedelta, lease: Lease | None = None
+    ) -> tuple[list[Claimed], int, int]:
+        """Hand out up to ``limit`` due rows (now "sending", claimed by this instance until the lease
+        runs out, which every claim renews for the rows it still holds).
+
+        Rows of people no longer subscribed are skipped, reminders later than ``grace`` expire; rows a
+        dead instance held beyond their lease are settled first (``lease.abandoned`` counts them).
+        Returns the claimed rows, and how many were skipped and expired.
+        """
+        lease = lease or Lease()
+        until = stamp(now + lease.length)
+        async with self.store.transaction() as db:
+            lease.abandoned = await self._recover(db, platform, lease.at_least_once, now)
+            await db.execute(
+                "UPDATE outbox SET lease_until = ? WHERE platform = ? AND state = 'sending' AND claimed_by = ?",
+                (until, platform, self.store.instance),
+            )
+            rows = await db.rows(
                 "SELECT o.id AS row_id, o.user_id AS row_user, o.address AS row_address, o.language AS row_language,"
                 " o.attempts AS row_attempts, o.due_at AS row_due, b.*,"
                 " EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = o.user_id AND s.topic = b.topic)"
                 " AS subscribed"
                 " FROM outbox o JOIN broadcasts b ON b.id = o.broadcast_id"
                 " WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ? AND b.state = 'sending'"
-                " ORDER BY o.due_at, o.id LIMIT ?",
+                " ORDER BY o.due_at, o.id LIMIT ?" + self.store.dialect.skip_locked,
                 (platform, stamp(now), limit),
             )
             claimed: list[Claimed] = []
@@ -332,8 +357,11 @@ class Outbox:
             for state, ids in (("sending", [c.id for c in claimed]), ("skipped", skipped), ("expired", expired)):
                 if ids:
                     marks = ", ".join("?" * len(ids))
+                    claimer = (self.store.instance, until) if state == "sending" else (None, None)
                     await db.execute(
-                        f"UPDATE outbox SET state = ?, updated_at = ? WHERE id IN ({marks})", (state, stamp(now), *ids)
+                        "UPDATE outbox SET state = ?, claimed_by = ?, lease_until = ?, updated_at = ?"
+                        f" WHERE id IN ({marks})",
+                        (state, *claimer, stamp(now), *ids),
                     )
         return claimed, len(skipped), len(expired)
 
@@ -341,12 +369,14 @@ class Outbox:
         """What happened to claimed rows, all in one transaction."""
         if not outcomes:
             return
+        me = self.store.instance
         async with self.store.transaction() as db:
+            # Only rows this instance still holds: one taken over after its lease is the new claimer's.
             await db.executemany(
-                "UPDATE outbox SET state = ?, attempts = ?, error = ?, due_at = COALESCE(?, due_at), updated_at = ?"
-                " WHERE id = ? AND state = 'sending'",
+                "UPDATE outbox SET state = ?, attempts = ?, error = ?, due_at = COALESCE(?, due_at), updated_at = ?,"
+                " claimed_by = NULL, lease_until = NULL WHERE id = ? AND state = 'sending' AND claimed_by = ?",
                 [
-                    (o.state, o.attempts, o.error, stamp(o.due_at) if o.due_at else None, stamp(now), o.id)
+                    (o.state, o.attempts, o.error, stamp(o.due_at) if o.due_at else None, stamp(now), o.id, me)
                     for o in outcomes
                 ],
             )

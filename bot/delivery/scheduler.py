@@ -60,13 +60,17 @@ class Scheduler:
             engine.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Tick whenever this instance is the one elected to schedule (so that each broadcast starts,
+        and each reminder is created, once however many instances run), until ``stop``."""
         while not stop.is_set():
-            self.wake.clear()
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("the scheduler failed; retrying at the next tick")
-            await idle(TICK_SECONDS, stop, self.wake)
+            async with self.core.store.elected("scheduler", stop) as term:
+                while term is not None and not stop.is_set() and not term.lost.is_set():
+                    self.wake.clear()
+                    try:
+                        await self.tick()
+                    except Exception:
+                        log.exception("the scheduler failed; retrying at the next tick")
+                    await idle(TICK_SECONDS, stop, self.wake, term.lost)
 
     async def _reminders(self, now: datetime) -> list[int]:
         """Create due reminders and queue their new recipients; returns those still taking recipients."""

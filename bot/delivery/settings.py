@@ -16,6 +16,10 @@ class DeliveryConfig:
     in_flight: str = "at-least-once"
     # Messages handed to a platform at once, per platform: the most a crash can double (or lose).
     window: int = 25
+    # With several instances on one database (PostgreSQL): how long messages handed to a platform stay
+    # the sending instance's. If it dies, another sends them again (or counts them failed, as
+    # in_flight says) once this has passed; renewed while it lives, so it must only outlast a stall.
+    lease_seconds: float = 60.0
     # Attempts at a message that keeps failing with a temporary error, before giving up.
     max_attempts: int = 5
     # Waits between attempts double from `retry_base_seconds` up to `retry_max_seconds`, with jitter.

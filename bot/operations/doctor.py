@@ -47,7 +47,7 @@ async def diagnose(config_path: Path | None = None) -> list[Check]:
     checks.append(_content(config))
     key, key_check = _key(config)
     checks.append(key_check)
-    checks.append(_database(config, key))
+    checks.append(await _server_database(config, key) if config.server_url else _database(config, key))
     for platform in _servers(config):
         checks.append(await _platform(platform, config))
     if config.metrics.enabled:
@@ -120,16 +120,36 @@ def _database(config: Config, key: bytes | None) -> Check:
             )
     except sqlite3.Error as exc:
         return Check("database", False, f"{path} cannot be read as a database ({exc})")
+    return _schema_and_key(str(path), version, wrapped, key)
+
+
+def _schema_and_key(where: str, version: int, wrapped: dict[str, bytes], key: bytes | None) -> Check:
     latest = MIGRATIONS[-1].version
     if version > latest:
-        return Check("database", False, f"{path} is at schema {version}, newer than this program ({latest})")
+        return Check("database", False, f"{where} is at schema {version}, newer than this program ({latest})")
     if key is not None and wrapped:
         try:
             unwrap_keys(key, wrapped)
         except SecretKeyError as exc:
-            return Check("database", False, f"{path}: {exc}")
+            return Check("database", False, f"{where}: {exc}")
     pending = f"; {latest - version} migration(s) to apply at the next start" if version < latest else ""
-    return Check("database", True, f"{path}: intact, schema {version}{pending}")
+    return Check("database", True, f"{where}: intact, schema {version}{pending}")
+
+
+async def _server_database(config: Config, key: bytes | None) -> Check:
+    from bot.storage.database import without_password
+
+    url = config.server_url or ""
+    where = without_password(url)
+    try:
+        from bot.storage.postgres import inspect
+    except ImportError:
+        return Check("database", False, f"{where}: PostgreSQL needs the postgresql extra (asyncpg)")
+    try:
+        version, wrapped = await inspect(url)
+    except Exception as exc:
+        return Check("database", False, f"{where} cannot be reached ({type(exc).__name__}): check the server and URL")
+    return _schema_and_key(where, version, wrapped, key)
 
 
 def _servers(config: Config) -> list[str]:

@@ -59,11 +59,12 @@ class ManualClock:
         self.now += timedelta(**delta)
 
 
-async def idle(seconds: float, *events: asyncio.Event) -> None:
-    """Wait ``seconds`` of real time, or less if any of ``events`` is set."""
+async def idle(seconds: float | None, *events: asyncio.Event) -> None:
+    """Wait ``seconds`` of real time (None: as long as it takes), or less if any of ``events`` is set."""
     waiters = {asyncio.ensure_future(event.wait()) for event in events}
     try:
-        await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        timeout = None if seconds is None else max(0.0, seconds)
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()

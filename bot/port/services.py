@@ -6,7 +6,9 @@ features behind it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +77,14 @@ class CommandInfo:
     argument: Argument | None = None
 
 
+class Role(Protocol):
+    """Being the one instance that does something (polls a platform's updates)."""
+
+    @property
+    def lost(self) -> asyncio.Event:
+        """Set when another instance may have taken the role over: stop at once."""
+
+
 class Port(Protocol):
     @property
     def default_language(self) -> str: ...
@@ -108,3 +118,15 @@ class Port(Protocol):
 
     async def forget_place(self, platform: str, place: str) -> None:
         """Erase a place's subscriptions and what is queued for it (the bot left it)."""
+
+    async def arrived(self, platform: str, update_id: int, chat: str | None) -> bool:
+        """Note an update the platform numbered as it arrives, before the platform is told it did;
+        False if it had arrived before (delivered again, to this instance or another): drop it."""
+
+    def chat_turn(self, platform: str, update_id: int, chat: str | None) -> AbstractAsyncContextManager[None]:
+        """Handle an update in its chat's turn: after the chat's earlier updates, whichever instance
+        received them, and while no other instance handles one of that chat."""
+
+    def elected(self, role: str, stop: asyncio.Event) -> AbstractAsyncContextManager[Role | None]:
+        """Wait until this instance is the one that plays ``role`` (e.g. polls a platform): only one
+        instance at a time does; None if ``stop`` came first."""

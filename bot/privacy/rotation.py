@@ -12,7 +12,7 @@ from bot.privacy.secret_key import ENV_VAR, KEY_FILE, load_key, parse_key
 from bot.storage.database import Store
 
 
-async def rotate_key(data_dir: Path, store_path: Path, new_value: str) -> str:
+async def rotate_key(data_dir: Path, database: Path | str, new_value: str) -> str:
     """Re-wrap the working keys with a new secret key; returns what the operator must do next."""
     new_secret = parse_key(new_value)
     old_secret = load_key(data_dir, create=False)
@@ -21,7 +21,7 @@ async def rotate_key(data_dir: Path, store_path: Path, new_value: str) -> str:
         # Saved before the database changes: a crash in between must not leave a database that
         # only a key nobody kept can open.
         write_private(key_file.with_name(KEY_FILE + ".new"), new_secret.hex() + "\n", force=True)
-    store = await Store.open(store_path)
+    store = await Store.open(database)
     try:
         await Keyring.open(store, old_secret)
         await crypto.rotate(store, old_secret, new_secret)

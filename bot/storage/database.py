@@ -9,24 +9,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
 
+from bot.storage.dialect import SQLITE, Dialect
 from bot.storage.migrations import MIGRATIONS, Migration
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
 # Units per shared transaction at most, so that a steady stream of writers still sees commits.
 MAX_BATCH = 256
+# A write that met a transient failure is tried this many times in all, waiting from the first delay
+# up to the longest (doubling) in between: about half a minute, as long as a server takes to restart.
+RETRY_TRIES = 8
+RETRY_FIRST = 0.1
+RETRY_MAX = 8.0
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_server_url(target: Path | str) -> bool:
+    return isinstance(target, str) and target.startswith(SERVER_SCHEMES)
+
+
+def without_password(url: str) -> str:
+    """``url`` as it may be shown or logged: the password, if any, left out."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
 
 class StoreError(Exception):
@@ -133,24 +161,145 @@ def _mark(path: Path) -> None:
             )
 
 
+class Row(Protocol):
+    """A row of a result, by column position or name (sqlite3's Row and asyncpg's Record both are)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a statement changed."""
+
+    rowcount: int
+
+
+class Db(ABC):
+    """One connection, as the records' classes use it: ``?`` placeholders in either dialect."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Done: ...
+
+    @abstractmethod
+    async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of a query."""
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        found = await self.rows(sql, params)
+        return found[0] if found else None
+
+    @abstractmethod
+    async def script(self, sql: str) -> None:
+        """One statement without parameters, as written (schema changes, transaction control)."""
+
+    async def scripts(self, *statements: str) -> None:
+        """Statements without parameters, in order (a server may take them in one round trip)."""
+        for sql in statements:
+            await self.script(sql)
+
+    async def commit(self) -> None:
+        """Commit the open transaction; raise if it was not committed."""
+        await self.script("COMMIT")
+
+
+class SqliteDb(Db):
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Done:
+        cursor = await self.connection.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return Done(count)
+
+    async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        await self.connection.executemany(sql, params)
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        # In one hop to the database thread (execute, fetch and close).
+        return list(await self.connection.execute_fetchall(sql, params))
+
+    async def script(self, sql: str) -> None:
+        await self.connection.execute(sql)
+
+
+@dataclass
+class Term:
+    """Being the one instance that does something (sends for a platform, schedules): ``lost`` is set
+    when another may have taken over (the connection that held the election went away)."""
+
+    role: str
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Store:
-    def __init__(self, db: aiosqlite.Connection, path: Path | str) -> None:
-        self.db = db
+    """The store, whichever the database: group commit over one writing connection, migrations, and
+    what several instances on one database need (elections, per-key turns, transient failures retried).
+
+    This base is the SQLite store (one file, one process: elections trivially won);
+    :class:`bot.storage.postgres.PostgresStore` is the PostgreSQL one.
+    """
+
+    dialect: Dialect = SQLITE
+
+    def __init__(self, conn: Db, path: Path | str) -> None:
+        self.conn = conn
         self.path = path
+        # Who this process is among the instances sharing the store (claims of outbox rows name it).
+        self.instance = uuid.uuid4().hex[:16]
         self._lock = asyncio.Lock()
         self._waiting = 0
         # The open shared transaction's commit, which its units await; None when none is open.
         self._batch: asyncio.Future[None] | None = None
         self._batch_units = 0
+        self._batch_db = conn
+        # Whether the open batch's last unit released its savepoint (a successful one leaves it to the
+        # next unit's start, or to the commit: one round trip fewer per unit on a server).
+        self._released = True
         self._flushing: asyncio.Future[None] | None = None
 
-    @classmethod
-    async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
-        """Open (creating if needed) the database at ``path``, check it, and bring its schema up to date.
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The SQLite connection itself (for SQLite's own checks)."""
+        assert isinstance(self.conn, SqliteDb)
+        return self.conn.connection
 
-        A database that cannot be used (damaged, not a database, read-only, the disk full, missing or
-        empty when one existed) raises :class:`DatabaseUnusable`, whose message says what to do.
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write this store: then nothing it holds may be cached."""
+        return self.dialect.shared
+
+    @classmethod
+    async def open(
+        cls, target: Path | str, migrations: Sequence[Migration] = MIGRATIONS, *, pool_size: int = 10
+    ) -> Store:
+        """Open (creating if needed) the database at ``target``, check it, and bring its schema up to date.
+
+        ``target``: an SQLite file (a path), or a ``postgresql://`` URL. A database that cannot be used
+        (damaged, not a database, read-only, the disk full, missing or empty when one existed, a server
+        that refuses) raises :class:`DatabaseUnusable`, whose message says what to do.
         """
+        if is_server_url(target):
+            try:
+                from bot.storage.postgres import PostgresStore
+            except ImportError as exc:
+                raise DatabaseUnusable(
+                    f"a PostgreSQL database needs the postgresql extra ({exc}): pip install 'advocacy-bot[postgresql]'"
+                ) from exc
+            return await PostgresStore.connect(str(target), migrations, pool_size=pool_size)
+        return await cls._open_sqlite(target, migrations)
+
+    @classmethod
+    async def _open_sqlite(cls, path: Path | str, migrations: Sequence[Migration]) -> Store:
         if isinstance(path, Path):
             _prepare(path)
         try:
@@ -171,7 +320,7 @@ class Store:
             check = await db.execute_fetchall("PRAGMA quick_check")
             if [tuple(row) for row in check] != [("ok",)]:
                 raise DatabaseUnusable(f"the database {path} {_REMEDIES['SQLITE_CORRUPT']}")
-            store = cls(db, path)
+            store = cls(SqliteDb(db), path)
             await store.migrate(migrations)
             # Writing must work too (a read-only file can still be read).
             await db.execute("BEGIN IMMEDIATE")
@@ -193,8 +342,15 @@ class Store:
             await self._flushing
         await self.db.close()
 
+    async def _writer(self) -> Db:
+        """The connection shared transactions run on (PostgreSQL's reconnects after a loss)."""
+        return self.conn
+
+    async def _discard_writer(self) -> None:
+        """After a failed commit: a server's writing connection is replaced (SQLite's file stays open)."""
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Db]:
         """All writes inside commit together or not at all, and are durable when this returns.
 
         Group commit: units that arrive while another holds the connection run, one after the
@@ -213,23 +369,31 @@ class Store:
             raise
         self._waiting -= 1
         try:
-            if self._batch is None:
-                await self.db.execute("BEGIN IMMEDIATE")
+            fresh = self._batch is None
+            if fresh:
+                self._batch_db = await self._writer()
                 self._batch = asyncio.get_running_loop().create_future()
                 self._batch_units = 0
-            batch = self._batch
+                self._released = True
+            db, batch = self._batch_db, self._batch
+            assert batch is not None
             self._batch_units += 1
-            await self.db.execute("SAVEPOINT unit")
+            # A connection lost halfway ends the batch at once: the units waiting would only fail on it.
+            broken = True
             try:
-                yield self.db
-            except BaseException:
-                await self.db.execute("ROLLBACK TO unit")
-                await self.db.execute("RELEASE unit")
-                raise
-            else:
-                await self.db.execute("RELEASE unit")
+                opening = [self.dialect.begin] if fresh else [] if self._released else ["RELEASE unit"]
+                await db.scripts(*opening, "SAVEPOINT unit")
+                self._released = False
+                try:
+                    yield db
+                except BaseException:
+                    await db.scripts("ROLLBACK TO unit", "RELEASE unit")
+                    self._released = True
+                    broken = False
+                    raise
+                broken = False
             finally:
-                if not self._waiting or self._batch_units >= MAX_BATCH:
+                if broken or not self._waiting or self._batch_units >= MAX_BATCH:
                     await self._commit()
         finally:
             self._lock.release()
@@ -239,16 +403,20 @@ class Store:
         batch, self._batch = self._batch, None
         if batch is None:
             return
+        db = self._batch_db
         try:
-            await self.db.execute("COMMIT")
+            await db.commit()
         except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                await self.db.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                await db.script("ROLLBACK")
             failure = StoreError(f"the transaction could not be committed: {exc!r}")
             failure.__cause__ = exc
             batch.set_exception(failure)
             # Each unit of the batch gets the failure; mark it seen so asyncio does not warn.
             batch.exception()
+            # Whatever state the failure left the connection in, the next batch starts on a new one.
+            with contextlib.suppress(Exception):
+                await self._discard_writer()
             if not isinstance(exc, Exception):
                 raise
             return
@@ -258,13 +426,48 @@ class Store:
         async with self._lock:
             await self._commit()
 
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        """Every row of a query, in one hop to the database thread (execute, fetch and close)."""
-        return list(await self.db.execute_fetchall(sql, params))
+    async def attempt(self, unit: Callable[[Db], Awaitable[T]]) -> T:
+        """``unit`` in a transaction, run again after a transient failure (a lost connection, a deadlock
+        with another instance) with capped back-off: for writes that are safe to repeat."""
+        delay = RETRY_FIRST
+        for tries in itertools.count(1):
+            try:
+                async with self.transaction() as db:
+                    return await unit(db)
+            except Exception as exc:
+                if tries >= RETRY_TRIES or not self.transient(exc):
+                    raise
+                log.warning("a write failed (%s): trying again in %.1f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(RETRY_MAX, delay * 2)
+        raise AssertionError("unreachable")
 
-    async def row(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+    def transient(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a failure that the same work may not meet again (SQLite has none)."""
+        return False
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of a query, outside any transaction."""
+        return await self.conn.rows(sql, params)
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         found = await self.rows(sql, params)
         return found[0] if found else None
+
+    # ------------------------------------------------------------------ several instances
+
+    @asynccontextmanager
+    async def elected(self, role: str, stop: asyncio.Event | None = None) -> AsyncIterator[Term | None]:
+        """Wait until this instance is the one that plays ``role``; ``None`` if ``stop`` came first.
+
+        Only one process uses an SQLite file: it is elected at once, and stays so.
+        """
+        yield Term(role)
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        """Exclusive use of ``key`` among the instances (one chat's updates, handled in order)."""
+        yield
 
     async def schema_version(self) -> int:
         row = await self.row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
@@ -275,14 +478,14 @@ class Store:
         versions = [m.version for m in migrations]
         if versions != sorted(set(versions)):
             raise StoreError("migrations must have strictly increasing versions")
-        await self.db.execute(
+        await (await self._writer()).script(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
         current = await self.schema_version()
         if versions and current > versions[-1]:
             raise StoreError(
-                f"the database {self.path} is at schema version {current}, newer than this program "
+                f"the database {self.where} is at schema version {current}, newer than this program "
                 f"({versions[-1]}): upgrade advocacy-bot"
             )
         applied: list[int] = []
@@ -291,7 +494,8 @@ class Store:
                 continue
             async with self.transaction() as db:
                 for statement in migration.statements:
-                    await db.execute(statement)
+                    for rendered in self.dialect.schema(statement):
+                        await db.script(rendered)
                 await db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, utcnow()),
@@ -299,6 +503,11 @@ class Store:
             log.info("applied migration %d (%s)", migration.version, migration.name)
             applied.append(migration.version)
         return applied
+
+    @property
+    def where(self) -> str:
+        """The database, for people: the file, or the server's URL without its password."""
+        return str(self.path)
 
 
 def owner_problem(path: Path) -> str | None:

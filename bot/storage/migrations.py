@@ -361,4 +361,31 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX signatures_by_consent ON signatures (petition_id, consent_version)",
         ),
     ),
+    Migration(
+        8,
+        "several instances",
+        (
+            # Who claimed a row being sent, and until when: when an instance dies with rows in flight,
+            # another takes them over once the lease has run out (not only when the first restarts).
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE outbox ADD COLUMN lease_until TEXT",
+            """
+        CREATE TABLE updates (
+            -- A platform's updates as they arrive, by the platform's own number: one delivered again
+            -- (a webhook retried, to another instance) is handled once, and one chat's are handled in
+            -- order whichever instance receives them. Forgotten after a day.
+            platform TEXT NOT NULL,
+            update_id INTEGER NOT NULL,
+            -- A keyed hash of the chat, never its id; emptied once the update is handled.
+            chat TEXT NOT NULL,
+            -- received -> handled
+            state TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (platform, update_id)
+        ) WITHOUT ROWID
+        """,
+            "CREATE INDEX updates_by_chat ON updates (platform, chat, update_id)",
+            "CREATE INDEX updates_by_age ON updates (received_at)",
+        ),
+    ),
 )

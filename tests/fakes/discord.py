@@ -381,6 +381,16 @@ class _Session:
     events: list[tuple[int, str]] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class _Shard:
+    """One shard's gateway session (IDENTIFY with ``shard: [id, count]``) and the connection serving it."""
+
+    id: int
+    count: int
+    session: _Session
+    connection: _Connection | None
+
+
 @dataclass
 class _Interaction:
     ref: InteractionRef
@@ -559,6 +569,10 @@ class FakeDiscord:
 
         self._session: _Session | None = None
         self._attached: _Connection | None = None
+        # Sharded clients' sessions, by shard id: each gets only its own guilds' events.
+        self._shards: dict[int, _Shard] = {}
+        # What GET /gateway/bot recommends.
+        self.recommended_shards = 1
         self._connections: list[_Connection] = []
         self._ready_sent = False
         self._gateway_lock = asyncio.Lock()
@@ -684,6 +698,29 @@ class FakeDiscord:
         )
 
     # --- gateway control ---------------------------------------------------------------------
+
+    @property
+    def shards(self) -> dict[int, int]:
+        """Shard id -> shard count of every sharded session identified (sharded clients only)."""
+        return {shard.id: shard.count for shard in self._shards.values()}
+
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard Discord sends a guild's events to (DMs: shard 0)."""
+        counts = {shard.count for shard in self._shards.values()}
+        if guild_id is None or not counts:
+            return 0
+        return (guild_id >> 22) % max(counts)
+
+    async def wait_shards(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` shards have identified and been sent their READY and guilds."""
+        await self._wait_until(
+            lambda: True if len(self._shards) >= count and self._ready_sent else None,
+            timeout,
+            lambda: f"{len(self._shards)} of {count} shards identified",
+        )
+
+    def _has_session(self) -> bool:
+        return self._session is not None or bool(self._shards)
 
     @property
     def session_id(self) -> str | None:
@@ -1006,8 +1043,7 @@ class FakeDiscord:
                     await self._on_client_frame(connection, json.loads(frame.data))
         finally:
             self._connections.remove(connection)
-            if self._attached is connection:
-                self._attached = None
+            self._detach(connection)
             self._notify()
         return ws
 
@@ -1030,6 +1066,9 @@ class FakeDiscord:
         if intents & payloads.PRIVILEGED_INTENTS & ~self.privileged_intents:
             await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        if data.get("shard") is not None:
+            await self._identify_shard(connection, intents, data["shard"])
+            return
         async with self._gateway_lock:
             self._session = _Session(uuid.uuid4().hex, intents)
             self._attached = connection
@@ -1046,7 +1085,56 @@ class FakeDiscord:
             self._ready_sent = True
         self._notify()
 
+    async def _identify_shard(self, connection: _Connection, intents: int, shard: list[int]) -> None:
+        shard_id, count = int(shard[0]), int(shard[1])
+        if not 0 <= shard_id < count or any(other.count != count for other in self._shards.values()):
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        async with self._gateway_lock:
+            state = _Shard(shard_id, count, _Session(uuid.uuid4().hex, intents), connection)
+            self._shards[shard_id] = state
+            guilds = [guild for guild_id, guild in self._guilds.items() if self.shard_of(guild_id) == shard_id]
+            ready = payloads.ready(
+                bot_user=self._bot_user,
+                guild_ids=[int(guild["id"]) for guild in guilds],
+                session_id=state.session.id,
+                resume_gateway_url=self.resume_gateway_url,
+                application_id=self.application_id,
+            )
+            ready["shard"] = [shard_id, count]
+            await self._dispatch_to(state, "READY", ready)
+            for guild in guilds:
+                await self._dispatch_to(state, "GUILD_CREATE", guild)
+            self._ready_sent = True
+        self._notify()
+
+    def _detach(self, connection: _Connection) -> None:
+        if self._attached is connection:
+            self._attached = None
+        for shard in self._shards.values():
+            if shard.connection is connection:
+                shard.connection = None
+
+    async def _dispatch_to(self, shard: _Shard, event: str, data: JSON) -> int:
+        session = shard.session
+        session.sequence += 1
+        text = json.dumps(payloads.dispatch(session.sequence, event, data))
+        session.events.append((session.sequence, text))
+        if shard.connection is not None:
+            await self._send(shard.connection, text)
+        return session.sequence
+
     async def _resume(self, connection: _Connection, data: JSON) -> None:
+        shard = next((s for s in self._shards.values() if s.session.id == data.get("session_id")), None)
+        if shard is not None:
+            async with self._gateway_lock:
+                shard.connection = connection
+                for sequence, text in shard.session.events:
+                    if sequence > (data.get("seq") or 0):
+                        await self._send(connection, text)
+                await self._dispatch_to(shard, "RESUMED", payloads.resumed())
+            self._notify()
+            return
         async with self._gateway_lock:
             session = self._session
             if session is None or data.get("session_id") != session.id or data.get("token") != self.token:
@@ -1061,6 +1149,12 @@ class FakeDiscord:
         self._notify()
 
     async def _dispatch_locked(self, event: str, data: JSON) -> int:
+        if self._shards:
+            guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+            shard = self._shards.get(self.shard_of(int(guild) if guild is not None else None))
+            if shard is None:
+                raise RuntimeError(f"cannot dispatch {event}: its shard has not identified")
+            return await self._dispatch_to(shard, event, data)
         session = self._session
         if session is None:
             raise RuntimeError(f"cannot dispatch {event}: no gateway session (start the client, await wait_ready())")
@@ -1076,8 +1170,7 @@ class FakeDiscord:
             await connection.ws.send_str(text)
         except ConnectionError:
             # The client is going away; what it missed is in the session log for RESUME.
-            if self._attached is connection:
-                self._attached = None
+            self._detach(connection)
 
     # --- REST server -------------------------------------------------------------------------
 
@@ -1191,7 +1284,7 @@ class FakeDiscord:
         return _Reply(200, payloads.gateway(self.gateway_url))
 
     async def _get_gateway_bot(self, request: _Request) -> _Reply:
-        return _Reply(200, payloads.gateway_bot(self.gateway_url))
+        return _Reply(200, payloads.gateway_bot(self.gateway_url, self.recommended_shards))
 
     async def _get_current_user(self, request: _Request) -> _Reply:
         return _Reply(200, payloads.current_user(self.bot_user_id, self._bot_username))
@@ -1218,7 +1311,7 @@ class FakeDiscord:
         guild_id = request.id("guild_id")
         self._guild(guild_id)
         self._remove_guild(guild_id)
-        if self._session is not None:
+        if self._has_session():
             await self.dispatch("GUILD_DELETE", payloads.guild_delete(guild_id))
         return _Reply(204)
 
@@ -1540,7 +1633,7 @@ class FakeDiscord:
         return None if replied is None else int(replied["author"]["id"])
 
     async def _echo(self, event: str, message: JSON) -> None:
-        if self.echo_own_messages and self._session is not None and not message["flags"] & (EPHEMERAL | LOADING):
+        if self.echo_own_messages and self._has_session() and not message["flags"] & (EPHEMERAL | LOADING):
             await self.dispatch(event, self._as_gateway_message(message))
 
     def _as_gateway_message(self, message: JSON) -> JSON:

@@ -494,11 +494,11 @@ def gateway(url: str) -> JSON:
     return {"url": url}
 
 
-def gateway_bot(url: str) -> JSON:
+def gateway_bot(url: str, shards: int = 1) -> JSON:
     """``GET /gateway/bot``; only ``AutoShardedClient`` asks for it."""
     return {
         "url": url,
-        "shards": 1,
+        "shards": shards,
         "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1},
     }
 

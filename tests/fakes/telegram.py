@@ -835,6 +835,18 @@ class FakeTelegram:
     ) -> JSONDict:
         """A user writes ``text`` (default: Alice, in her private chat with the bot). A leading
         /command gets a bot_command entity and each @username a mention, with UTF-16 offsets."""
+        return self.push_update({"message": self.written(text, user=user, chat=chat, reply_to=reply_to)})
+
+    def written(
+        self,
+        text: str,
+        *,
+        user: JSONDict | None = None,
+        chat: JSONDict | None = None,
+        reply_to: JSONDict | None = None,
+    ) -> JSONDict:
+        """The message of :meth:`push_message`, known to the server (the bot can reply to it) but not
+        queued: for webhook tests, which post its update themselves."""
         user = user or make_user()
         chat = chat or private_chat(user)
         self._users[user["id"]] = user
@@ -843,7 +855,7 @@ class FakeTelegram:
         if reply_to is not None:
             target = self._messages.get((reply_to["chat"]["id"], reply_to["message_id"]), reply_to)
             message["reply_to_message"] = _without_reply(target)
-        return self.push_update({"message": message})
+        return message
 
     def push_edited_message(self, message: JSONDict, text: str) -> JSONDict:
         """The user edits one of their pushed messages."""
