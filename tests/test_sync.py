@@ -31,6 +31,7 @@ from sync_support import (
     close_engines,
     engine_for,
     sign_up,
+    storage_section,
     sync_config,
     sync_services,
 )
@@ -502,7 +503,7 @@ async def test_a_replay_after_kill_9_mid_sync_loses_nothing_and_duplicates_no_si
         path.write_text(
             yaml.safe_dump(
                 {
-                    "storage": {"path": str(config.store_path)},
+                    "storage": storage_section(config),
                     "sync": {
                         "lease_seconds": 1.0,
                         "destinations": {
@@ -641,7 +642,7 @@ async def test_sync_status_and_retry_on_the_command_line(
     path = tmp_path / "config.yaml"
     destination = {"kind": "action-network", "organisation": "O", "base_url": an.base_url, "secret_env": AN_TOKEN_ENV}
     path.write_text(
-        yaml.safe_dump({"storage": {"path": str(config.store_path)}, "sync": {"destinations": {"an": destination}}}),
+        yaml.safe_dump({"storage": storage_section(config), "sync": {"destinations": {"an": destination}}}),
         encoding="utf-8",
     )
     async with TestBot.started(settings, sync_services(services, "an")) as bot:

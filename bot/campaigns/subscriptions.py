@@ -62,14 +62,14 @@ class Subscriptions:
         """
         async with self.store.transaction() as db:
             if topics is None:
-                cursor = await db.execute("DELETE FROM subscriptions WHERE user_id = ? RETURNING topic", (user,))
+                rows = await db.rows("DELETE FROM subscriptions WHERE user_id = ? RETURNING topic", (user,))
             else:
                 marks = ", ".join("?" * len(topics))
-                cursor = await db.execute(
+                rows = await db.rows(
                     f"DELETE FROM subscriptions WHERE user_id = ? AND topic IN ({marks}) RETURNING topic",
                     (user, *topics),
                 )
-            removed = Counter(f"{OPT_OUT}:{row[0]}" for row in await cursor.fetchall())
+            removed = Counter(f"{OPT_OUT}:{row[0]}" for row in rows)
             await add_counts(db, removed, datetime.now(UTC).date())
         return removed.total()
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-import aiosqlite
-
-from bot.storage.database import Store
+from bot.storage.database import Db, Store
 
 _ADD = (
     "INSERT INTO counters (name, day, count) VALUES (?, ?, ?)"
@@ -18,7 +16,7 @@ _ADD = (
 )
 
 
-async def add_counts(db: aiosqlite.Connection, counts: Mapping[str, int], day: date) -> None:
+async def add_counts(db: Db, counts: Mapping[str, int], day: date) -> None:
     """Add ``counts`` to the day's, inside the caller's transaction."""
     await db.executemany(_ADD, [(name, day.isoformat(), count) for name, count in counts.items() if count])
 

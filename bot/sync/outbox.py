@@ -321,8 +321,9 @@ class SyncOutbox:
                 await db.execute(
                     "UPDATE sync_outbox SET state = ?, attempts = ?, error = ?, due_at = ?,"
                     " remote_id = COALESCE(?, remote_id), manual = COALESCE(?, manual),"
-                    " sealed = CASE WHEN ? THEN NULL ELSE sealed END,"
-                    " created_at = CASE WHEN ? THEN substr(created_at, 1, 10) || 'T00:00:00+00:00' ELSE created_at END,"
+                    " sealed = CASE WHEN ? = 1 THEN NULL ELSE sealed END,"
+                    " created_at = CASE WHEN ? = 1 THEN substr(created_at, 1, 10) || 'T00:00:00+00:00'"
+                    " ELSE created_at END,"
                     " updated_at = ? WHERE id = ? AND state = 'sending'",
                     (
                         o.state,

@@ -20,7 +20,7 @@ from bot.core.served import SERVED
 from bot.delivery.outbox import Broadcast
 from bot.privacy.crypto import Keyring
 from bot.storage.counters import Counters
-from bot.storage.database import Store, day_stamp, stamp
+from bot.storage.database import Row, Store, day_stamp, stamp
 
 # Delivery states as organisers see them: pending and sending are both still queued.
 FUNNEL = ("queued", "sent", "failed", "skipped", "expired", "cancelled")
@@ -183,7 +183,7 @@ class Figures:
             "SELECT platform, COUNT(DISTINCT user_id) FROM subscriptions GROUP BY platform"
         )
 
-        def counted(rows: Sequence[Sequence[object]]) -> dict[str, int]:
+        def counted(rows: Sequence[Row]) -> dict[str, int]:
             return {str(row[0]): int(str(row[1])) for row in rows}
 
         return Subscribers(counted(topics), counted(languages), counted(platforms))

@@ -121,11 +121,9 @@ class SignIn:
             )
             if cursor.rowcount != 1:
                 return Refusal.USED
-            row = await (
-                await db.execute(
-                    "SELECT organiser, language FROM dashboard_links WHERE token_hash = ?", (token_hash(token),)
-                )
-            ).fetchone()
+            row = await db.row(
+                "SELECT organiser, language FROM dashboard_links WHERE token_hash = ?", (token_hash(token),)
+            )
             if row is None:
                 return Refusal.UNKNOWN
             await db.execute("DELETE FROM dashboard_sessions WHERE expires_at < ?", (stamp(now),))
