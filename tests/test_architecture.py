@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -96,26 +97,35 @@ class Saying(Protocol):
     async def say(self, core: Port, text: str) -> list[str]: ...
 
 
-@pytest.fixture
-def echo_platform(tmp_path: Path) -> Iterator[Path]:
-    package = tmp_path / "echo_platform"
-    package.mkdir()
-    (package / "__init__.py").write_text(textwrap.dedent(DECLARATION))
-    (package / "adapter.py").write_text(textwrap.dedent(ADAPTER))
-    info = tmp_path / "echo_platform-1.0.dist-info"
+@contextmanager
+def installed(root: Path, package: str, files: dict[str, str], group: str, entry: str) -> Iterator[Path]:
+    """``package`` (its files' texts by name) installed under ``root`` as a distribution registering
+    ``entry`` in the entry-point ``group``, the way pip would; gone again afterwards."""
+    folder = root / package
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    info = root / f"{package}-1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-platform\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[advocacy_bot.platforms]\necho = echo_platform:PLATFORM\n")
-    sys.path.insert(0, str(tmp_path))
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
+    sys.path.insert(0, str(root))
     registry.reload()
     try:
-        yield tmp_path
+        yield root
     finally:
-        sys.path.remove(str(tmp_path))
-        for name in [name for name in sys.modules if name.startswith("echo_platform")]:
+        sys.path.remove(str(root))
+        for name in [name for name in sys.modules if name.startswith(package)]:
             del sys.modules[name]
         registry.reload()
-        shutil.rmtree(package)
+        shutil.rmtree(folder)
+
+
+@pytest.fixture
+def echo_platform(tmp_path: Path) -> Iterator[Path]:
+    files = {"__init__.py": DECLARATION, "adapter.py": ADAPTER}
+    with installed(tmp_path, "echo_platform", files, "advocacy_bot.platforms", "echo = echo_platform:PLATFORM") as root:
+        yield root
 
 
 async def test_a_platform_added_from_outside_answers_a_message(
@@ -189,23 +199,9 @@ FEATURES = (Shout,)
 
 @pytest.fixture
 def shout_feature(tmp_path: Path) -> Iterator[Path]:
-    package = tmp_path / "shout_feature"
-    package.mkdir()
-    (package / "__init__.py").write_text(textwrap.dedent(FEATURE))
-    info = tmp_path / "shout_feature-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-feature\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[advocacy_bot.features]\nshout = shout_feature:FEATURES\n")
-    sys.path.insert(0, str(tmp_path))
-    registry.reload()
-    try:
-        yield tmp_path
-    finally:
-        sys.path.remove(str(tmp_path))
-        for name in [name for name in sys.modules if name.startswith("shout_feature")]:
-            del sys.modules[name]
-        registry.reload()
-        shutil.rmtree(package)
+    files = {"__init__.py": FEATURE}
+    with installed(tmp_path, "shout_feature", files, "advocacy_bot.features", "shout = shout_feature:FEATURES") as root:
+        yield root
 
 
 async def test_a_command_added_from_outside_runs_and_its_button_works(
