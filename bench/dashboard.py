@@ -4,6 +4,7 @@ Run from the repository root (about a minute to build the store, then the measur
 
     .venv/bin/python bench/dashboard.py
     .venv/bin/python bench/dashboard.py --signatures 100000 --subscribers 100000 --broadcasts 50 --rounds 40
+    .venv/bin/python bench/dashboard.py --postgres    # the same on a throwaway PostgreSQL (fsync on)
 
 The store gets ``--signatures`` signatures of the petition (name, e-mail and country encrypted, as
 the bot writes them), ``--subscribers`` people subscribed to one to three topics, and ``--broadcasts``
@@ -38,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))
 
 import aiohttp  # noqa: E402
 from yarl import URL  # noqa: E402
@@ -67,8 +69,6 @@ async def populate(core: Core, signatures: int, subscribers: int, broadcasts: in
     cipher = core.keyring.cipher
     now = datetime.now(UTC)
     people = max(signatures, subscribers)
-    db = core.store.db
-    await db.execute("BEGIN")
     users = [
         (
             core.keyring.user_id("telegram", str(n)),
@@ -77,76 +77,91 @@ async def populate(core: Core, signatures: int, subscribers: int, broadcasts: in
         )
         for n in range(people)
     ]
-    await db.executemany("INSERT INTO users (id, platform, created_at) VALUES (?, ?, ?)", users)
-    for start in range(0, signatures, BATCH):
-        rows = []
-        for n in range(start, min(start + BATCH, signatures)):
-            country = rng.choice(COUNTRIES) if rng.random() < 0.95 else None
-            rows.append(
-                (
-                    PETITION,
-                    users[n][0],
-                    cipher.encrypt(f"Person {n}", "signatures.name"),
-                    cipher.encrypt(f"person{n}@example.org", "signatures.email"),
-                    cipher.encrypt(country, "signatures.country") if country else None,
-                    core.keyring.blind_index(f"email:{PETITION}", f"person{n}@example.org"),
-                    1 if n < signatures // 3 else 2,
-                    day_stamp(now - timedelta(days=rng.randrange(120))),
-                )
-            )
-        await db.executemany(
-            "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index, consent_version,"
-            " signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    address = cipher.encrypt("12345", "subscriptions.address")
-    subscriptions = []
-    for n in range(subscribers):
-        for topic in rng.sample(TOPICS, rng.randint(1, 3)):
-            subscriptions.append((users[n][0], topic, users[n][1], address, rng.choice(LANGUAGES), users[n][2]))
-    await db.executemany(
-        "INSERT INTO subscriptions (user_id, topic, platform, address, language, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        subscriptions,
-    )
     last = 0
-    for b in range(broadcasts):
-        sent_on = now - timedelta(days=broadcasts - b)
-        cursor = await db.execute(
-            "INSERT INTO broadcasts (kind, topic, body, state, send_at, created_at, started_at, finished_at)"
-            " VALUES ('broadcast', ?, ?, 'done', ?, ?, ?, ?)",
-            (
-                rng.choice(TOPICS),
-                f"Broadcast number {b}",
-                stamp(sent_on),
-                stamp(sent_on),
-                stamp(sent_on),
-                stamp(sent_on),
-            ),
-        )
-        last = int(cursor.lastrowid or 0)
-        deliveries: list[tuple[object, ...]] = []
-        for n in rng.sample(range(subscribers), subscribers // 5):
-            roll = rng.random()
-            state, error = ("sent", None)
-            if roll < 0.03:
-                state, error = "failed", rng.choice(("gone", "forbidden", "bad-request"))
-            elif roll < 0.05:
-                state = "skipped"
-            elif roll < 0.06:
-                state = "expired"
-            deliveries.append(
-                (last, users[n][0], users[n][1], address, "en", day_stamp(sent_on), state, error, day_stamp(sent_on))
+    # One transaction, as a store filled over months would be whole.
+    async with core.store.transaction() as db:
+        await db.executemany("INSERT INTO users (id, platform, created_at) VALUES (?, ?, ?)", users)
+        for start in range(0, signatures, BATCH):
+            rows = []
+            for n in range(start, min(start + BATCH, signatures)):
+                country = rng.choice(COUNTRIES) if rng.random() < 0.95 else None
+                rows.append(
+                    (
+                        PETITION,
+                        users[n][0],
+                        cipher.encrypt(f"Person {n}", "signatures.name"),
+                        cipher.encrypt(f"person{n}@example.org", "signatures.email"),
+                        cipher.encrypt(country, "signatures.country") if country else None,
+                        core.keyring.blind_index(f"email:{PETITION}", f"person{n}@example.org"),
+                        1 if n < signatures // 3 else 2,
+                        day_stamp(now - timedelta(days=rng.randrange(120))),
+                    )
+                )
+            await db.executemany(
+                "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index, consent_version,"
+                " signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
+        address = cipher.encrypt("12345", "subscriptions.address")
+        subscriptions = []
+        for n in range(subscribers):
+            for topic in rng.sample(TOPICS, rng.randint(1, 3)):
+                subscriptions.append((users[n][0], topic, users[n][1], address, rng.choice(LANGUAGES), users[n][2]))
         await db.executemany(
-            "INSERT INTO outbox (broadcast_id, user_id, platform, address, language, due_at, state, error, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            deliveries,
+            "INSERT INTO subscriptions (user_id, topic, platform, address, language, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            subscriptions,
         )
-    await db.execute("COMMIT")
-    await db.execute("ANALYZE")
-    # Written in one go, the store sits in the write-ahead log: moved into the database now, as a
-    # running bot's checkpoints would have, rather than while the pages are measured.
-    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        last = 0
+        for b in range(broadcasts):
+            sent_on = now - timedelta(days=broadcasts - b)
+            inserted = await db.row(
+                "INSERT INTO broadcasts (kind, topic, body, state, send_at, created_at, started_at, finished_at)"
+                " VALUES ('broadcast', ?, ?, 'done', ?, ?, ?, ?) RETURNING id",
+                (
+                    rng.choice(TOPICS),
+                    f"Broadcast number {b}",
+                    stamp(sent_on),
+                    stamp(sent_on),
+                    stamp(sent_on),
+                    stamp(sent_on),
+                ),
+            )
+            last = int(inserted[0]) if inserted else 0
+            deliveries: list[tuple[object, ...]] = []
+            for n in rng.sample(range(subscribers), subscribers // 5):
+                roll = rng.random()
+                state, error = ("sent", None)
+                if roll < 0.03:
+                    state, error = "failed", rng.choice(("gone", "forbidden", "bad-request"))
+                elif roll < 0.05:
+                    state = "skipped"
+                elif roll < 0.06:
+                    state = "expired"
+                deliveries.append(
+                    (
+                        last,
+                        users[n][0],
+                        users[n][1],
+                        address,
+                        "en",
+                        day_stamp(sent_on),
+                        state,
+                        error,
+                        day_stamp(sent_on),
+                    )
+                )
+            await db.executemany(
+                "INSERT INTO outbox (broadcast_id, user_id, platform, address, language, due_at, state, error,"
+                " updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                deliveries,
+            )
+    await core.store.rows("ANALYZE")
+    if not core.store.shared:
+        # Written in one go, the store sits in the write-ahead log: moved into the database now, as a
+        # running bot's checkpoints would have, rather than while the pages are measured.
+        await core.store.rows("PRAGMA wal_checkpoint(TRUNCATE)")
     return last
 
 
@@ -177,16 +192,14 @@ def browse(
     asyncio.run(run())
 
 
-async def measure(args: argparse.Namespace, folder: Path) -> None:
+async def measure(args: argparse.Namespace, folder: Path, url: str | None = None) -> None:
+    """On an SQLite store in ``folder``, or on the PostgreSQL database at ``url``."""
     os.environ.setdefault("ADVOCACY_BOT_SECRET_KEY", "11" * 32)
     port = 9890
-    config = Config(
-        storage=StorageConfig(folder / "bench.sqlite3"),
-        organisers=(ORGANISER,),
-        web=WebConfig(enabled=True, port=port),
-    )
+    storage = StorageConfig(url=url, data_dir=folder) if url else StorageConfig(folder / "bench.sqlite3")
+    config = Config(storage=storage, organisers=(ORGANISER,), web=WebConfig(enabled=True, port=port))
     services = build_services(config)
-    reused = config.store_path.exists()
+    reused = url is None and config.store_path.exists()
     core = await Core.open(config, services=services)
     started = time.perf_counter()
     if reused:
@@ -271,7 +284,19 @@ def main() -> None:
     parser.add_argument("--broadcasts", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--store", type=Path, help="keep the store in this folder, and reuse it when it is there")
+    parser.add_argument("--postgres", action="store_true", help="the store on a throwaway PostgreSQL cluster")
     args = parser.parse_args()
+    if args.postgres:
+        from pgcluster import Cluster
+
+        cluster = Cluster.start(durable=True)
+        try:
+            cluster.psql("CREATE DATABASE bench")
+            with tempfile.TemporaryDirectory() as folder:
+                asyncio.run(measure(args, Path(folder), cluster.url("bench")))
+        finally:
+            cluster.stop()
+        return
     if args.store is not None:
         args.store.mkdir(parents=True, exist_ok=True)
         asyncio.run(measure(args, args.store))
