@@ -29,7 +29,7 @@ import numpy as np
 from bot.content.model import AlarmWeights, KnowledgeBase
 from bot.content.schema import ALARM_CLASSES
 from bot.qa.crisis import CRISIS_ENTRY
-from bot.qa.ngrams import BUCKETS, L2, LEARNING_RATE, Fitted, fit, probabilities
+from bot.qa.ngrams import BUCKETS, L2, LEARNING_RATE, Fitted, fit, probabilities, write
 
 # The steps of gradient descent that fit the weights.
 STEPS = 250
@@ -87,16 +87,8 @@ class AlarmModel:
 
 
 def save(trained: AlarmWeights, path: Path) -> None:
-    """Write ``alarms.npz`` (half-precision weights: a fraction of the size, the same decisions)."""
-    with path.open("wb") as out:
-        np.savez_compressed(
-            out,
-            weights=trained.weights.astype(np.float16),
-            bias=trained.bias,
-            idf=trained.idf.astype(np.float16),
-            threshold=np.array([trained.threshold]),
-            digest=np.array([trained.digest]),
-        )
+    """Write ``alarms.npz``."""
+    write(path, trained.weights, trained.bias, trained.idf, trained.digest, threshold=np.array([trained.threshold]))
 
 
 def examples_from(kb: KnowledgeBase, messages: Iterable[tuple[str, str]]) -> tuple[list[Example], list[bool]]:

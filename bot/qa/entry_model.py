@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.content.model import EntryWeights, KnowledgeBase
-from bot.qa.ngrams import BUCKETS, L2, LEARNING_RATE, fit, probabilities
+from bot.qa.ngrams import BUCKETS, L2, LEARNING_RATE, fit, probabilities, write
 
 # Fewer steps than the alarm detector: many more classes, each well separated by its variants.
 STEPS = 150
@@ -67,13 +67,5 @@ def train(kb: KnowledgeBase) -> EntryWeights:
 
 
 def save(trained: EntryWeights, path: Path) -> None:
-    """Write ``entries.npz`` (half-precision weights: a fraction of the size, the same rankings)."""
-    with path.open("wb") as out:
-        np.savez_compressed(
-            out,
-            entries=np.array(trained.entries),
-            weights=trained.weights.astype(np.float16),
-            bias=trained.bias,
-            idf=trained.idf.astype(np.float16),
-            digest=np.array([trained.digest]),
-        )
+    """Write ``entries.npz``."""
+    write(path, trained.weights, trained.bias, trained.idf, trained.digest, entries=np.array(trained.entries))
