@@ -96,9 +96,3 @@ def engine_for(bot: TestBot, reports: Reports | None = None) -> SyncEngine:
 async def close_engines() -> None:
     while MADE:
         await MADE.pop().close()
-
-
-def storage_section(config: Config) -> dict[str, str]:
-    """The ``storage:`` section of a configuration file for the test's database, whichever backend it is
-    (a test cluster's URL holds no password, so it may be written in the file)."""
-    return {"url": config.server_url} if config.server_url else {"path": str(config.store_path)}

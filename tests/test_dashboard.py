@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
+from helpers import storage_section
 from testbot import TestBot
 
 from bot.campaigns.petitions import Signer
@@ -191,7 +193,7 @@ async def test_the_command_line_prints_a_link(
     tmp_path: Path, boss: TestBot, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config_file = tmp_path / "config.yaml"
-    config_file.write_text(f'organisers: ["{BOSS}"]\nstorage: {{path: {boss.core.config.store_path}}}\n')
+    config_file.write_text(yaml.safe_dump({"organisers": [BOSS], "storage": storage_section(boss.core.config)}))
     link = ["--config", str(config_file), "dashboard", "link", "--as"]
     assert await asyncio.to_thread(main, [*link, BOSS, "--lang", "es"]) == 0
     captured = capsys.readouterr()

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from fakes.crm import FakeActionNetwork
 from fakes.webhook import FakeWebhook
-from helpers import ROOT
+from helpers import ROOT, storage_section
 from sync_support import (
     AN_TOKEN,
     AN_TOKEN_ENV,
@@ -31,7 +31,6 @@ from sync_support import (
     close_engines,
     engine_for,
     sign_up,
-    storage_section,
     sync_config,
     sync_services,
 )
