@@ -4,8 +4,8 @@ triggers, refusals, small talk).
 A phrase is a sequence of words; ``word*`` matches any word starting with ``word``. Words are
 compared folded (case, accents, apostrophes). People describing an emergency type fast on phones,
 so long words also match with a typo: one edit (a transposition counts as one) from seven letters,
-two from ten. Shorter words match exactly: a typo of a short word is usually another word ("right"
-and "might", "there" and "theyre"). So is a word the set lists itself ("overdose" is no typo of
+two from ten (one at most in the stem of a ``word*``). Shorter words match exactly: a typo of a short
+word is usually another word ("right" and "might", "there" and "theyre"). So is a word the set lists itself ("overdose" is no typo of
 "overdosed"), or one of the ``known`` words (the content's own vocabulary: "sharing" is no typo of
 "shaking"). A single filler word may stand between two words of a phrase ("not *really* breathing").
 
@@ -129,7 +129,9 @@ class PhraseSet:
                 found.add(word)
             elif typos:
                 head = token[: len(word.text)]
-                allowed = allowed_typos(len(word.text))
+                # One edit at most: a stem stands for every word it begins, and two edits into a long
+                # stem already begin unrelated words ("automatica(lly)" for "automutila*").
+                allowed = min(allowed_typos(len(word.text)), 1)
                 if allowed and len(head) == len(word.text) and OSA.distance(head, word.text) <= allowed:
                     found.add(word)
         result = frozenset(found) if found else _NO_MATCH
