@@ -180,7 +180,7 @@ def calibration_samples(decider: Decider, cases: Iterable[Case]) -> list[Sample]
         in_scope = case.kind == "answer"
         ids = [hit.entry for hit in ranking.hits]
         place = ids.index(case.expect) if in_scope and case.expect in ids else None
-        samples.append(Sample(ranking, in_scope, place, case.group))
+        samples.append(Sample(ranking, in_scope, place, case.written_in))
     return samples
 
 
