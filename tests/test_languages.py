@@ -355,6 +355,12 @@ async def test_the_question_language_comes_before_the_platform_but_after_a_choic
         assert await language_of("дякую") == "uk"
         assert await language_of("narcan spray", "ru") == "ru"
         assert await language_of("where can i get naloxone", "ru") == "en"
+        # Nothing in the knowledge base tells and the detector is unsure: its lean beats the default
+        # language when the platform gives none, but not the platform's own.
+        leaning = "tiras de fentanilo como se leen"
+        assert core.services.decider.languages.detect(leaning) is None
+        assert await language_of(leaning, None) == "es"
+        assert await language_of(leaning, "pt") == "pt"
         # An explicit choice comes first.
         await bot.ask("/language es")
         assert await language_of("как работает налоксон") == "es"

@@ -132,7 +132,8 @@ class Core(Capabilities):
         chosen = await self.people.language(user_key)
         if chosen:
             return chosen
-        fallback = language_code(event.user.language) or self.config.default_language
+        platform = language_code(event.user.language)
+        fallback = platform or self.config.default_language
         content = event.content
         if isinstance(content, Text):
             question = content.text
@@ -141,7 +142,7 @@ class Core(Capabilities):
             question = content.args
         else:
             return fallback
-        detected = self.decider.language_of(question, prefer=fallback)
+        detected = self.decider.language_of(question, prefer=platform)
         if detected is None or detected == fallback:
             return fallback
         # Text typed into a form (a name, a country, a broadcast's body) answers the form rather

@@ -154,10 +154,11 @@ class Decider:
     def language_of(self, question: str, prefer: str | None = None) -> str | None:
         """The language ``question`` is written in: the detector's when it is sure; else that of the
         small talk it is, or of the question variants it matches best, or of a safety phrase in it;
-        None when nothing tells (the asker's platform language is then the best guess).
+        else, when the platform says nothing either, the detector's lean; None when nothing tells (the
+        asker's platform language is then the best guess).
 
-        ``prefer``: the asker's platform language, which wins whenever the question fits it as well as
-        any other ("narcan spray" from a Russian phone).
+        ``prefer``: the asker's platform language (None when it gives none), which wins whenever the
+        question fits it as well as any other ("narcan spray" from a Russian phone).
         """
         detected = self.languages.detect(question)
         if detected is not None:
@@ -171,7 +172,11 @@ class Decider:
             return matched
         emergency, crisis = self.alarms(question)
         alarm = crisis or emergency
-        return alarm.lang if alarm is not None else None
+        if alarm is not None:
+            return alarm.lang
+        # Nothing in the knowledge base or the rules tells, and neither does the platform: the
+        # detector's lean, though short of sure, is a better guess than the default language.
+        return self.languages.lean(question) if prefer is None else None
 
     def _variant_language(self, question: str, prefer: str | None) -> str | None:
         """The language whose own index knows the question best, when one clearly does."""

@@ -33,6 +33,7 @@ from bot.content.model import LANGUAGES
 # "ok", "gracias", a name or a country typed into a form say too little to go by.
 MIN_WORDS = 3
 MIN_CONFIDENCE = 0.8
+MIN_LEAN = 0.6
 # The first few sentences decide; a pasted page must not cost milliseconds of scoring.
 MAX_CHARS = 400
 _WORD = re.compile(r"[^\W\d_]+")
@@ -77,6 +78,14 @@ class LanguageDetector:
             return None
         lang, p = ours[0]
         return Guess(lang, p / total, ranking[0][0] == lang)
+
+    def lean(self, text: str) -> str | None:
+        """The language ``text`` leans to, when it is long enough to lean at all and one of ours leads
+        every language the model knows by at least ``MIN_LEAN`` of the probability."""
+        if len(_WORD.findall(text[:MAX_CHARS])) < self.min_words:
+            return None
+        guess = self.guess(text)
+        return guess.lang if guess is not None and guess.ours and guess.confidence >= MIN_LEAN else None
 
     def detect(self, text: str) -> str | None:
         """The language ``text`` is written in, if it can be told reliably; else None."""
