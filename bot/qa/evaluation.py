@@ -35,6 +35,9 @@ SETS = (
     "look-alikes",
     "smalltalk",
     "out-of-scope",
+    # Out of scope, but asking about the knowledge base's own places, laws and services for a detail no
+    # entry gives: reported, not fitted on (``bot/qa/calibration.py`` says why).
+    "near-misses",
     "refusals",
 )
 # The set of a case that names none: by what it expects.
@@ -53,6 +56,7 @@ TARGETS = {
     "look-alikes": 0.96,
     "smalltalk": 0.95,
     "out-of-scope": 0.96,
+    "near-misses": 0.96,
     "refusals": 0.95,
 }
 ENTRY_TARGET = 0.95
