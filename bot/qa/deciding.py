@@ -47,6 +47,7 @@ from bot.qa.language import LanguageDetector
 from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
 from bot.qa.safety import RefusalRules
 from bot.qa.smalltalk import SmallTalk, SmallTalkDetector
+from bot.qa.years import entry_years, years_in
 
 KB_LANGUAGE = "en"
 # Below this share of its information known to the knowledge base, a question is out of scope:
@@ -148,6 +149,7 @@ class Decider:
         self.entry_model = EntryModel(content.entry_model) if content.entry_model is not None else None
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals, known)
+        self.years = {entry_id: entry_years(entry) for entry_id, entry in self.kb.entries.items()}
 
     # ------------------------------------------------------------------ language
 
@@ -269,11 +271,14 @@ class Decider:
         ranking = self.rank(question, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
-        if candidates and score >= self.calibration.answer:
+        # A year the best entry never speaks of: it is on the topic asked about, not the answer to it.
+        elsewhen = bool(candidates) and not years_in(question) <= self.years[candidates[0]]
+        if candidates and score >= self.calibration.answer and not elsewhen:
             served = self._served(candidates[0], lang)
             return Answer(
                 question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
             )
+        # The clarify threshold is never above the answer's: an entry held back for its year is offered.
         if candidates and score >= self.calibration.clarify:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)

@@ -5,9 +5,10 @@ A phrase is a sequence of words; ``word*`` matches any word starting with ``word
 compared folded (case, accents, apostrophes). People describing an emergency type fast on phones,
 so long words also match with a typo: one edit (a transposition counts as one) from seven letters,
 two from ten (one at most in the stem of a ``word*``). Shorter words match exactly: a typo of a short
-word is usually another word ("right" and "might", "there" and "theyre"). So is a word the set lists itself ("overdose" is no typo of
-"overdosed"), or one of the ``known`` words (the content's own vocabulary: "sharing" is no typo of
-"shaking"). A single filler word may stand between two words of a phrase ("not *really* breathing").
+word is usually another word ("right" and "might", "there" and "theyre"). So is a word the set lists
+itself ("overdose" is no typo of "overdosed"), or one of the ``known`` words (the content's own
+vocabulary: "sharing" is no typo of "shaking"). A single filler word may stand between two words of a
+phrase ("not *really* breathing").
 
 A phrase may carry a tag (the concept and language it stands for): :meth:`PhraseSet.find_all`
 reports every tagged phrase found, with where it was found, so that rules can reason over concepts.

@@ -1,0 +1,33 @@
+"""The years a question names, and whether an entry speaks of them.
+
+A question naming a year ("how many died of toxic drugs in British Columbia in 2023") asks about that
+year. An entry that never mentions it, in any language (titles, question variants, answers, sources),
+can be on the right topic without answering it: the knowledge base's own places and laws, asked for a
+figure or an event it does not give. Such an entry is offered ("did you mean"), not served as the
+answer. On the tuning set, of the answers to questions naming a year the entry does not mention, nine
+were to out-of-scope questions and one was right (the year given as context, not asked about: "my son
+died of an od in 2021, how can i help"), which now gets the same entry as a suggestion.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.content.model import Entry
+from bot.port.markup import plain
+
+# Four digits alone, 1900 to 2099: "30/2000" names 2000, "2010s" names 2010, "120000" names none.
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def years_in(text: str) -> frozenset[str]:
+    return frozenset(_YEAR.findall(text))
+
+
+def entry_years(entry: Entry) -> frozenset[str]:
+    """Every year ``entry`` mentions, in any of its languages or sources."""
+    texts = [entry.title, *entry.questions, plain(entry.answer)]
+    for translation in entry.translations.values():
+        texts += [translation.title, *translation.questions, plain(translation.answer)]
+    texts += [f"{source.title} {source.year or ''}" for source in entry.sources]
+    return frozenset().union(*(years_in(text) for text in texts))
