@@ -64,12 +64,16 @@ class Conversations:
         self._saves += 1
         self._no_conversation(user, False)
         async with self.store.transaction() as db:
-            await self.people.ensure(db, user, platform, now)
-            await db.execute(
-                "INSERT INTO conversations (user_id, flow, state, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(user_id) DO UPDATE SET flow = excluded.flow, state = excluded.state,"
-                " updated_at = excluded.updated_at",
-                (user, flow, sealed, minute_stamp(now)),
+            await db.execute_all(
+                [
+                    self.people.ensuring(user, platform, now),
+                    (
+                        "INSERT INTO conversations (user_id, flow, state, updated_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(user_id) DO UPDATE SET flow = excluded.flow, state = excluded.state,"
+                        " updated_at = excluded.updated_at",
+                        (user, flow, sealed, minute_stamp(now)),
+                    ),
+                ]
             )
 
     async def end_conversation(self, user: str) -> bool:

@@ -25,12 +25,17 @@ class Pledges:
         """Record the pledge once; returns whether it is new and the pledge's count."""
 
         async def unit(db: Db) -> bool:
-            await self.people.ensure(db, user, platform, now)
-            done = await db.execute(
-                "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (pledge_id, user, day_stamp(now)),
+            _, taken = await db.execute_all(
+                [
+                    self.people.ensuring(user, platform, now),
+                    (
+                        "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        (pledge_id, user, day_stamp(now)),
+                    ),
+                ]
             )
-            return done.rowcount == 1
+            return taken.rowcount == 1
 
         # Safe to repeat after a lost connection: a pledge is taken once whatever happens.
         new = await self.store.attempt(unit)

@@ -180,6 +180,10 @@ class Done:
     rowcount: int
 
 
+# A statement and its parameters.
+Statement = tuple[str, Sequence[Any]]
+
+
 class Db(ABC):
     """One connection, as the records' classes use it: ``?`` placeholders in either dialect."""
 
@@ -188,6 +192,12 @@ class Db(ABC):
 
     @abstractmethod
     async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None: ...
+
+    async def execute_all(self, statements: Sequence[Statement]) -> list[Done]:
+        """Writes that are independent of one another (none reads or changes a row another writes), in
+        order; what each changed. A server may take them as one statement, in one round trip: then each
+        sees the database as it was before any of them."""
+        return [await self.execute(sql, params) for sql, params in statements]
 
     @abstractmethod
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
