@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from bot.campaigns.people import People
 from bot.campaigns.subscriptions import UPDATES_TOPIC
-from bot.campaigns.tallies import tallies, tally
+from bot.campaigns.tallies import count_of, tallies, tally, tally_after_commit
 from bot.privacy.crypto import Keyring
 from bot.storage.database import Db, Row, Statement, Store, day_stamp
 
@@ -96,7 +96,7 @@ class Signatures:
         cipher = self.keys.cipher
         email_index = self._email_index(petition_id, signer.email) if signer.email else None
 
-        async def unit(db: Db) -> list[Row]:
+        async def unit(db: Db) -> tuple[list[Row], asyncio.Future[list[Row]]]:
             # Inserted only if neither this person nor this e-mail has signed (either unique key): one
             # statement, so the common case costs no separate look-up, and one that another instance's
             # concurrent sign-up cannot slip past. With the person's row and the end of the form: one
@@ -128,11 +128,11 @@ class Signatures:
                     " WHERE petition_id = ? AND (user_id = ? OR email_index = ?)",
                     (user, petition_id, user, email_index),
                 )
-            return clashes
+            return clashes, tally_after_commit(self.store, "petition", petition_id)
 
         # Safe to repeat after a lost connection: a signature is written once whatever happens.
-        clashes = await self.store.attempt(unit)
-        count = await tally(self.store, "petition", petition_id)
+        clashes, counted = await self.store.attempt(unit)
+        count = count_of(await counted)
         mine = next((row for row in clashes if row[1]), None)
         if mine is not None:
             return Signed(count, already=datetime.fromisoformat(mine[0]))
