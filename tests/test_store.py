@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from helpers import only_row
 
+from bot.campaigns.conversations import Conversations, read_once
 from bot.campaigns.people import People
 from bot.privacy.crypto import FieldCipher, Keyring
 from bot.storage.database import MAX_BATCH, Row, Store, StoreError
@@ -273,3 +274,37 @@ async def test_units_of_a_batch_share_one_read_after_their_commit_which_sees_the
     assert len(reads) < 60 and not any(committed)
     assert max(seen for _, seen in taken) == 60 and min(seen for _, seen in taken) >= 1
     assert alone[1] == 61
+
+
+async def test_a_form_read_with_the_language_serves_the_event_until_a_form_is_written(
+    store_target: Path | str,
+) -> None:
+    store = await Store.open(store_target)
+    people = People(store, KEYS)
+    conversations = Conversations(store, KEYS, people)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    try:
+        await people.set_language("u1", "console", "pt")
+        await conversations.save_conversation("u1", "console", "sign", {"step": "name"}, now)
+        with read_once():
+            assert await conversations.language_with_form("nobody") is None
+            assert await conversations.language_with_form("u1") == "pt"
+            # Read again within the event: what was read at its start, not another query.
+            async with store.transaction() as db:
+                await db.execute("UPDATE conversations SET flow = 'changed elsewhere'")
+            form = await conversations.conversation("u1")
+            assert form is not None and (form.flow, form.state) == ("sign", {"step": "name"})
+            # Once the event writes a form, the database is asked again.
+            await conversations.save_conversation("u1", "console", "sign", {"step": "email"}, now)
+            form = await conversations.conversation("u1")
+            assert form is not None and form.state == {"step": "email"}
+            await conversations.end_conversation("u1")
+            assert await conversations.conversation("u1") is None
+        # Outside an event, nothing read earlier is used.
+        await conversations.save_conversation("u1", "console", "sign", {"step": "country"}, now)
+        with read_once():
+            await conversations.language_with_form("u1")
+        form = await conversations.conversation("u1")
+        assert form is not None and form.state == {"step": "country"}
+    finally:
+        await store.close()

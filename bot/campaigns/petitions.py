@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.campaigns.conversations import forget_read
 from bot.campaigns.people import People
 from bot.campaigns.subscriptions import UPDATES_TOPIC
 from bot.campaigns.tallies import count_of, tallies, tally, tally_after_commit
@@ -119,6 +120,7 @@ class Signatures:
                 ),
             ]
             if end_conversation:
+                forget_read()
                 writes.append(("DELETE FROM conversations WHERE user_id = ?", (user,)))
             done = await db.execute_all(writes)
             clashes: list[Row] = []
