@@ -453,15 +453,14 @@ class Store:
                 raise
             return
         batch.set_result(None)
-        await self._read_after_commit(db, reads)
+        await self._read_after_commit(reads)
 
-    async def _read_after_commit(
-        self, db: Db, reads: dict[tuple[str, tuple[Any, ...]], asyncio.Future[list[Row]]]
-    ) -> None:
-        """The batch's after-commit reads, on its connection (still this process's turn to use it)."""
+    async def _read_after_commit(self, reads: Reads) -> None:
+        """The batch's after-commit reads, as any read is made (on a server: on a connection of the pool,
+        tried again on a new one after a loss), before the next batch begins."""
         for (sql, params), read in reads.items():
             try:
-                read.set_result(await db.rows(sql, params))
+                read.set_result(await self.rows(sql, params))
             except BaseException as exc:
                 failure = StoreError(f"a read after the commit failed: {exc!r}")
                 failure.__cause__ = exc
@@ -470,9 +469,6 @@ class Store:
                         waiting.set_exception(failure)
                         # Marked seen: a unit that failed on its own asked for it but will not await it.
                         waiting.exception()
-                # Whatever state the failure left the connection in, the next batch starts on a new one.
-                with contextlib.suppress(Exception):
-                    await self._discard_writer()
                 if not isinstance(exc, Exception):
                     raise
                 return
