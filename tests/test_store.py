@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 from helpers import only_row
 
+from bot.campaigns.conversations import Conversations, read_once
 from bot.campaigns.people import People
 from bot.privacy.crypto import FieldCipher, Keyring
-from bot.storage.database import MAX_BATCH, Store, StoreError
+from bot.storage.database import MAX_BATCH, Row, Store, StoreError
 from bot.storage.migrations import MIGRATIONS, Migration
 from bot.storage.settings import PlatformSettings
 
@@ -205,5 +208,103 @@ async def test_adapter_settings_are_kept_per_place_and_forgotten_together(tmp_pa
         assert await PlatformSettings(store, "discord").forget("guild:1") == 1
         assert await PlatformSettings(store, "discord").all("guild:1") == {}
         assert await PlatformSettings(store, "discord").get("guild:2", "announcements") == "666"
+    finally:
+        await store.close()
+
+
+async def test_independent_writes_run_together_and_say_what_each_changed(store_target: Path | str) -> None:
+    store = await Store.open(store_target)
+    people = People(store, KEYS)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    take = ("INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",)
+    try:
+        async with store.transaction() as db:
+            # A new person and a row that refers to them: one statement on PostgreSQL, still in order.
+            first = await db.execute_all([people.ensuring("u1", "console", now), (*take, ("p", "u1", "d"))])
+        async with store.transaction() as db:
+            again = await db.execute_all([people.ensuring("u1", "console", now), (*take, ("p", "u1", "d"))])
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+            async with store.transaction() as db:
+                await db.execute_all(
+                    [
+                        people.ensuring("u2", "console", now),
+                        ("INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?)", ("p", "u1", "d")),
+                    ]
+                )
+        users = [row[0] for row in await store.rows("SELECT id FROM users ORDER BY id")]
+        pledges = tuple(await store.rows("SELECT COUNT(*) FROM pledges_taken"))
+    finally:
+        await store.close()
+    assert [d.rowcount for d in first] == [1, 1]
+    # The person's row is upserted (changed), the pledge not taken twice.
+    assert [d.rowcount for d in again] == [1, 0]
+    # The failing write took the other with it: no half-done unit.
+    assert users == ["u1"] and [tuple(row) for row in pledges] == [(1,)]
+
+
+async def test_units_of_a_batch_share_one_read_after_their_commit_which_sees_their_writes(
+    store_target: Path | str,
+) -> None:
+    store = await Store.open(store_target)
+    people = People(store, KEYS)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    count = "SELECT count FROM tallies WHERE name = 'pledge:p'"
+    committed: list[bool] = []
+
+    async def take(n: int) -> tuple[asyncio.Future[list[Row]], int]:
+        async with store.transaction() as db:
+            await db.execute_all(
+                [
+                    people.ensuring(f"u{n}", "console", now),
+                    ("INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES ('p', ?, 'd')", (f"u{n}",)),
+                ]
+            )
+            read = store.after_commit(count)
+            # Not before the commit.
+            committed.append(read.done())
+        return read, int((await read)[0][0])
+
+    try:
+        taken = await asyncio.gather(*(take(n) for n in range(60)))
+        alone = await take(60)
+    finally:
+        await store.close()
+    reads = {id(read) for read, _ in taken}
+    # Units committed together read once; each count includes the unit's own pledge.
+    assert len(reads) < 60 and not any(committed)
+    assert max(seen for _, seen in taken) == 60 and min(seen for _, seen in taken) >= 1
+    assert alone[1] == 61
+
+
+async def test_a_form_read_with_the_language_serves_the_event_until_a_form_is_written(
+    store_target: Path | str,
+) -> None:
+    store = await Store.open(store_target)
+    people = People(store, KEYS)
+    conversations = Conversations(store, KEYS, people)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    try:
+        await people.set_language("u1", "console", "pt")
+        await conversations.save_conversation("u1", "console", "sign", {"step": "name"}, now)
+        with read_once():
+            assert await conversations.language_with_form("nobody") is None
+            assert await conversations.language_with_form("u1") == "pt"
+            # Read again within the event: what was read at its start, not another query.
+            async with store.transaction() as db:
+                await db.execute("UPDATE conversations SET flow = 'changed elsewhere'")
+            form = await conversations.conversation("u1")
+            assert form is not None and (form.flow, form.state) == ("sign", {"step": "name"})
+            # Once the event writes a form, the database is asked again.
+            await conversations.save_conversation("u1", "console", "sign", {"step": "email"}, now)
+            form = await conversations.conversation("u1")
+            assert form is not None and form.state == {"step": "email"}
+            await conversations.end_conversation("u1")
+            assert await conversations.conversation("u1") is None
+        # Outside an event, nothing read earlier is used.
+        await conversations.save_conversation("u1", "console", "sign", {"step": "country"}, now)
+        with read_once():
+            await conversations.language_with_form("u1")
+        form = await conversations.conversation("u1")
+        assert form is not None and form.state == {"step": "country"}
     finally:
         await store.close()

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from bot.privacy.crypto import Keyring
-from bot.storage.database import Db, Store, day_stamp
+from bot.storage.database import Db, Statement, Store, day_stamp
 
 ZONE = "users.zone"
 # People whose language choice is kept in memory.
@@ -23,7 +23,11 @@ class People:
 
     async def ensure(self, db: Db, user: str, platform: str, now: datetime, timezone: str | None = None) -> None:
         """The person's row exists (with ``timezone`` if they had none): one statement, either way."""
-        await db.execute(
+        await db.execute(*self.ensuring(user, platform, now, timezone))
+
+    def ensuring(self, user: str, platform: str, now: datetime, timezone: str | None = None) -> Statement:
+        """The statement of :meth:`ensure`, to run together with others (:meth:`Db.execute_all`)."""
+        return (
             "INSERT INTO users (id, platform, language, zone, created_at) VALUES (?, ?, NULL, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET zone = COALESCE(users.zone, excluded.zone)",
             (user, platform, self.sealed_zone(timezone), day_stamp(now)),

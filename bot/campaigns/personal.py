@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.campaigns.conversations import Conversation, Conversations
+from bot.campaigns.conversations import Conversation, Conversations, forget_read
 from bot.campaigns.people import People
 from bot.campaigns.petitions import Signature, Signatures
 from bot.campaigns.pledges import Pledges
@@ -71,6 +71,7 @@ class Personal:
 
     async def forget(self, user: str) -> Erased:
         """Erase everything about one person, in one transaction."""
+        forget_read()
         async with self.store.transaction() as db:
             counts = []
             # Messages queued for them go too: their copies of the address are personal data.

@@ -10,11 +10,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.campaigns.conversations import forget_read
 from bot.campaigns.people import People
 from bot.campaigns.subscriptions import UPDATES_TOPIC
-from bot.campaigns.tallies import tallies, tally
+from bot.campaigns.tallies import count_of, tallies, tally, tally_after_commit
 from bot.privacy.crypto import Keyring
-from bot.storage.database import Db, Row, Store, day_stamp
+from bot.storage.database import Db, Row, Statement, Store, day_stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,39 +97,44 @@ class Signatures:
         cipher = self.keys.cipher
         email_index = self._email_index(petition_id, signer.email) if signer.email else None
 
-        async def unit(db: Db) -> list[Row]:
-            await self.people.ensure(db, user, platform, now, timezone)
+        async def unit(db: Db) -> tuple[list[Row], asyncio.Future[list[Row]]]:
             # Inserted only if neither this person nor this e-mail has signed (either unique key): one
             # statement, so the common case costs no separate look-up, and one that another instance's
-            # concurrent sign-up cannot slip past.
-            done = await db.execute(
-                "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
-                " consent_version, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            # concurrent sign-up cannot slip past. With the person's row and the end of the form: one
+            # round trip to a server.
+            writes: list[Statement] = [
+                self.people.ensuring(user, platform, now, timezone),
                 (
-                    petition_id,
-                    user,
-                    cipher.encrypt(signer.name, "signatures.name"),
-                    cipher.encrypt(signer.email, "signatures.email") if signer.email else None,
-                    cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
-                    email_index,
-                    consent_version,
-                    day_stamp(now),
+                    "INSERT INTO signatures (petition_id, user_id, name, email, country, email_index,"
+                    " consent_version, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (
+                        petition_id,
+                        user,
+                        cipher.encrypt(signer.name, "signatures.name"),
+                        cipher.encrypt(signer.email, "signatures.email") if signer.email else None,
+                        cipher.encrypt(signer.country, "signatures.country") if signer.country else None,
+                        email_index,
+                        consent_version,
+                        day_stamp(now),
+                    ),
                 ),
-            )
+            ]
+            if end_conversation:
+                forget_read()
+                writes.append(("DELETE FROM conversations WHERE user_id = ?", (user,)))
+            done = await db.execute_all(writes)
             clashes: list[Row] = []
-            if done.rowcount != 1:
+            if done[1].rowcount != 1:
                 clashes = await db.rows(
                     "SELECT signed_at, user_id = ? FROM signatures"
                     " WHERE petition_id = ? AND (user_id = ? OR email_index = ?)",
                     (user, petition_id, user, email_index),
                 )
-            if end_conversation:
-                await db.execute("DELETE FROM conversations WHERE user_id = ?", (user,))
-            return clashes
+            return clashes, tally_after_commit(self.store, "petition", petition_id)
 
         # Safe to repeat after a lost connection: a signature is written once whatever happens.
-        clashes = await self.store.attempt(unit)
-        count = await tally(self.store, "petition", petition_id)
+        clashes, counted = await self.store.attempt(unit)
+        count = count_of(await counted)
         mine = next((row for row in clashes if row[1]), None)
         if mine is not None:
             return Signed(count, already=datetime.fromisoformat(mine[0]))

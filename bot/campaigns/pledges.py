@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from bot.campaigns.people import People
-from bot.campaigns.tallies import tallies, tally
-from bot.storage.database import Db, Store, day_stamp
+from bot.campaigns.tallies import count_of, tallies, tally, tally_after_commit
+from bot.storage.database import Db, Row, Store, day_stamp
 
 
 class Pledges:
@@ -24,18 +25,23 @@ class Pledges:
     async def take_pledge(self, user: str, platform: str, pledge_id: str, now: datetime) -> tuple[bool, int]:
         """Record the pledge once; returns whether it is new and the pledge's count."""
 
-        async def unit(db: Db) -> bool:
-            await self.people.ensure(db, user, platform, now)
-            done = await db.execute(
-                "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (pledge_id, user, day_stamp(now)),
+        async def unit(db: Db) -> tuple[bool, asyncio.Future[list[Row]]]:
+            _, taken = await db.execute_all(
+                [
+                    self.people.ensuring(user, platform, now),
+                    (
+                        "INSERT INTO pledges_taken (pledge_id, user_id, taken_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        (pledge_id, user, day_stamp(now)),
+                    ),
+                ]
             )
-            return done.rowcount == 1
+            return taken.rowcount == 1, tally_after_commit(self.store, "pledge", pledge_id)
 
         # Safe to repeat after a lost connection: a pledge is taken once whatever happens.
-        new = await self.store.attempt(unit)
-        # Read after the commit, outside the shared transaction: the total now, this pledge included.
-        return new, await tally(self.store, "pledge", pledge_id)
+        new, counted = await self.store.attempt(unit)
+        # Read after the commit: the total now, this pledge included.
+        return new, count_of(await counted)
 
     async def withdraw_pledge(self, user: str, pledge_id: str) -> tuple[bool, int]:
         async with self.store.transaction() as db:

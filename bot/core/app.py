@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from bot.campaigns.conversations import read_once
 from bot.campaigns.subscriptions import TOPICS
 from bot.core import registry
 from bot.core.capabilities import Capabilities, Services, build_services
@@ -129,7 +130,11 @@ class Core(Capabilities):
         """The person's /language choice; else the language of their question when it can be told
         (from the question variants it matches when the detector is unsure); else their platform's
         language; else the configured default."""
-        chosen = await self.people.language(user_key)
+        if self.store.shared and event.chat.kind is ChatKind.PRIVATE:
+            # Neither is cached on a shared store: one query for both (a private event reads its form).
+            chosen = await self.conversations.language_with_form(user_key)
+        else:
+            chosen = await self.people.language(user_key)
         if chosen:
             return chosen
         platform = language_code(event.user.language)
@@ -159,7 +164,8 @@ class Core(Capabilities):
         """Every reply to one event, in the language used. Never raises: a failure is logged and the
         person told."""
         started = time.perf_counter()
-        outcome = await self._handle(event)
+        with read_once():
+            outcome = await self._handle(event)
         self.served.count(outcome.replies)
         self.metrics.handled(event.user.platform, event.content, outcome.replies, time.perf_counter() - started)
         return outcome

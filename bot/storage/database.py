@@ -173,11 +173,19 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
 
+# Reads asked for after a commit: each query and its parameters, and its rows to come.
+Reads = dict[tuple[str, tuple[Any, ...]], "asyncio.Future[list[Row]]"]
+
+
 @dataclass(frozen=True, slots=True)
 class Done:
     """What a statement changed."""
 
     rowcount: int
+
+
+# A statement and its parameters.
+Statement = tuple[str, Sequence[Any]]
 
 
 class Db(ABC):
@@ -188,6 +196,12 @@ class Db(ABC):
 
     @abstractmethod
     async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None: ...
+
+    async def execute_all(self, statements: Sequence[Statement]) -> list[Done]:
+        """Writes that are independent of one another (none reads or changes a row another writes), in
+        order; what each changed. A server may take them as one statement, in one round trip: then each
+        sees the database as it was before any of them."""
+        return [await self.execute(sql, params) for sql, params in statements]
 
     @abstractmethod
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -266,6 +280,8 @@ class Store:
         # next unit's start, or to the commit: one round trip fewer per unit on a server).
         self._released = True
         self._flushing: asyncio.Future[None] | None = None
+        # Reads that the open batch's units asked for once it has committed (after_commit).
+        self._reads: Reads = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -375,6 +391,7 @@ class Store:
                 self._batch = asyncio.get_running_loop().create_future()
                 self._batch_units = 0
                 self._released = True
+                self._reads = {}
             db, batch = self._batch_db, self._batch
             assert batch is not None
             self._batch_units += 1
@@ -399,14 +416,29 @@ class Store:
             self._lock.release()
         await asyncio.shield(batch)
 
+    def after_commit(self, sql: str, params: Sequence[Any] = ()) -> asyncio.Future[list[Row]]:
+        """Inside a unit of :meth:`transaction`: the rows of a query run once the shared transaction has
+        committed (its writes included, and whatever else was committed by then). The units of a batch
+        that ask the same read share one: a count that every sign-up returns is read once per commit.
+        If the transaction fails, the unit fails and nobody awaits the read (it is cancelled)."""
+        assert self._batch is not None, "after_commit is for a unit of a transaction"
+        key = (sql, tuple(params))
+        read = self._reads.get(key)
+        if read is None:
+            read = self._reads[key] = asyncio.get_running_loop().create_future()
+        return read
+
     async def _commit(self) -> None:
         batch, self._batch = self._batch, None
         if batch is None:
             return
         db = self._batch_db
+        reads, self._reads = self._reads, {}
         try:
             await db.commit()
         except BaseException as exc:
+            for read in reads.values():
+                read.cancel()
             with contextlib.suppress(Exception):
                 await db.script("ROLLBACK")
             failure = StoreError(f"the transaction could not be committed: {exc!r}")
@@ -421,6 +453,25 @@ class Store:
                 raise
             return
         batch.set_result(None)
+        await self._read_after_commit(reads)
+
+    async def _read_after_commit(self, reads: Reads) -> None:
+        """The batch's after-commit reads, as any read is made (on a server: on a connection of the pool,
+        tried again on a new one after a loss), before the next batch begins."""
+        for (sql, params), read in reads.items():
+            try:
+                read.set_result(await self.rows(sql, params))
+            except BaseException as exc:
+                failure = StoreError(f"a read after the commit failed: {exc!r}")
+                failure.__cause__ = exc
+                for waiting in reads.values():
+                    if not waiting.done():
+                        waiting.set_exception(failure)
+                        # Marked seen: a unit that failed on its own asked for it but will not await it.
+                        waiting.exception()
+                if not isinstance(exc, Exception):
+                    raise
+                return
 
     async def _flush(self) -> None:
         async with self._lock:
