@@ -25,7 +25,7 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 
 import numpy as np
@@ -263,15 +263,11 @@ class Retriever:
         answer_of = array("q")
         text_terms = _TextTerms(analyzer, self._number, surface, self.spelled)
         for document in documents:
-            variants.extend(text_terms(document.title))
-            title_ends.append(len(variants))
-            variants.append(0)
-            for question in document.questions:
-                variants.extend(text_terms(question))
-                variants.append(0)
+            numbers = text_terms((document.title, *document.questions))
+            title_ends.append(len(variants) + numbers.index(0))
+            variants.extend(numbers)
             variant_ends.append(len(variants))
-            for tag in document.tags:
-                tags.extend(text_terms(tag))
+            tags.extend(term for term in text_terms(document.tags) if term)
             tag_ends.append(len(tags))
             answer = plain(document.answer)
             known = answers.get(answer)
@@ -584,6 +580,12 @@ def _holds(docs: array[int], doc: int) -> bool:
     return at < len(docs) and docs[at] == doc
 
 
+# What ends a text among the pieces of several: never a piece, as split() splits at spaces.
+_END = " "
+# Pieces side by side that are not inert ("o"), among the marks of a text's pieces.
+_TOGETHER = re.compile("oo+")
+
+
 @dataclass(slots=True)
 class _Piece:
     """A piece of text between spaces, as the index reads it."""
@@ -593,6 +595,9 @@ class _Piece:
     words: tuple[tuple[str, tuple[str, ...], int], ...]
     # Whether a word of it may start a synonym of several words.
     starts: bool
+    # Whether no synonym of several words can hold any of its words (it has some): a synonym never
+    # reaches across it, so the text on either side of it is read on its own.
+    inert: bool
     # The numbers of its words' terms on their own, once met outside a synonym.
     ids: tuple[int, ...] | None = None
 
@@ -602,7 +607,9 @@ class _TextTerms:
     worked out once per distinct piece of text between spaces: a knowledge base a hundred times
     today's has millions of words in its variants but few distinct pieces, and a text's words are the
     words of its pieces one after the other (folding and splitting never join what whitespace
-    separates). Only around a word that may start a synonym of several words is a text read word by word.
+    separates). Most pieces hold no word of any synonym of several words: only where two pieces that
+    do stand side by side ("de la", "crystal meth") are they read together, word by word, once for
+    each such run of pieces.
     """
 
     def __init__(self, analyzer: Analyzer, number: Callable[[str], int], surface: set[str], spelled: set[str]) -> None:
@@ -610,36 +617,77 @@ class _TextTerms:
         self._number = number
         self._surface = surface
         self._spelled = spelled
-        self._pieces: dict[str, _Piece] = {}
-        # The numbers of the pieces none of whose words may start a synonym, once numbered.
-        self._simple: dict[str, tuple[int, ...]] = {}
+        # The end of a text: a piece of its own, inert, numbered 0.
+        self._pieces: dict[str, _Piece] = {_END: _Piece((), (), starts=False, inert=True, ids=(0,))}
+        # Each piece met: "i" if it is inert, "o" if not.
+        self._marks: dict[str, str] = {_END: "i"}
+        # The numbers of each piece read on its own (between inert pieces), once numbered.
+        self._alone: dict[str, tuple[int, ...]] = {_END: (0,)}
+        # The numbers of each run of pieces that are not inert, once numbered.
+        self._runs: dict[tuple[str, ...], tuple[int, ...]] = {}
+        # The stems a synonym of several words holds after its first word.
+        self._following = frozenset(stem_ for key in analyzer.synonyms for stem_ in key[1:])
 
-    def __call__(self, text: str) -> list[int]:
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        """The numbers of each of ``texts``, each followed by 0."""
+        # Millions of pieces are met, nearly all of them known: an entry's texts are read at once.
+        if max(map(len, texts), default=0) <= MAX_ANALYSED_CHARS:
+            split: list[str] = []
+            for text in texts:
+                split += text.split()
+                split.append(_END)
+            met = self._met(split)
+            if met is not None:
+                return met
+        return [term_id for text in texts for term_id in self._text(text)]
+
+    def _text(self, text: str) -> list[int]:
+        """The numbers of one text, followed by 0."""
         if len(text) > MAX_ANALYSED_CHARS:
             # Folding reads only the start of a long text: it is analysed whole.
             tokens = self._analyzer.tokens(text)
             self._surface.update(tokens)
             self._spelled.update(tokens)
-            return [self._number(term) for term in self._analyzer.terms(tokens)]
-        split = text.split()
-        try:
-            return [term_id for name in split for term_id in self._simple[name]]
-        except KeyError:
-            pass
-        found = [self._pieces.get(name) or self._learn(name) for name in split]
+            return [*(self._number(term) for term in self._analyzer.terms(tokens)), 0]
+        split = [*text.split(), _END]
+        met = self._met(split)
+        return met if met is not None else self._first(split)
+
+    def _met(self, split: list[str]) -> list[int] | None:
+        """The numbers of pieces all met before; None when one was not, or was only ever read together
+        with others. Nothing is done per piece but looking it up and copying its numbers, which map()
+        and chain() do without a Python step per piece: only the runs of pieces side by side that are
+        not inert are read together. What is numbered here comes after all that is read before it."""
+        alone = self._alone.__getitem__
         out: list[int] = []
-        skip = 0
-        for index, piece in enumerate(found):
-            if not skip and not piece.starts:
-                out.extend(piece.ids if piece.ids is not None else self._numbered(piece, split[index]))
+        done = 0
+        try:
+            marks = "".join(map(self._marks.__getitem__, split))
+            for run in _TOGETHER.finditer(marks):
+                at, end = run.span()
+                out += chain.from_iterable(map(alone, split[done:at]))
+                out += self._run(split[at:end])
+                done = end
+            out += chain.from_iterable(map(alone, split[done:]))
+        except KeyError:
+            return None
+        return out
+
+    def _first(self, split: list[str]) -> list[int]:
+        """The numbers of pieces not all met before (``split`` ends with :data:`_END`): learnt and
+        numbered in the order they are read."""
+        out: list[int] = []
+        run: list[str] = []
+        for name in split:
+            piece = self._pieces.get(name) or self._learn(name)
+            if not piece.inert:
+                run.append(name)
                 continue
-            for at, (_, alone, longest) in enumerate(piece.words):
-                if skip:
-                    skip -= 1
-                elif longest > 1 and (size := self._synonym(found, index, at, longest, out)):
-                    skip = size - 1
-                else:
-                    out.extend(self._number(term) for term in alone)
+            if run:
+                # The run before the piece is numbered first, as reading word by word would number it.
+                out.extend(self._run(run))
+                run = []
+            out.extend(piece.ids if piece.ids is not None else self._numbered(piece, name))
         return out
 
     def _learn(self, name: str) -> _Piece:
@@ -648,15 +696,43 @@ class _TextTerms:
         self._surface.update(tokens)
         self._spelled.update(tokens)
         words_ = tuple(analyzer.word(token) for token in tokens)
-        piece = self._pieces[name] = _Piece(tuple(tokens), words_, any(longest > 1 for _, _, longest in words_))
+        starts = any(longest > 1 for _, _, longest in words_)
+        inert = bool(words_) and not starts and not any(stem_ in self._following for stem_, _, _ in words_)
+        piece = self._pieces[name] = _Piece(tuple(tokens), words_, starts, inert)
+        self._marks[name] = "i" if inert else "o"
         return piece
 
     def _numbered(self, piece: _Piece, name: str) -> tuple[int, ...]:
         # Numbered when first met, as reading the texts word by word would number them.
         piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
-        if not piece.starts:
-            self._simple[name] = piece.ids
+        if piece.inert:
+            self._alone[name] = piece.ids
         return piece.ids
+
+    def _run(self, names: list[str]) -> tuple[int, ...]:
+        """The numbers of pieces that are not inert side by side, read word by word the first time."""
+        key = tuple(names)
+        known = self._runs.get(key)
+        if known is not None:
+            return known
+        found = [self._pieces[name] for name in names]
+        out: list[int] = []
+        skip = 0
+        for index, piece in enumerate(found):
+            if not skip and not piece.starts:
+                out.extend(piece.ids if piece.ids is not None else self._numbered(piece, names[index]))
+                continue
+            for at, (_, alone, longest) in enumerate(piece.words):
+                if skip:
+                    skip -= 1
+                elif longest > 1 and (size := self._synonym(found, index, at, longest, out)):
+                    skip = size - 1
+                else:
+                    out.extend(self._number(term) for term in alone)
+        numbers = self._runs[key] = tuple(out)
+        if len(names) == 1:
+            self._alone[names[0]] = numbers
+        return numbers
 
     def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[int]) -> int:
         """How many words the longest synonym starting at word ``at`` of piece ``index`` has (its terms
