@@ -283,7 +283,11 @@ class Retriever:
         del text_terms, answers
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
-        self._surface = sorted(sys.intern(w) for w in surface)
+        # By length, each in alphabetical order: a word within n edits of a typo is within n letters of
+        # its length, so a correction looks only at a few lengths.
+        self._surface: dict[int, list[str]] = {}
+        for word in sorted(surface):
+            self._surface.setdefault(len(word), []).append(sys.intern(word))
         self._count = max(len(documents), 1)
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
@@ -400,18 +404,9 @@ class Retriever:
         n = len(self._docs(term))
         return math.log(1 + (self._count - n + 0.5) / (n + 0.5))
 
-    def _holder(self, doc: int, known: Container[str]) -> Callable[[str], bool]:
-        """Whether entry ``doc`` holds a known term: the postings are sorted, so a binary search says,
-        for the few entries re-ranked."""
-        return lambda term: term in known and _holds(self._docs(term), doc)
-
     def _variant_texts(self, doc: int) -> list[str]:
         """The entry's title and question variants as text, rebuilt from term numbers (kept as numbers:
-        text for every variant of a large knowledge base would be most of its memory) and remembered
-        for the entries asked about most."""
-        texts = self._texts_cache.get(doc)
-        if texts is not None:
-            return texts
+        text for every variant of a large knowledge base would be most of its memory)."""
         texts = []
         variant: list[str] = []
         for term_id in self._variants[doc]:
@@ -420,9 +415,18 @@ class Retriever:
             else:
                 texts.append(" ".join(variant))
                 variant = []
-        if len(self._texts_cache) >= TEXTS_CACHE:
-            del self._texts_cache[next(iter(self._texts_cache))]
-        self._texts_cache[doc] = texts
+        return texts
+
+    def _compared_texts(self, doc: int) -> list[str]:
+        """The entry's distinct title and question variants as the re-ranking compares them (their terms
+        sorted, as token_sort_ratio would sort them at every comparison), remembered for the entries
+        asked about most."""
+        texts = self._texts_cache.get(doc)
+        if texts is None:
+            texts = list(dict.fromkeys(" ".join(sorted(text.split())) for text in self._variant_texts(doc)))
+            if len(self._texts_cache) >= TEXTS_CACHE:
+                del self._texts_cache[next(iter(self._texts_cache))]
+            self._texts_cache[doc] = texts
         return texts
 
     def _correct(self, word: str) -> str | None:
@@ -432,9 +436,14 @@ class Retriever:
         typos = allowed_typos(len(word))
         best = None
         if typos:
-            found = process.extractOne(word, self._surface, scorer=Levenshtein.distance, score_cutoff=typos)
+            hits = (
+                process.extractOne(word, self._surface.get(length, ()), scorer=Levenshtein.distance, score_cutoff=typos)
+                for length in range(len(word) - typos, len(word) + typos + 1)
+            )
+            # The closest word; of several as close, the first in alphabetical order.
+            found = min(((distance, choice) for choice, distance, _ in filter(None, hits)), default=None)
             # A typo rarely hits the first letter; requiring it keeps "maths" from becoming "bath".
-            best = found[0] if found and found[0][0] == word[0] else None
+            best = found[1] if found and found[1][0] == word[0] else None
         if len(self._correction_cache) < 50000:
             self._correction_cache[word] = best
         return best
@@ -530,13 +539,18 @@ class Retriever:
             return Ranking((), 0.0, coverage)
         best = heapq.nlargest(RERANK, scores, key=scores.__getitem__)
         top = scores[best[0]]
-        query = " ".join(t for t, _, _ in terms)
+        # The question's terms sorted, as token_sort_ratio compares it with the variants (sorted too).
+        query = " ".join(sorted(t for t, _, _ in terms))
+        # Each piece of the question's information, with the entries holding each of its known terms.
+        held_by = [
+            (weight, [self._docs(t) for t in pieces[typed] if t in known_set]) for typed, weight in piece_weight.items()
+        ]
         reranked: list[tuple[float, float, int]] = []
         for doc in best:
-            best_variant = process.extractOne(query, self._variant_texts(doc), scorer=fuzz.token_sort_ratio)
+            best_variant = process.extractOne(query, self._compared_texts(doc), scorer=fuzz.ratio)
             resemblance = best_variant[1] / 100 if best_variant else 0.0
             # The share of the question's information this entry holds.
-            share = share_of(self._holder(doc, known_set))
+            share = sum(w for w, postings in held_by if any(_holds(docs, doc) for docs in postings)) / total
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
             rank_score = (
                 w_bm25 * scores[doc] / top
@@ -576,6 +590,8 @@ def allowed_typos(length: int) -> int:
 
 
 def _holds(docs: array[int], doc: int) -> bool:
+    """Whether ``doc`` is in postings ``docs``: they are sorted, so a binary search says, for the few
+    entries re-ranked."""
     at = bisect_left(docs, doc)
     return at < len(docs) and docs[at] == doc
 
