@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -601,6 +601,20 @@ _END = " "
 # Pieces side by side that are not inert ("o"), among the marks of a text's pieces.
 _TOGETHER = re.compile("oo+")
 
+_Value = TypeVar("_Value")
+
+
+class _Learnt(dict[str, _Value]):
+    """A dict that works a missing value out when it is first asked for."""
+
+    def __init__(self, work_out: Callable[[str], _Value], known: Mapping[str, _Value]) -> None:
+        super().__init__(known)
+        self._work_out = work_out
+
+    def __missing__(self, key: str) -> _Value:
+        value = self[key] = self._work_out(key)
+        return value
+
 
 @dataclass(slots=True)
 class _Piece:
@@ -636,9 +650,9 @@ class _TextTerms:
         # The end of a text: a piece of its own, inert, numbered 0.
         self._pieces: dict[str, _Piece] = {_END: _Piece((), (), starts=False, inert=True, ids=(0,))}
         # Each piece met: "i" if it is inert, "o" if not.
-        self._marks: dict[str, str] = {_END: "i"}
-        # The numbers of each piece read on its own (between inert pieces), once numbered.
-        self._alone: dict[str, tuple[int, ...]] = {_END: (0,)}
+        self._marks: _Learnt[str] = _Learnt(self._learn, {_END: "i"})
+        # The numbers of each piece read on its own (between inert pieces), numbered when first read.
+        self._alone: _Learnt[tuple[int, ...]] = _Learnt(self._read_alone, {_END: (0,)})
         # The numbers of each run of pieces that are not inert, once numbered.
         self._runs: dict[tuple[str, ...], tuple[int, ...]] = {}
         # The stems a synonym of several words holds after its first word.
@@ -646,67 +660,40 @@ class _TextTerms:
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
         """The numbers of each of ``texts``, each followed by 0."""
+        if max(map(len, texts), default=0) > MAX_ANALYSED_CHARS:
+            return [
+                term_id
+                for text in texts
+                for term_id in (self._long(text) if len(text) > MAX_ANALYSED_CHARS else self((text,)))
+            ]
         # Millions of pieces are met, nearly all of them known: an entry's texts are read at once.
-        if max(map(len, texts), default=0) <= MAX_ANALYSED_CHARS:
-            split: list[str] = []
-            for text in texts:
-                split += text.split()
-                split.append(_END)
-            met = self._met(split)
-            if met is not None:
-                return met
-        return [term_id for text in texts for term_id in self._text(text)]
-
-    def _text(self, text: str) -> list[int]:
-        """The numbers of one text, followed by 0."""
-        if len(text) > MAX_ANALYSED_CHARS:
-            # Folding reads only the start of a long text: it is analysed whole.
-            tokens = self._analyzer.tokens(text)
-            self._surface.update(tokens)
-            self._spelled.update(tokens)
-            return [*(self._number(term) for term in self._analyzer.terms(tokens)), 0]
-        split = [*text.split(), _END]
-        met = self._met(split)
-        return met if met is not None else self._first(split)
-
-    def _met(self, split: list[str]) -> list[int] | None:
-        """The numbers of pieces all met before; None when one was not, or was only ever read together
-        with others. Nothing is done per piece but looking it up and copying its numbers, which map()
-        and chain() do without a Python step per piece: only the runs of pieces side by side that are
-        not inert are read together. What is numbered here comes after all that is read before it."""
+        split: list[str] = []
+        for text in texts:
+            split += text.split()
+            split.append(_END)
+        # Nothing is done per piece but looking it up and copying its numbers, which map() and chain()
+        # do without a Python step per piece; only the runs of pieces side by side that are not inert
+        # are read together. Each piece and run is numbered when first read, in the order of reading.
         alone = self._alone.__getitem__
         out: list[int] = []
         done = 0
-        try:
-            marks = "".join(map(self._marks.__getitem__, split))
-            for run in _TOGETHER.finditer(marks):
-                at, end = run.span()
-                out += chain.from_iterable(map(alone, split[done:at]))
-                out += self._run(split[at:end])
-                done = end
-            out += chain.from_iterable(map(alone, split[done:]))
-        except KeyError:
-            return None
+        for run in _TOGETHER.finditer("".join(map(self._marks.__getitem__, split))):
+            at, end = run.span()
+            out += chain.from_iterable(map(alone, split[done:at]))
+            out += self._run(split[at:end])
+            done = end
+        out += chain.from_iterable(map(alone, split[done:]))
         return out
 
-    def _first(self, split: list[str]) -> list[int]:
-        """The numbers of pieces not all met before (``split`` ends with :data:`_END`): learnt and
-        numbered in the order they are read."""
-        out: list[int] = []
-        run: list[str] = []
-        for name in split:
-            piece = self._pieces.get(name) or self._learn(name)
-            if not piece.inert:
-                run.append(name)
-                continue
-            if run:
-                # The run before the piece is numbered first, as reading word by word would number it.
-                out.extend(self._run(run))
-                run = []
-            out.extend(piece.ids if piece.ids is not None else self._numbered(piece, name))
-        return out
+    def _long(self, text: str) -> list[int]:
+        """The numbers of a text longer than folding reads (analysed whole), followed by 0."""
+        tokens = self._analyzer.tokens(text)
+        self._surface.update(tokens)
+        self._spelled.update(tokens)
+        return [*(self._number(term) for term in self._analyzer.terms(tokens)), 0]
 
-    def _learn(self, name: str) -> _Piece:
+    def _learn(self, name: str) -> str:
+        """A piece's mark, the piece learnt (nothing numbered)."""
         analyzer = self._analyzer
         tokens = analyzer.tokens(name)
         self._surface.update(tokens)
@@ -714,15 +701,16 @@ class _TextTerms:
         words_ = tuple(analyzer.word(token) for token in tokens)
         starts = any(longest > 1 for _, _, longest in words_)
         inert = bool(words_) and not starts and not any(stem_ in self._following for stem_, _, _ in words_)
-        piece = self._pieces[name] = _Piece(tuple(tokens), words_, starts, inert)
-        self._marks[name] = "i" if inert else "o"
-        return piece
+        self._pieces[name] = _Piece(tuple(tokens), words_, starts, inert)
+        return "i" if inert else "o"
 
-    def _numbered(self, piece: _Piece, name: str) -> tuple[int, ...]:
+    def _read_alone(self, name: str) -> tuple[int, ...]:
+        piece = self._pieces[name]
+        return self._numbered(piece) if piece.inert else self._run([name])
+
+    def _numbered(self, piece: _Piece) -> tuple[int, ...]:
         # Numbered when first met, as reading the texts word by word would number them.
         piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
-        if piece.inert:
-            self._alone[name] = piece.ids
         return piece.ids
 
     def _run(self, names: list[str]) -> tuple[int, ...]:
@@ -736,7 +724,7 @@ class _TextTerms:
         skip = 0
         for index, piece in enumerate(found):
             if not skip and not piece.starts:
-                out.extend(piece.ids if piece.ids is not None else self._numbered(piece, names[index]))
+                out.extend(piece.ids if piece.ids is not None else self._numbered(piece))
                 continue
             for at, (_, alone, longest) in enumerate(piece.words):
                 if skip:
@@ -746,8 +734,6 @@ class _TextTerms:
                 else:
                     out.extend(self._number(term) for term in alone)
         numbers = self._runs[key] = tuple(out)
-        if len(names) == 1:
-            self._alone[names[0]] = numbers
         return numbers
 
     def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[int]) -> int:
