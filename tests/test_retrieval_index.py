@@ -20,10 +20,11 @@ from bot.qa.retrieval import K1, WEIGHTS, Analyzer, B, Document, Retriever
 CONTENT = load(BUNDLED_CONTENT)
 
 # Texts whose pieces between spaces are read differently from plain words: synonyms of several words
-# (across a space, a no-break space, a dash), French elisions, accents, a combining mark alone, empty
-# pieces, and a text longer than folding reads.
+# (across a space, a no-break space, a dash, a piece with no word), one after another, French elisions,
+# accents, a combining mark alone, empty pieces, and a text longer than folding reads.
 AWKWARD = (
     "crystal meth or CRYSTAL\u00a0METH, crystal—meth and crystal",
+    "crystal - meth narcan spray narcan kit crystal ... meth",
     "narcan nasal spray where? naloxone",
     "L'OMS et l'héroïne, c'est quoi ? qu'il",
     "e \u0301x — … ,,, ",

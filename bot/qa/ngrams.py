@@ -11,10 +11,12 @@ the same weights.
 from __future__ import annotations
 
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +31,9 @@ from bot.content.text import MAX_ANALYSED_CHARS, fold, words
 # collisions are few, and the weights stay well under a megabyte on disk per class.
 BUCKETS = NGRAM_BUCKETS
 NGRAMS = range(2, 6)
+# Words whose n-grams are remembered, up to this long: two megabytes at most, whatever is typed.
+WORDS_REMEMBERED = 4096
+LONGEST_REMEMBERED = 32
 # Ridge penalty, and the step size of the gradient descent.
 L2 = 1e-4
 LEARNING_RATE = 0.05
@@ -50,13 +55,26 @@ class Fitted:
 @lru_cache(maxsize=256)
 def ngrams(text: str) -> Mapping[int, int]:
     """The hashed character n-grams of ``text``'s folded words, counted (read-only: shared)."""
-    counts: Counter[int] = Counter()
-    for word in words(fold(text[:MAX_ANALYSED_CHARS])):
-        padded = f" {word} "
-        for n in NGRAMS:
-            for start in range(len(padded) - n + 1):
-                counts[zlib.crc32(padded[start : start + n].encode()) % BUCKETS] += 1
+    counts = Counter(chain.from_iterable(map(_word_ngrams, words(fold(text[:MAX_ANALYSED_CHARS])))))
     return MappingProxyType(dict(counts))
+
+
+def _word_ngrams(word: str) -> array[int]:
+    """The buckets of a word's n-grams, edges marked, by size then by place."""
+    return _remembered(word) if len(word) <= LONGEST_REMEMBERED else _hashed(word)
+
+
+# Words come back again and again, in questions and in the training texts: each one's n-grams are
+# hashed once (a crc32 per n-gram was most of the time of reading a question).
+@lru_cache(maxsize=WORDS_REMEMBERED)
+def _remembered(word: str) -> array[int]:
+    return _hashed(word)
+
+
+def _hashed(word: str) -> array[int]:
+    padded = f" {word} "
+    spans = [(start, start + n) for n in NGRAMS for start in range(len(padded) - n + 1)]
+    return array("I", [zlib.crc32(padded[start:end].encode()) % BUCKETS for start, end in spans])
 
 
 def vector(counts: Mapping[int, int], idf: Floats) -> tuple[Ints, Floats]:
@@ -72,7 +90,9 @@ def vector(counts: Mapping[int, int], idf: Floats) -> tuple[Ints, Floats]:
 def probabilities(weights: npt.NDArray[np.floating[Any]], bias: Floats, idf: Floats, text: str) -> Floats:
     """How likely each class is for ``text``."""
     index, values = vector(ngrams(text), idf)
-    scores: Floats = (weights[:, index] @ values + bias).astype(np.float32)
+    # The same single-precision row-major operands however the weights are laid out, so the same sums.
+    read = np.ascontiguousarray(weights[:, index], dtype=np.float32)
+    scores: Floats = (read @ values + bias).astype(np.float32)
     exp: Floats = np.exp(scores - scores.max())
     return exp / np.float32(exp.sum())
 

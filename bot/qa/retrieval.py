@@ -25,8 +25,8 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
-from typing import Any
+from itertools import chain, pairwise
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -263,15 +263,11 @@ class Retriever:
         answer_of = array("q")
         text_terms = _TextTerms(analyzer, self._number, surface, self.spelled)
         for document in documents:
-            variants.extend(text_terms(document.title))
-            title_ends.append(len(variants))
-            variants.append(0)
-            for question in document.questions:
-                variants.extend(text_terms(question))
-                variants.append(0)
+            numbers = text_terms((document.title, *document.questions))
+            title_ends.append(len(variants) + numbers.index(0))
+            variants.extend(numbers)
             variant_ends.append(len(variants))
-            for tag in document.tags:
-                tags.extend(text_terms(tag))
+            tags.extend(term for term in text_terms(document.tags) if term)
             tag_ends.append(len(tags))
             answer = plain(document.answer)
             known = answers.get(answer)
@@ -287,7 +283,11 @@ class Retriever:
         del text_terms, answers
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
-        self._surface = sorted(sys.intern(w) for w in surface)
+        # By length, each in alphabetical order: a word within n edits of a typo is within n letters of
+        # its length, so a correction looks only at a few lengths.
+        self._surface: dict[int, list[str]] = {}
+        for word in sorted(surface):
+            self._surface.setdefault(len(word), []).append(sys.intern(word))
         self._count = max(len(documents), 1)
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
@@ -404,18 +404,9 @@ class Retriever:
         n = len(self._docs(term))
         return math.log(1 + (self._count - n + 0.5) / (n + 0.5))
 
-    def _holder(self, doc: int, known: Container[str]) -> Callable[[str], bool]:
-        """Whether entry ``doc`` holds a known term: the postings are sorted, so a binary search says,
-        for the few entries re-ranked."""
-        return lambda term: term in known and _holds(self._docs(term), doc)
-
     def _variant_texts(self, doc: int) -> list[str]:
         """The entry's title and question variants as text, rebuilt from term numbers (kept as numbers:
-        text for every variant of a large knowledge base would be most of its memory) and remembered
-        for the entries asked about most."""
-        texts = self._texts_cache.get(doc)
-        if texts is not None:
-            return texts
+        text for every variant of a large knowledge base would be most of its memory)."""
         texts = []
         variant: list[str] = []
         for term_id in self._variants[doc]:
@@ -424,9 +415,18 @@ class Retriever:
             else:
                 texts.append(" ".join(variant))
                 variant = []
-        if len(self._texts_cache) >= TEXTS_CACHE:
-            del self._texts_cache[next(iter(self._texts_cache))]
-        self._texts_cache[doc] = texts
+        return texts
+
+    def _compared_texts(self, doc: int) -> list[str]:
+        """The entry's distinct title and question variants as the re-ranking compares them (their terms
+        sorted, as token_sort_ratio would sort them at every comparison), remembered for the entries
+        asked about most."""
+        texts = self._texts_cache.get(doc)
+        if texts is None:
+            texts = list(dict.fromkeys(" ".join(sorted(text.split())) for text in self._variant_texts(doc)))
+            if len(self._texts_cache) >= TEXTS_CACHE:
+                del self._texts_cache[next(iter(self._texts_cache))]
+            self._texts_cache[doc] = texts
         return texts
 
     def _correct(self, word: str) -> str | None:
@@ -436,9 +436,14 @@ class Retriever:
         typos = allowed_typos(len(word))
         best = None
         if typos:
-            found = process.extractOne(word, self._surface, scorer=Levenshtein.distance, score_cutoff=typos)
+            hits = (
+                process.extractOne(word, self._surface.get(length, ()), scorer=Levenshtein.distance, score_cutoff=typos)
+                for length in range(len(word) - typos, len(word) + typos + 1)
+            )
+            # The closest word; of several as close, the first in alphabetical order.
+            found = min(((distance, choice) for choice, distance, _ in filter(None, hits)), default=None)
             # A typo rarely hits the first letter; requiring it keeps "maths" from becoming "bath".
-            best = found[0] if found and found[0][0] == word[0] else None
+            best = found[1] if found and found[1][0] == word[0] else None
         if len(self._correction_cache) < 50000:
             self._correction_cache[word] = best
         return best
@@ -534,13 +539,18 @@ class Retriever:
             return Ranking((), 0.0, coverage)
         best = heapq.nlargest(RERANK, scores, key=scores.__getitem__)
         top = scores[best[0]]
-        query = " ".join(t for t, _, _ in terms)
+        # The question's terms sorted, as token_sort_ratio compares it with the variants (sorted too).
+        query = " ".join(sorted(t for t, _, _ in terms))
+        # Each piece of the question's information, with the entries holding each of its known terms.
+        held_by = [
+            (weight, [self._docs(t) for t in pieces[typed] if t in known_set]) for typed, weight in piece_weight.items()
+        ]
         reranked: list[tuple[float, float, int]] = []
         for doc in best:
-            best_variant = process.extractOne(query, self._variant_texts(doc), scorer=fuzz.token_sort_ratio)
+            best_variant = process.extractOne(query, self._compared_texts(doc), scorer=fuzz.ratio)
             resemblance = best_variant[1] / 100 if best_variant else 0.0
             # The share of the question's information this entry holds.
-            share = share_of(self._holder(doc, known_set))
+            share = sum(w for w, postings in held_by if any(_holds(docs, doc) for docs in postings)) / total
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
             rank_score = (
                 w_bm25 * scores[doc] / top
@@ -580,8 +590,30 @@ def allowed_typos(length: int) -> int:
 
 
 def _holds(docs: array[int], doc: int) -> bool:
+    """Whether ``doc`` is in postings ``docs``: they are sorted, so a binary search says, for the few
+    entries re-ranked."""
     at = bisect_left(docs, doc)
     return at < len(docs) and docs[at] == doc
+
+
+# What ends a text among the pieces of several: never a piece, as split() splits at spaces.
+_END = " "
+# Pieces side by side that are not inert ("o"), among the marks of a text's pieces.
+_TOGETHER = re.compile("oo+")
+
+_Value = TypeVar("_Value")
+
+
+class _Learnt(dict[str, _Value]):
+    """A dict that works a missing value out when it is first asked for."""
+
+    def __init__(self, work_out: Callable[[str], _Value], known: Mapping[str, _Value]) -> None:
+        super().__init__(known)
+        self._work_out = work_out
+
+    def __missing__(self, key: str) -> _Value:
+        value = self[key] = self._work_out(key)
+        return value
 
 
 @dataclass(slots=True)
@@ -593,6 +625,9 @@ class _Piece:
     words: tuple[tuple[str, tuple[str, ...], int], ...]
     # Whether a word of it may start a synonym of several words.
     starts: bool
+    # Whether no synonym of several words can hold any of its words (it has some): a synonym never
+    # reaches across it, so the text on either side of it is read on its own.
+    inert: bool
     # The numbers of its words' terms on their own, once met outside a synonym.
     ids: tuple[int, ...] | None = None
 
@@ -602,7 +637,9 @@ class _TextTerms:
     worked out once per distinct piece of text between spaces: a knowledge base a hundred times
     today's has millions of words in its variants but few distinct pieces, and a text's words are the
     words of its pieces one after the other (folding and splitting never join what whitespace
-    separates). Only around a word that may start a synonym of several words is a text read word by word.
+    separates). Most pieces hold no word of any synonym of several words: only where two pieces that
+    do stand side by side ("de la", "crystal meth") are they read together, word by word, once for
+    each such run of pieces.
     """
 
     def __init__(self, analyzer: Analyzer, number: Callable[[str], int], surface: set[str], spelled: set[str]) -> None:
@@ -610,28 +647,84 @@ class _TextTerms:
         self._number = number
         self._surface = surface
         self._spelled = spelled
-        self._pieces: dict[str, _Piece] = {}
-        # The numbers of the pieces none of whose words may start a synonym, once numbered.
-        self._simple: dict[str, tuple[int, ...]] = {}
+        # The end of a text: a piece of its own, inert, numbered 0.
+        self._pieces: dict[str, _Piece] = {_END: _Piece((), (), starts=False, inert=True, ids=(0,))}
+        # Each piece met: "i" if it is inert, "o" if not.
+        self._marks: _Learnt[str] = _Learnt(self._learn, {_END: "i"})
+        # The numbers of each piece read on its own (between inert pieces), numbered when first read.
+        self._alone: _Learnt[tuple[int, ...]] = _Learnt(self._read_alone, {_END: (0,)})
+        # The numbers of each run of pieces that are not inert, once numbered.
+        self._runs: dict[tuple[str, ...], tuple[int, ...]] = {}
+        # The stems a synonym of several words holds after its first word.
+        self._following = frozenset(stem_ for key in analyzer.synonyms for stem_ in key[1:])
 
-    def __call__(self, text: str) -> list[int]:
-        if len(text) > MAX_ANALYSED_CHARS:
-            # Folding reads only the start of a long text: it is analysed whole.
-            tokens = self._analyzer.tokens(text)
-            self._surface.update(tokens)
-            self._spelled.update(tokens)
-            return [self._number(term) for term in self._analyzer.terms(tokens)]
-        split = text.split()
-        try:
-            return [term_id for name in split for term_id in self._simple[name]]
-        except KeyError:
-            pass
-        found = [self._pieces.get(name) or self._learn(name) for name in split]
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        """The numbers of each of ``texts``, each followed by 0."""
+        if max(map(len, texts), default=0) > MAX_ANALYSED_CHARS:
+            return [
+                term_id
+                for text in texts
+                for term_id in (self._long(text) if len(text) > MAX_ANALYSED_CHARS else self((text,)))
+            ]
+        # Millions of pieces are met, nearly all of them known: an entry's texts are read at once.
+        split: list[str] = []
+        for text in texts:
+            split += text.split()
+            split.append(_END)
+        # Nothing is done per piece but looking it up and copying its numbers, which map() and chain()
+        # do without a Python step per piece; only the runs of pieces side by side that are not inert
+        # are read together. Each piece and run is numbered when first read, in the order of reading.
+        alone = self._alone.__getitem__
+        out: list[int] = []
+        done = 0
+        for run in _TOGETHER.finditer("".join(map(self._marks.__getitem__, split))):
+            at, end = run.span()
+            out += chain.from_iterable(map(alone, split[done:at]))
+            out += self._run(split[at:end])
+            done = end
+        out += chain.from_iterable(map(alone, split[done:]))
+        return out
+
+    def _long(self, text: str) -> list[int]:
+        """The numbers of a text longer than folding reads (analysed whole), followed by 0."""
+        tokens = self._analyzer.tokens(text)
+        self._surface.update(tokens)
+        self._spelled.update(tokens)
+        return [*(self._number(term) for term in self._analyzer.terms(tokens)), 0]
+
+    def _learn(self, name: str) -> str:
+        """A piece's mark, the piece learnt (nothing numbered)."""
+        analyzer = self._analyzer
+        tokens = analyzer.tokens(name)
+        self._surface.update(tokens)
+        self._spelled.update(tokens)
+        words_ = tuple(analyzer.word(token) for token in tokens)
+        starts = any(longest > 1 for _, _, longest in words_)
+        inert = bool(words_) and not starts and not any(stem_ in self._following for stem_, _, _ in words_)
+        self._pieces[name] = _Piece(tuple(tokens), words_, starts, inert)
+        return "i" if inert else "o"
+
+    def _read_alone(self, name: str) -> tuple[int, ...]:
+        piece = self._pieces[name]
+        return self._numbered(piece) if piece.inert else self._run([name])
+
+    def _numbered(self, piece: _Piece) -> tuple[int, ...]:
+        # Numbered when first met, as reading the texts word by word would number them.
+        piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
+        return piece.ids
+
+    def _run(self, names: list[str]) -> tuple[int, ...]:
+        """The numbers of pieces that are not inert side by side, read word by word the first time."""
+        key = tuple(names)
+        known = self._runs.get(key)
+        if known is not None:
+            return known
+        found = [self._pieces[name] for name in names]
         out: list[int] = []
         skip = 0
         for index, piece in enumerate(found):
             if not skip and not piece.starts:
-                out.extend(piece.ids if piece.ids is not None else self._numbered(piece, split[index]))
+                out.extend(piece.ids if piece.ids is not None else self._numbered(piece))
                 continue
             for at, (_, alone, longest) in enumerate(piece.words):
                 if skip:
@@ -640,23 +733,8 @@ class _TextTerms:
                     skip = size - 1
                 else:
                     out.extend(self._number(term) for term in alone)
-        return out
-
-    def _learn(self, name: str) -> _Piece:
-        analyzer = self._analyzer
-        tokens = analyzer.tokens(name)
-        self._surface.update(tokens)
-        self._spelled.update(tokens)
-        words_ = tuple(analyzer.word(token) for token in tokens)
-        piece = self._pieces[name] = _Piece(tuple(tokens), words_, any(longest > 1 for _, _, longest in words_))
-        return piece
-
-    def _numbered(self, piece: _Piece, name: str) -> tuple[int, ...]:
-        # Numbered when first met, as reading the texts word by word would number them.
-        piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
-        if not piece.starts:
-            self._simple[name] = piece.ids
-        return piece.ids
+        numbers = self._runs[key] = tuple(out)
+        return numbers
 
     def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[int]) -> int:
         """How many words the longest synonym starting at word ``at`` of piece ``index`` has (its terms

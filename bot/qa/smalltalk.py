@@ -27,8 +27,18 @@ class SmallTalkDetector:
     def __init__(self, table: ConceptTable, stopwords: Mapping[str, AbstractSet[str]]) -> None:
         self._reader = ConceptReader(table, str)
         self._fillers = frozenset().union(*stopwords.values()) if stopwords else frozenset()
+        # The last message read and what it is: deciding asks about a message two or three times.
+        self._last: tuple[str, SmallTalk | None] | None = None
 
     def detect(self, text: str) -> SmallTalk | None:
+        last = self._last
+        if last is not None and last[0] == text:
+            return last[1]
+        found = self._detect(text)
+        self._last = (text, found)
+        return found
+
+    def _detect(self, text: str) -> SmallTalk | None:
         tokens = phrase_words(text)
         if not tokens:
             return None
