@@ -183,7 +183,10 @@ class Decider:
     def _variant_language(self, question: str, prefer: str | None) -> str | None:
         """The language whose own index knows the question best, when one clearly does."""
         scored = sorted(
-            ((self._language_strength(index.rank(question)), lang) for lang, index in self.indexes.items()),
+            (
+                (self._language_strength(index.rank(question, min_coverage=MIN_COVERAGE)), lang)
+                for lang, index in self.indexes.items()
+            ),
             reverse=True,
         )
         if not scored or scored[0][0] <= 0:

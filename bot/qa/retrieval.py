@@ -485,8 +485,10 @@ class Retriever:
         """Whether any of these words means something to the index (through synonyms and typos too)."""
         return any(known for _, known, _ in self.query_terms(tokens))
 
-    def rank(self, text: str, limit: int = 5, beliefs: Mapping[str, float] | None = None) -> Ranking:
-        return self.rank_words(self.analyzer.tokens(text), limit, beliefs=beliefs)
+    def rank(
+        self, text: str, limit: int = 5, beliefs: Mapping[str, float] | None = None, min_coverage: float = 0.0
+    ) -> Ranking:
+        return self.rank_words(self.analyzer.tokens(text), limit, beliefs=beliefs, min_coverage=min_coverage)
 
     def rank_words(
         self,
@@ -494,13 +496,16 @@ class Retriever:
         limit: int = 5,
         known_elsewhere: Container[str] = (),
         beliefs: Mapping[str, float] | None = None,
+        min_coverage: float = 0.0,
     ) -> Ranking:
         """Rank the entries for a question already split into folded words.
 
         ``known_elsewhere``: typed words this index does not know but another one searched for the same
         question does. They count as known for coverage (the question is not out of scope for them)
         but no entry here matches them. ``beliefs``: the entry model's probability of each entry, added
-        to the re-ranking score of the best candidates.
+        to the re-ranking score of the best candidates. ``min_coverage``: below this share of the question
+        known, no entry is ranked (the coverage alone is reported), as a caller that would discard the
+        ranking anyway need not pay for it.
         """
         beliefs = beliefs or {}
         terms = self.query_terms(tokens, known_elsewhere)
@@ -535,7 +540,7 @@ class Retriever:
             docs, term_weights = self._postings[self._term_ids[term]]
             for doc, weight in zip(docs, term_weights, strict=True):
                 scores[doc] += idf * weight
-        if not scores:
+        if not scores or coverage < min_coverage:
             return Ranking((), 0.0, coverage)
         best = heapq.nlargest(RERANK, scores, key=scores.__getitem__)
         top = scores[best[0]]
