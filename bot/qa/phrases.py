@@ -143,7 +143,9 @@ class PhraseSet:
     def _found(self, tokens: Sequence[str]) -> Iterable[Found]:
         matched = [self._matches(t) for t in tokens[:MAX_TOKENS]]
         for start, at_start in enumerate(matched):
-            for first in at_start:
+            # In a fixed order: a set's order changes from process to process, and with it which of two
+            # phrases found at one place a rule would report.
+            for first in sorted(at_start, key=_word_order) if len(at_start) > 1 else at_start:
                 for phrase in self._by_first.get(first, ()):
                     end = _match_rest(phrase.words, 1, start + 1, matched)
                     if end >= 0:
@@ -159,6 +161,10 @@ class PhraseSet:
 
     def search(self, text: str) -> str | None:
         return self.find(words(text))
+
+
+def _word_order(word: Word) -> tuple[str, bool]:
+    return word.text, word.prefix
 
 
 def _match_rest(phrase: Sequence[Word], index: int, pos: int, matched: Sequence[frozenset[Word]]) -> int:
