@@ -68,6 +68,12 @@ async def sign_up(bot: TestBot, name: str = "Maria López", email: str = "maria@
     return await bot.press("I agree")
 
 
+async def sign_up_and_share(bot: TestBot) -> None:
+    """Sign the petition and say yes to sharing it with the destination."""
+    await sign_up(bot)
+    await bot.press("Yes, share")
+
+
 class Reports:
     """An organisers' report that records what it was told."""
 

@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import jsonschema
@@ -31,6 +32,7 @@ from sync_support import (
     close_engines,
     engine_for,
     sign_up,
+    sign_up_and_share,
     sync_config,
     sync_services,
 )
@@ -79,6 +81,11 @@ def hook() -> Iterator[FakeWebhook]:
         yield fake
 
 
+def an_bot(config: Config, services: Services, an: FakeActionNetwork) -> AbstractAsyncContextManager[TestBot]:
+    """The bot, its petition shared with the fake Action Network."""
+    return TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an"))
+
+
 async def rows(bot: TestBot) -> list[dict[str, object]]:
     found = await bot.core.store.rows("SELECT * FROM sync_outbox ORDER BY id")
     return [dict(row) for row in found]
@@ -103,7 +110,7 @@ async def test_a_destination_missing_from_the_configuration_asks_nothing(config:
 async def test_yes_queues_the_signature_with_the_question_as_read(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+    async with an_bot(config, services, an) as bot:
         replies = await sign_up(bot)
         # A separate question, nothing chosen for them: two buttons, and nothing queued before a Yes.
         assert "share my name and e-mail with Harm Reduction Now so they can contact me?" in replies
@@ -133,7 +140,7 @@ async def test_yes_queues_the_signature_with_the_question_as_read(
 async def test_no_records_the_answer_and_nothing_leaves(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+    async with an_bot(config, services, an) as bot:
         await sign_up(bot)
         assert "nothing is shared with Harm Reduction Now" in await bot.press("No, don't share")
         assert await rows(bot) == []
@@ -146,7 +153,7 @@ async def test_no_records_the_answer_and_nothing_leaves(
 async def test_action_network_is_not_offered_a_signer_without_an_e_mail(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+    async with an_bot(config, services, an) as bot:
         await bot.ask(f"/sign {PETITION}")
         await bot.ask("Maria López")
         await bot.press("Skip")
@@ -158,7 +165,7 @@ async def test_action_network_is_not_offered_a_signer_without_an_e_mail(
 async def test_the_question_of_another_version_or_without_a_signature_is_stale(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+    async with an_bot(config, services, an) as bot:
         assert "expired" in await bot.act(Petitions.SHARE.build("yes", PETITION, SHARE_QUESTION_VERSION))
         await sign_up(bot)
         assert "expired" in await bot.act(Petitions.SHARE.build("yes", PETITION, SHARE_QUESTION_VERSION + 1))
@@ -177,9 +184,8 @@ def test_a_name_is_split_at_its_first_space() -> None:
 async def test_action_network_gets_one_osdi_signature_and_its_identifier_is_kept(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         engine = engine_for(bot)
         assert await engine.elect()
         assert await engine.run_once("an") == 1
@@ -206,11 +212,10 @@ async def test_action_network_gets_one_osdi_signature_and_its_identifier_is_kept
 async def test_429_5xx_and_an_empty_200_are_retried_then_delivered_once(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
+    async with an_bot(config, services, an) as bot:
         clock = ManualClock()
         bot.core.clock = clock
-        await sign_up(bot)
-        await bot.press("Yes, share")
+        await sign_up_and_share(bot)
         engine = engine_for(bot)
         await engine.elect()
         an.script("429", "500", "empty")
@@ -237,9 +242,8 @@ async def test_429_5xx_and_an_empty_200_are_retried_then_delivered_once(
 async def test_a_permanent_error_stops_the_row_and_is_reported(
     config: Config, services: Services, an: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         monkeypatch.setenv(AN_TOKEN_ENV, "a-revoked-token")
         reports = Reports()
         engine = engine_for(bot, reports)
@@ -263,9 +267,8 @@ async def test_a_permanent_error_stops_the_row_and_is_reported(
 async def test_a_missing_token_is_a_permanent_error_named_by_its_variable(
     config: Config, services: Services, an: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         monkeypatch.delenv(AN_TOKEN_ENV)
         engine = engine_for(bot)
         await engine.elect()
@@ -283,8 +286,7 @@ async def test_webhook_events_are_signed_verified_and_follow_the_schema(
 ) -> None:
     settings = sync_config(config, hook=hook.url)
     async with TestBot.started(settings, sync_services(services, "hook", pledge="hook")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+        await sign_up_and_share(bot)
         await bot.act(Pledges.TAKE.build(PLEDGE))
         await bot.act(Pledges.WITHDRAW.build(PLEDGE))
         engine = engine_for(bot)
@@ -358,9 +360,8 @@ def test_the_readme_shows_the_receiver_example() -> None:
 async def test_forget_unsubscribes_at_action_network_tells_the_truth_and_leaves_a_manual_step(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         reports = Reports()
         engine = engine_for(bot, reports)
         await engine.elect()
@@ -386,9 +387,8 @@ async def test_forget_unsubscribes_at_action_network_tells_the_truth_and_leaves_
 async def test_forget_before_sending_cancels_and_nothing_leaves(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         await bot.ask("/forget")
         told = await bot.press("Yes, erase")
         assert "Action Network" not in told
@@ -403,9 +403,8 @@ async def test_forget_before_sending_cancels_and_nothing_leaves(
 async def test_forget_while_the_signature_is_in_flight_and_fails_cancels_it(
     config: Config, services: Services, an: FakeActionNetwork
 ) -> None:
-    async with TestBot.started(sync_config(config, an=an.base_url), sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+    async with an_bot(config, services, an) as bot:
+        await sign_up_and_share(bot)
         engine = engine_for(bot)
         await engine.elect()
         # In flight (claimed) when the person asks to be forgotten; then the request fails.
@@ -424,8 +423,7 @@ async def test_forget_sends_signature_erased_to_the_webhook(
     config: Config, services: Services, hook: FakeWebhook
 ) -> None:
     async with TestBot.started(sync_config(config, hook=hook.url), sync_services(services, "hook")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+        await sign_up_and_share(bot)
         engine = engine_for(bot)
         await engine.elect()
         await engine.run_once("hook")
@@ -645,8 +643,7 @@ async def test_sync_status_and_retry_on_the_command_line(
         encoding="utf-8",
     )
     async with TestBot.started(settings, sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+        await sign_up_and_share(bot)
         an.script("401")
         engine = engine_for(bot)
         await engine.elect()
@@ -675,8 +672,7 @@ async def test_the_organisers_report_reaches_organisers_through_the_delivery_eng
     # The console's chat is "console:<user>", so this organiser's "id" is the test console's chat.
     settings = dataclasses.replace(sync_config(config, an=an.base_url), organisers=("console:console:tester",))
     async with TestBot.started(settings, sync_services(services, "an")) as bot:
-        await sign_up(bot)
-        await bot.press("Yes, share")
+        await sign_up_and_share(bot)
         an.script("401")
         report = organiser_report(bot.core.locales, "en", settings.organisers, {"console": bot.engine})
         engine = engine_for(bot)
