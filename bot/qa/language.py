@@ -82,27 +82,26 @@ class LanguageDetector:
     def lean(self, text: str) -> str | None:
         """The language ``text`` leans to, when it is long enough to lean at all and one of ours leads
         every language the model knows by at least ``MIN_LEAN`` of the probability."""
-        if len(_WORD.findall(text[:MAX_CHARS])) < self.min_words:
-            return None
-        guess = self.guess(text)
-        return guess.lang if guess is not None and guess.ours and guess.confidence >= MIN_LEAN else None
+        return self._leading(text, MIN_LEAN)
 
     def detect(self, text: str) -> str | None:
         """The language ``text`` is written in, if it can be told reliably; else None."""
         # The same questions come again and again (and the answer to them is remembered too).
         if text in self._recent:
             return self._recent[text]
-        found = self._detect(text)
+        found = self._leading(text, self.min_confidence)
         if len(text) <= MAX_CHARS:
             self._recent[text] = found
             if len(self._recent) > CACHE_SIZE:
                 del self._recent[next(iter(self._recent))]
         return found
 
-    def _detect(self, text: str) -> str | None:
+    def _leading(self, text: str, confidence: float) -> str | None:
+        """One of ours, when ``text`` is long enough to judge and it leads every language the model
+        knows with at least ``confidence`` of our languages' probability."""
         if len(_WORD.findall(text[:MAX_CHARS])) < self.min_words:
             return None
         guess = self.guess(text)
-        if guess is None or not guess.ours or guess.confidence < self.min_confidence:
+        if guess is None or not guess.ours or guess.confidence < confidence:
             return None
         return guess.lang

@@ -4,9 +4,9 @@ A question naming a year ("how many died of toxic drugs in British Columbia in 2
 year. An entry that never mentions it, in any language (titles, question variants, answers, sources),
 can be on the right topic without answering it: the knowledge base's own places and laws, asked for a
 figure or an event it does not give. Such an entry is offered ("did you mean"), not served as the
-answer. On the tuning set, of the answers to questions naming a year the entry does not mention, nine
-were to out-of-scope questions and one was right (the year given as context, not asked about: "my son
-died of an od in 2021, how can i help"), which now gets the same entry as a suggestion.
+answer. On the tuning set this kept five more near misses unanswered and turned one right answer into
+a suggestion of the same entry (the year given as context, not asked about: "my son died of an od in
+2021, how can i help").
 """
 
 from __future__ import annotations
