@@ -88,7 +88,7 @@ def test_any_text_gets_a_verdict(text: str) -> None:
     ("message", "kind"),
     [
         ("i don't see the point in being here anymore", "crisis"),
-        ("ma coloc est sous 3-MMC depuis hier, elle est brûlante, elle tremble et raconte n'importe quoi", "stimulant"),
+        ("estou há três dias acordado de cristal e acho que estão a vigiar-me, o coração não abranda", "stimulant"),
     ],
 )
 def test_the_decider_raises_the_alarm_the_rules_miss(services: Services, message: str, kind: str) -> None:
@@ -99,7 +99,7 @@ def test_the_decider_raises_the_alarm_the_rules_miss(services: Services, message
     match = answer.crisis if kind == "crisis" else answer.emergency
     assert match is not None and match.phrase == LEARNED
     if answer.emergency is not None:
-        assert answer.emergency.kind == kind and answer.emergency.lang == "fr"
+        assert answer.emergency.kind == kind and answer.emergency.lang == "pt"
 
 
 def test_small_talk_and_the_rules_look_alikes_are_never_put_to_the_model(services: Services) -> None:

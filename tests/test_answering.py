@@ -71,18 +71,18 @@ def test_refusals_carry_no_amount(services: Services) -> None:
 FLOORS = {
     "emergencies": 1.0,
     "crisis": 1.0,
-    "smalltalk": 0.95,
-    "refusals": 0.95,
+    "smalltalk": 0.99,
+    "refusals": 0.97,
     "look-alikes": 0.96,
-    "out-of-scope": 0.96,
-    "near-misses": 0.37,
-    "overdose-questions": 0.95,
-    "entries en": 0.95,
+    "out-of-scope": 0.97,
+    "near-misses": 0.38,
+    "overdose-questions": 0.96,
+    "entries en": 0.96,
     "entries es": 0.95,
-    "entries pt": 0.94,
-    "entries ru": 0.93,
-    "entries uk": 0.9,
-    "entries fr": 0.92,
+    "entries pt": 0.95,
+    "entries ru": 0.95,
+    "entries uk": 0.91,
+    "entries fr": 0.93,
 }
 
 
@@ -154,3 +154,32 @@ def test_a_year_the_entry_never_mentions_gets_it_as_a_suggestion(
 ) -> None:
     answer = services.decider.answer(question, "en")
     assert answer.kind is kind and answer.candidates[0] == "british-columbia-pilot"
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "entry"),
+    [
+        (
+            "ok so my cousin got out last week after like 8 months inside and hes already talking about picking up"
+            " right where he left off, same amount and everything, my auntie is losing it. is it actually more"
+            " dangerous after being locked up or is she overreacting?",
+            "en",
+            "tolerance-loss",
+        ),
+        (
+            "ayer en la noche me pinché sin querer con una jeringa que no era mía, una amiga me dijo que hay unas"
+            " pastillas que te dan en urgencias para no agarrar vih pero no sé si ya es tarde, hasta cuándo tengo"
+            " tiempo?",
+            "es",
+            "pep",
+        ),
+    ],
+)
+def test_a_question_told_as_a_story_is_answered(services: Services, question: str, lang: str, entry: str) -> None:
+    # Most of a story is words its entry does not hold, so its confidence is low: the calibration weighs
+    # that by the question's length.
+    decider = services.decider
+    ranking = decider.rank(question, lang)
+    assert ranking.words > 30 and ranking.confidence < 0.6
+    answer = decider.answer(question, lang)
+    assert answer.kind is ReplyKind.ANSWER and answer.entry == entry and answer.lang == lang

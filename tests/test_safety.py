@@ -255,6 +255,10 @@ SMALL_TALK = [
     ("ru", "спасибо большое", "thanks"),
     ("uk", "привіт", "greeting"),
     ("fr", "merci beaucoup", "thanks"),
+    # What people call the bot, beside a greeting, thanks or an "ok".
+    ("es", "buenas noches bot", "greeting"),
+    ("pt", "e ai bot, beleza?", "greeting"),
+    ("ru", "спасибо, бот", "thanks"),
 ]
 
 
@@ -276,6 +280,15 @@ def test_small_talk_gets_a_friendly_line_in_the_persons_language(
 def test_a_greeting_before_a_question_answers_the_question(services: Services) -> None:
     answer = services.decider.answer("hi, where can i get narcan", "en")
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone"
+
+
+@pytest.mark.parametrize(
+    ("message", "lang"), [("bot", "en"), ("quién está detrás de este bot", "es"), ("ти людина чи бот?", "uk")]
+)
+def test_the_bots_name_alone_or_in_a_question_is_no_small_talk(services: Services, message: str, lang: str) -> None:
+    assert services.decider.smalltalk.detect(message) is None
+    answer = services.decider.answer(message, lang)
+    assert answer.kind is not ReplyKind.SMALLTALK
 
 
 def test_every_kind_of_small_talk_has_its_reply(services: Services) -> None:
@@ -386,13 +399,16 @@ def test_a_calibration_without_a_file_falls_back_to_the_first_releases_threshold
     assert probability(calibration, Ranking((Hit("x", 1.0),), 0.5, 1.0, 1.0)) < calibration.answer
 
 
-def test_a_calibration_fitted_before_the_entry_model_still_loads(tree: Path) -> None:
+@pytest.mark.parametrize("missing", ["belief", "length"])
+def test_a_calibration_fitted_before_a_feature_existed_still_loads(tree: Path, missing: str) -> None:
     from bot.content import load
+    from bot.qa.calibration import FEATURES
 
     path = tree / "calibration.yaml"
     text = path.read_text()
-    assert "  belief: " in text
-    path.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith("  belief: ")))
+    assert f"  {missing}: " in text
+    path.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith(f"  {missing}: ")))
     calibration = load(tree).calibration
-    # Its belief counts for nothing: the older file decides as it did.
-    assert calibration.weights[-1] == 0.0 and len(calibration.weights) == 4
+    # The feature counts for nothing: the older file decides as it did; the others keep their weights.
+    weights = dict(zip(FEATURES, calibration.weights, strict=True))
+    assert weights[missing] == 0.0 and all(weight != 0.0 for name, weight in weights.items() if name != missing)

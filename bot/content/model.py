@@ -213,12 +213,15 @@ class Calibration:
 
 # A calibration for content that has none yet (a deployment's own folder without tuning cases): the
 # first release's thresholds, on confidence alone (answer from 0.55, "did you mean" from 0.45).
-UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
+UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
 
 
 # The kinds of small talk (bot/smalltalk.py), each with its reply in the interface strings; in order
 # of precedence: "hi, who are you?" is answered as a question about the bot.
 SMALLTALK_INTENTS = ("identity", "abilities", "thanks", "bye", "greeting", "ok")
+# The words people call the bot by ("bot", "бот"), read with the intents' phrases (``smalltalk.yaml``'s
+# ``names``), never an intent themselves.
+SMALLTALK_NAME = "name"
 
 
 @dataclass(frozen=True, slots=True)

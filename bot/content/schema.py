@@ -22,6 +22,7 @@ from bot.content.model import (
     EMERGENCY_CONCEPTS,
     LANGUAGES,
     SMALLTALK_INTENTS,
+    SMALLTALK_NAME,
     UNCALIBRATED,
     AlarmWeights,
     Calibration,
@@ -507,9 +508,10 @@ def load_crisis(root: Path, problems: list[Problem]) -> CrisisContent:
     return CrisisContent(texts, concepts, lines, directory)
 
 
-CALIBRATED_FEATURES = ("confidence", "coverage", "focus", "belief")
-# Calibrations fitted before the entry model existed have no weight for its belief: it counts 0.
-OPTIONAL_FEATURES = {"belief"}
+CALIBRATED_FEATURES = ("confidence", "coverage", "focus", "belief", "length")
+# Calibrations fitted before the entry model existed have no weight for its belief, and those fitted
+# before length was measured none for it: either counts 0.
+OPTIONAL_FEATURES = {"belief", "length"}
 
 
 def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
@@ -631,8 +633,11 @@ def load_smalltalk(root: Path, problems: list[Problem]) -> ConceptTable:
     doc = check.mapping(data, 1, "file") if data is not None else None
     if doc is None:
         return {}
-    check.fields(doc, "file", {"intents"}, set())
-    return _check_concepts(check, doc, SMALLTALK_INTENTS, "intents")
+    check.fields(doc, "file", {"intents"}, {"names"})
+    table = _check_concepts(check, doc, SMALLTALK_INTENTS, "intents")
+    if "names" in doc:
+        table[SMALLTALK_NAME] = _check_phrase_lists(check, doc["names"], doc.line_of("names"), "names")
+    return table
 
 
 def load_emergency(root: Path, problems: list[Problem]) -> EmergencyContent:

@@ -2,8 +2,12 @@
 
 Whether the best-ranked entry is right is a probability, estimated by a logistic model over what the
 ranking measures of a question: its confidence, the share of the question the knowledge base knows
-(coverage), the share the best entry's own titles, variants and tags hold (focus), and how likely the
-learned entry model (``entry_model.py``) finds that entry (belief). The model is
+(coverage), the share the best entry's own titles, variants and tags hold (focus), how likely the
+learned entry model (``entry_model.py``) finds that entry (belief), and how long the question is
+(length: the logarithm of 1 + its words). Length was added when two tuning blocks of messages told as
+stories came in: their right entries ranked first with the coverage of an out-of-scope question.
+Leave-one-block-out over the 13 blocks, it served 96.3 % of the questions expecting an entry instead of
+95.1 %, and answered 34 out-of-scope questions of 2,062 instead of 43. The model is
 fitted on the tuning set (``kb-tests.yaml``: every question that expects an entry is a positive when
 the best entry is the right one; a question nothing answers, or a wrong best entry, is a negative),
 and the two thresholds are chosen on the same data:
@@ -48,11 +52,11 @@ CONFIDENCE_Z = 0.84
 CLARIFY_CHOICES = 3
 # Ridge penalty: keeps the fit stable when two features move together.
 L2 = 0.01
-FEATURES = ("confidence", "coverage", "focus", "belief")
+FEATURES = ("confidence", "coverage", "focus", "belief", "length")
 
 
-def features(ranking: Ranking) -> tuple[float, float, float, float]:
-    return ranking.confidence, ranking.coverage, ranking.focus, ranking.belief
+def features(ranking: Ranking) -> tuple[float, float, float, float, float]:
+    return ranking.confidence, ranking.coverage, ranking.focus, ranking.belief, math.log1p(ranking.words)
 
 
 def probability(calibration: Calibration, ranking: Ranking) -> float:
@@ -130,7 +134,8 @@ def render(calibration: Calibration, achieved: dict[str, float], source: str) ->
         "# Generated: do not edit by hand. Run the command again after changing the knowledge base,\n"
         "# the lexicon or the tuning set (a test fails until it is up to date).\n"
         f"fitted: {calibration.fitted.isoformat()}\n"
-        "# P(the best entry is right) = 1 / (1 + exp(-(bias + confidence*w + coverage*w + focus*w + belief*w)))\n"
+        "# P(the best entry is right) = 1 / (1 + exp(-(bias + confidence*w + coverage*w + focus*w + belief*w\n"
+        "#   + length*w))), where length = ln(1 + the question's words)\n"
         f"model:\n  bias: {calibration.bias}\n{model}"
         '# Answer at or above this probability; offer "did you mean" at or above clarify.\n'
         f"answer: {calibration.answer}\n"

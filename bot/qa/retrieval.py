@@ -107,6 +107,10 @@ class Ranking:
     focus: float = 0.0
     # How likely the learned entry model finds the best hit (0 without one).
     belief: float = 0.0
+    # How many words the question has. A long message (a story told before the question) shares a
+    # smaller part of itself with any entry than a short one on the same topic, so the same coverage
+    # and confidence say more of it.
+    words: int = 0
 
 
 NOTHING = Ranking((), 0.0, 0.0)
@@ -541,7 +545,7 @@ class Retriever:
             for doc, weight in zip(docs, term_weights, strict=True):
                 scores[doc] += idf * weight
         if not scores or coverage < min_coverage:
-            return Ranking((), 0.0, coverage)
+            return Ranking((), 0.0, coverage, words=len(tokens))
         best = heapq.nlargest(RERANK, scores, key=scores.__getitem__)
         top = scores[best[0]]
         # The question's terms sorted, as token_sort_ratio compares it with the variants (sorted too).
@@ -571,7 +575,9 @@ class Retriever:
         held = {*self._variants[reranked[0][2]], *self._tags[reranked[0][2]]}
         focus = share_of(lambda t: t in known_set and self._term_ids[t] in held)
         belief = beliefs.get(self.ids[reranked[0][2]], 0.0)
-        return Ranking(hits, round(reranked[0][1], 4), round(coverage, 4), round(focus, 4), round(belief, 4))
+        return Ranking(
+            hits, round(reranked[0][1], 4), round(coverage, 4), round(focus, 4), round(belief, 4), len(tokens)
+        )
 
 
 def _frequency(times: Sequence[int]) -> float:

@@ -2,7 +2,9 @@
 
 A message is small talk when it is made only of small-talk phrases (``smalltalk.yaml``) and stop
 words: "hi!", "ok thanks", "hey, who are you?". A greeting before a question ("hi, where can i get
-narcan") is not: the question is answered.
+narcan") is not: the question is answered. What people call the bot ("bot", "бот") counts beside a
+greeting, thanks, a goodbye or an "ok" ("buenas noches bot", "e ai bot, beleza?"), not on its own nor
+in a question about the bot ("who is behind this bot", "ти людина чи бот?"), which its entry answers.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from bot.content.model import SMALLTALK_INTENTS, ConceptTable
+from bot.content.model import SMALLTALK_INTENTS, SMALLTALK_NAME, ConceptTable
 from bot.content.text import phrase_words
 from bot.qa.phrases import ConceptReader
+
+# The intents beside which the bot's name is part of the small talk.
+_ADDRESSING = frozenset({"greeting", "thanks", "bye", "ok"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +49,21 @@ class SmallTalkDetector:
             return None
         covered = [False] * len(tokens)
         intents: dict[str, set[str]] = {}
+        names: list[range] = []
         for seen in self._reader.read(tokens):
+            span = range(seen.found.start, seen.found.end)
+            if seen.concept == SMALLTALK_NAME:
+                names.append(span)
+                continue
             intents.setdefault(seen.concept, set()).add(seen.lang)
-            for at in range(seen.found.start, seen.found.end):
+            for at in span:
                 covered[at] = True
         if not intents:
             return None
+        if intents.keys() <= _ADDRESSING:
+            for span in names:
+                for at in span:
+                    covered[at] = True
         if not all(done or token in self._fillers for done, token in zip(covered, tokens, strict=True)):
             return None
         intent = next(i for i in SMALLTALK_INTENTS if i in intents)
