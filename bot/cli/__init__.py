@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = root.level
     try:
         return _main(argv)
+    except BrokenPipeError:
+        # Whoever read the output stopped (`kb eval | head`): nothing went wrong in the command, and
+        # Python's own flush of stdout at exit must not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         # Called in-process (tests, tools), the command leaves logging as it found it: no handler
         # behind on a stream it no longer owns.

@@ -147,7 +147,9 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
         print(f"{entries_file} is up to date")
     tests = config.content_path / "kb-tests.yaml"
     cases = load_cases(tests, set(content.kb.entries))
-    examples, calm = alarm_model.examples_from(content.kb, ((case.question, case.kind) for case in cases))
+    # Trained on messages as the bot reads them (translit in the Cyrillic it spells).
+    readable = built.decider.readable
+    examples, calm = alarm_model.examples_from(content.kb, ((readable(case.question), case.kind) for case in cases))
     checked = [
         is_calm and not built.decider.explains_away(example.text)
         for example, is_calm in zip(examples, calm, strict=True)

@@ -10,9 +10,9 @@ multinomial logistic regression over three classes: no alarm, emergency, crisis.
 variants (questions, never alarms), and its weights are written to ``alarms.npz`` in the content
 folder, which the bot reads. The core raises the alarm when the rules do, or when this model's
 probability of an alarm reaches a threshold chosen on held-out folds of the tuning set (calm messages
-must almost never reach it) and the rules' look-alikes (a pet, a device, a film, a joke) do not
-explain it away. Deterministic: the same text always gets the same answer, and training always gives
-the same weights.
+must almost never reach it) and the rules read no reason for the message to be no emergency (a pet,
+a device, a film, a joke, a figure of speech, something over: ``emergency.explained``).
+Deterministic: the same text always gets the same answer, and training always gives the same weights.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from babel import Locale, UnknownLocaleError
@@ -40,13 +40,14 @@ from bot.qa.emergency import (
     EmergencyKind,
     EmergencyMatch,
     Reading,
-    looks_alike,
+    explained,
 )
 from bot.qa.entry_model import EntryModel
 from bot.qa.language import LanguageDetector
 from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
 from bot.qa.safety import RefusalRules
 from bot.qa.smalltalk import SmallTalk, SmallTalkDetector
+from bot.qa.translit import Transliteration
 from bot.qa.years import entry_years, years_in
 
 KB_LANGUAGE = "en"
@@ -100,6 +101,17 @@ def vocabulary(content: Content, indexes: Iterable[Retriever]) -> frozenset[str]
     return frozenset(found)
 
 
+def words_by_language(content: Content, indexes: Mapping[str, Retriever]) -> dict[str, set[str]]:
+    """The folded words the content uses in each language: its entries as that language's index reads
+    them, and the phrases of the emergency, crisis and small-talk concepts."""
+    found: dict[str, set[str]] = {lang: set(index.spelled) for lang, index in indexes.items()}
+    for table in (content.emergency.concepts, content.crisis.concepts, content.smalltalk):
+        for phrases in table.values():
+            for lang, listed in phrases.items():
+                found.setdefault(lang, set()).update(w for phrase in listed for w in words(phrase))
+    return found
+
+
 def country_names() -> frozenset[str]:
     """Every country's name in each of the bot's languages (CLDR, through babel)."""
     return frozenset(name for lang in LANGUAGES for name in Locale.parse(lang).territories.values())
@@ -143,6 +155,7 @@ class Decider:
             if documents or lang == KB_LANGUAGE:
                 self.indexes[lang] = Retriever(documents, analyzer)
         known = vocabulary(content, self.indexes.values())
+        self.translit = Transliteration(words_by_language(content, self.indexes))
         self.detector = EmergencyDetector(content.emergency, known)
         self.crises = CrisisDetector(content.crisis, known)
         self.learned = AlarmModel(content.alarms) if content.alarms is not None else None
@@ -162,6 +175,9 @@ class Decider:
         ``prefer``: the asker's platform language (None when it gives none), which wins whenever the
         question fits it as well as any other ("narcan spray" from a Russian phone).
         """
+        spelled = self.translit.read(question)
+        if spelled is not None:
+            return spelled.lang
         detected = self.languages.detect(question)
         if detected is not None:
             return detected
@@ -218,7 +234,16 @@ class Decider:
 
     def alarms(self, question: str, reading: Reading | None = None) -> tuple[EmergencyMatch | None, CrisisMatch | None]:
         """The emergency and the crisis ``question`` describes, if any (``reading``: the emergency
-        rules' reading of it, when already made)."""
+        rules' reading of it as the content reads it, when already made). Russian or Ukrainian typed
+        in Latin letters is read as the Cyrillic it spells, then as typed: the content has phrases
+        for the commonest ("ne dyshit"), which a spelling without its soft signs can miss."""
+        text = self.readable(question)
+        found = self._alarms(text, reading)
+        if text != question and found == (None, None) and not self.explains_away(text):
+            found = self._alarms(question, None)
+        return found
+
+    def _alarms(self, question: str, reading: Reading | None) -> tuple[EmergencyMatch | None, CrisisMatch | None]:
         reading = reading or self.detector.read(question)
         emergency = self.detector.match(reading)
         crisis = self.crises.detect(question)
@@ -253,29 +278,32 @@ class Decider:
         return decided
 
     def explains_away(self, question: str, reading: Reading | None = None) -> bool:
-        """Whether ``question`` is small talk or a look-alike of the rules (a pet, a device, a story, a
-        joke): the learned detector is not asked about it, nor its threshold chosen on it."""
-        return looks_alike(reading or self.detector.read(question)) or self.smalltalk.detect(question) is not None
+        """Whether ``question`` is small talk or the rules read a reason for it to be no emergency (a
+        look-alike, a figure of speech, something over): the learned detector is not asked about it,
+        nor its threshold chosen on it."""
+        text = self.readable(question)
+        return explained(reading or self.detector.read(text)) or self.smalltalk.detect(text) is not None
 
     def decide(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, worked out afresh (benchmarks time this)."""
-        reading = self.detector.read(question)
+        text = self.readable(question)
+        reading = self.detector.read(text)
         emergency, crisis = self.alarms(question, reading)
         if emergency is not None or crisis is not None:
             return self._alarm(question, lang, emergency, crisis)
-        smalltalk = self.smalltalk.detect(question)
+        smalltalk = self.smalltalk.detect(text)
         if smalltalk is not None:
             return Answer(question, ReplyKind.SMALLTALK, None, (), lang, 1.0, smalltalk=smalltalk)
-        refusal = self.refusals.check(question)
+        refusal = self.refusals.check(text)
         if refusal is not None:
             served = self._served(refusal.entry, lang)
             return Answer(question, ReplyKind.REFUSAL, refusal.entry, (), served, 1.0)
         about_overdose = bool(reading.concepts & OVERDOSE_TOPIC)
-        ranking = self.rank(question, lang)
+        ranking = self.rank(text, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
         # A year the best entry never speaks of: it is on the topic asked about, not the answer to it.
-        elsewhen = bool(candidates) and not years_in(question) <= self.years[candidates[0]]
+        elsewhen = bool(candidates) and not years_in(text) <= self.years[candidates[0]]
         if candidates and score >= self.calibration.answer and not elsewhen:
             served = self._served(candidates[0], lang)
             return Answer(
@@ -303,8 +331,14 @@ class Decider:
         served = self._alarm_language(found_in, lang)
         return Answer(question, ReplyKind.EMERGENCY, entry, candidates, served, 1.0, emergency, crisis)
 
+    def readable(self, text: str) -> str:
+        """``text`` as the content reads it: Russian or Ukrainian typed in Latin letters, in Cyrillic."""
+        spelled = self.translit.read(text)
+        return spelled.text if spelled is not None else text
+
     def rank(self, question: str, lang: str) -> Ranking:
         """The best ranking of the entries for ``question`` from someone who reads ``lang``."""
+        question = self.readable(question)
         english = self.indexes[KB_LANGUAGE]
         own = self.indexes.get(lang) if lang != KB_LANGUAGE else None
         beliefs = self.entry_model.beliefs(question) if self.entry_model is not None else None
