@@ -85,6 +85,11 @@ ABOUT_OVERDOSE = [
     ("what does an overdose look like", "overdose-signs"),
     ("will i get arrested if i call 911 for someone who ods", "good-samaritan-laws"),
     ("what should you do if someone overdoses", "overdose-response"),
+    # Whether one can overdose (the infinitive) is a question, not an overdose happening.
+    ("можно ли передознуться кокаином или это только с героином", None),
+    ("правда, что после реабилитации легче передознуться?", None),
+    ("kak ponyat chto u cheloveka peredoz, kakie priznaki byvayut", None),
+    ("someone told me you should put a person who's overdosing in an ice bath, is that true?", None),
 ]
 
 
