@@ -211,8 +211,15 @@ class Decider:
         tied = [other for strength, other in scored if best - strength < LANGUAGE_MARGIN]
         if prefer in tied:
             return prefer
+        if len(tied) > 1:
+            # Words one language spells as typed and another only knows through a typo ("alcool" is
+            # French; English reads it as "alcohol"): the language that spells the most of them.
+            typed = set(self.analyzers[lang].tokens(question))
+            spelled = {other: len(typed & self.indexes[other].spelled) for other in tied}
+            most = max(spelled.values())
+            tied = [other for other in tied if spelled[other] == most]
         if len(tied) == 1:
-            return lang
+            return tied[0]
         if KB_LANGUAGE in tied:
             # As English as anything else ("suicidal", "narcan spray"): nothing tells.
             return None
