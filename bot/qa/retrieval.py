@@ -360,7 +360,7 @@ class Retriever:
         term_count = len(self._terms)
         # Stable, and an entry's rows are in the order they are read: the first row of an entry and term
         # is where the term first occurs in the entry.
-        order = np.argsort(found.key, kind="stable")
+        order = _stable_order(found.key)
         key = found.key[order]
         new = np.ones(len(key), bool)
         new[1:] = key[1:] != key[:-1]
@@ -390,7 +390,7 @@ class Retriever:
             table, which = np.unique(np.stack(per_field, axis=1), axis=0, return_inverse=True)
             frequencies = np.array([_frequency(row) for row in table.tolist()], np.float64)[which.reshape(-1)]
         del per_field
-        in_order = frequencies[np.argsort(docs * (int(first.max(initial=0)) + 1) + first)]
+        in_order = frequencies[_stable_order(docs * (int(first.max(initial=0)) + 1) + first)]
         ends = np.cumsum(np.bincount(docs, minlength=found.entries)).tolist()
         lengths = [sum(in_order[begin:end].tolist()) for begin, end in pairwise([0, *ends])]
         return docs + found.entry, terms, frequencies, lengths
@@ -412,7 +412,7 @@ class Retriever:
         # The postings held the frequency as a 4-byte float, which the weight is worked out from.
         held = frequencies.astype(np.float32).astype(np.float64)
         weights = (held * (K1 + 1) / (held + norms[docs])).astype(np.float32)
-        by_term = np.argsort(terms, kind="stable")
+        by_term = _stable_order(terms)
         bounds = np.searchsorted(terms[by_term], np.arange(term_count + 1)).tolist()
         doc_bytes = docs[by_term].astype(doc_type)
         weight_bytes = weights[by_term]
@@ -926,6 +926,21 @@ class _Occurrences:
             ),
             times=np.concatenate((np.ones(len(title) + len(tag_words), np.int32), counts[rows].astype(np.int32))),
         )
+
+
+def _stable_order(key: npt.NDArray[np.signedinteger[Any]]) -> Ints:
+    """The stable order of the numbers ``key`` (none negative), sorted 16 bits at a time from the lowest:
+    numpy sorts 16-bit numbers by radix, in a time linear in their count, several times faster than it
+    sorts wider ones."""
+    order = np.arange(len(key))
+    top = int(key.max(initial=0))
+    shift = 0
+    while True:
+        digits = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digits, kind="stable")]
+        shift += 16
+        if not top >> shift:
+            return order
 
 
 def _sizes(bounds: Ints) -> Ints:
