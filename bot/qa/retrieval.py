@@ -278,10 +278,8 @@ class Retriever:
         variant_counts = np.array([1 + len(document.questions) for document in documents], np.int64)
         tag_counts = np.array([len(document.tags) for document in documents], np.int64)
         # Terms are numbered in the order reading every entry, field after field, first meets them: each
-        # unit's terms when the unit is first met, each answer's when the answer is.
-        unit_numbers: list[tuple[int, ...] | None] = [None] * len(reader.terms)
-        unit_numbers[0] = (0,)
-        answer_numbers: list[list[int]] = [[] for _ in answer_counts]
+        # unit's terms when the unit is first met, each answer's when the answer is. What is met first
+        # where (the entry, the field, the place in it): the units of the variants, of the tags, the answers.
         met = (
             _first_met(variant_units, variant_counts, len(reader.terms)),
             _first_met(tag_units, tag_counts, len(reader.terms)),
@@ -291,13 +289,17 @@ class Retriever:
                 np.arange(len(first_answered)),
             ),
         )
+        answer_field = len(met) - 1
         entry = np.concatenate([entries for entries, _, _ in met])
         field = np.repeat(np.arange(len(met)), [len(entries) for entries, _, _ in met])
         place = np.concatenate([places for _, places, _ in met])
         what = np.concatenate([whats for _, _, whats in met])
         order = np.lexsort((place, field, entry))
+        unit_numbers: list[tuple[int, ...] | None] = [None] * len(reader.terms)
+        unit_numbers[0] = (0,)
+        answer_numbers: list[list[int]] = [[] for _ in answer_counts]
         for read_in, one in zip(field[order].tolist(), what[order].tolist(), strict=True):
-            if read_in == len(met) - 1:
+            if read_in == answer_field:
                 answer_numbers[one] = [self._number(term) for term in answer_counts[one]]
             elif unit_numbers[one] is None:
                 unit_numbers[one] = tuple(map(self._number, reader.terms[one]))
