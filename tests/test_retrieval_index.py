@@ -21,13 +21,16 @@ CONTENT = load(BUNDLED_CONTENT)
 
 # Texts whose pieces between spaces are read differently from plain words: synonyms of several words
 # (across a space, a no-break space, a dash, a piece with no word), one after another, French elisions,
-# accents, a combining mark alone, empty pieces, and a text longer than folding reads.
+# accents, a combining mark alone, empty pieces, the index's own end of a text, and a text longer than folding
+# reads.
 AWKWARD = (
     "crystal meth or CRYSTAL\u00a0METH, crystal—meth and crystal",
     "crystal - meth narcan spray narcan kit crystal ... meth",
     "narcan nasal spray where? naloxone",
     "L'OMS et l'héroïne, c'est quoi ? qu'il",
     "e \u0301x — … ,,, ",
+    # What marks the end of a text where the index reads many texts at once, inside one.
+    "crystal\x00meth narcan \x00 spray \x00",
     "",
     "straight shooter",
     "word " * 900 + "naloxone crystal meth",

@@ -162,7 +162,10 @@ class Decider:
         self.entry_model = EntryModel(content.entry_model) if content.entry_model is not None else None
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
         self.refusals = RefusalRules(content.refusals, known)
-        self.years = {entry_id: entry_years(entry) for entry_id, entry in self.kb.entries.items()}
+        # The years each entry mentions, worked out when a question naming a year first meets the entry:
+        # every text of every entry in every language read at each build was a quarter of a large
+        # knowledge base's build, for the few questions that name a year.
+        self._years: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ language
 
@@ -310,7 +313,8 @@ class Decider:
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
         # A year the best entry never speaks of: it is on the topic asked about, not the answer to it.
-        elsewhen = bool(candidates) and not years_in(text) <= self.years[candidates[0]]
+        asked = years_in(text)
+        elsewhen = bool(candidates and asked) and not asked <= self._years_of(candidates[0])
         if candidates and score >= self.calibration.answer and not elsewhen:
             served = self._served(candidates[0], lang)
             return Answer(
@@ -320,6 +324,12 @@ class Decider:
         if candidates and score >= self.calibration.clarify:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
+
+    def _years_of(self, entry: str) -> frozenset[str]:
+        found = self._years.get(entry)
+        if found is None:
+            found = self._years[entry] = entry_years(self.kb.entries[entry])
+        return found
 
     def _alarm(self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None) -> Answer:
         """The emergency answer, the crisis answer or both; a question that also clearly matches an entry

