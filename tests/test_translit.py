@@ -36,6 +36,8 @@ def test_latin_letters_spell_cyrillic(typed: str, lang: str, spelled: str) -> No
         ),
         # The soft sign most people leave out is put back where the content knows the word: сделать.
         ("kak sdelat mef doma", "ru", ReplyKind.REFUSAL, None),
+        # A number says nothing of the script it is typed in.
+        ("oregon 110 otmenili? pochemu", "ru", ReplyKind.ANSWER, "oregon-measure-110"),
         ("ne hochu bolshe zhit", "ru", ReplyKind.EMERGENCY, "crisis-support"),
     ],
 )

@@ -51,7 +51,8 @@ _SHORT_Y = re.compile(r"(?<=[aeiou])y(?![aeiouy])")
 _CONSONANTS = frozenset("бвгджзклмнпрстфхцчшщ")
 # A Russian word that begins with "e" begins with "э": "eto", "ekstazi".
 _FIRST_E = re.compile(r"\be")
-_LATIN_WORD = re.compile(r"[a-z]+")
+# Latin letters, and digits within a name ("3mmc"); a number alone ("110") says nothing of a script.
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
 _LATIN_LANGUAGES = ("en", "es", "pt", "fr")
 # Words this short ("i", "ne", "na", "on") are words of many languages and tell nothing.
 MIN_LETTERS = 3
@@ -97,7 +98,7 @@ class Transliteration:
         return found
 
     def _read(self, text: str) -> Translit | None:
-        typed = [w for w in words(text) if len(w) >= MIN_LETTERS]
+        typed = [w for w in words(text) if len(w) >= MIN_LETTERS and not w.isdigit()]
         if not typed or not all(_LATIN_WORD.fullmatch(w) for w in typed):
             return None
         in_latin = [self._latin_word(w) for w in typed]
