@@ -14,8 +14,9 @@ rules below reason over which concepts a message holds:
    person or urgency is in it. A hypothetical ("what if someone ODs") is one only when it names a
    concrete person with a danger sign or an overdose ("what do i do if my friend ODs").
 3. Then: a danger sign (not breathing, blue lips); a weaker sign (passed out, collapsed) with a
-   person, a drug or urgency; an overdose; a severe stimulant state (seizure, overheating) with a
-   person, a drug or urgency; a milder one (racing heart, shaking) with a drug.
+   person, a drug or urgency; an overdose, or the word for it with a person or urgency or typed
+   alone ("OD", "sobredosis!!"); a severe stimulant state (seizure, overheating) with a person, a
+   drug or urgency; a milder one (racing heart, shaking) with a drug.
 
 Tuned for recall (a false alarm costs a few lines; a missed one can cost a life), but never on a
 device, a pet or a film.
@@ -46,7 +47,7 @@ class Concept(StrEnum):
     UNRESPONSIVE = "unresponsive"
     # An overdose happening or just happened: OD'd, took too much, gave him narcan.
     OVERDOSE = "overdose"
-    # The word for overdose, the topic: an emergency only with a person or urgency.
+    # The word for overdose, the topic: an emergency only with a person or urgency, or typed alone.
     OVERDOSE_WORD = "overdose_word"
     # Distress on stimulants that needs a drug to mean an emergency: racing heart, shaking, paranoia.
     STIMULANT = "stimulant"
