@@ -59,6 +59,12 @@ EMERGENCIES = [
     # signs a bystander sees, a drug that inflects
     ("uk", "наклав собі забагато коксу тепер серце скаче і темніє в очах"),
     ("uk", "на тусі хлопчина випив бутірат з пивом вирубився і блює лежачи на спині"),
+    # the word for overdose with "now, what do I do", or beside someone not responding
+    ("en", "overdose what to do now"),
+    ("uk", "передозування зараз що робити"),
+    ("fr", "surdose que faire maintenant"),
+    ("es", "sobredosis!! no responde"),
+    ("pt", "o cara apagou depois de usar e tá fazendo um barulho de ronco estranho"),
 ]
 
 
@@ -71,6 +77,21 @@ def test_an_emergency_gets_the_emergency_answer_first(services: Services, lang: 
     assert first.kind is ReplyKind.EMERGENCY
     # In the language it was written in.
     assert answer.lang == lang
+
+
+def test_a_friend_overdosing_now_gets_no_talk_of_suicide(services: Services) -> None:
+    answer = services.decider.answer("friend overdosing what to do now", "en")
+    assert answer.emergency is not None and answer.crisis is None
+    assert answer.entry != CRISIS_ENTRY
+
+
+def test_an_overdose_the_writer_means_to_take_gets_the_crisis_answer_too(services: Services) -> None:
+    message = "some nights I think about using everything I have left and just not waking up"
+    answer = services.decider.answer(message, "en")
+    assert answer.emergency is not None and answer.crisis is not None and answer.entry == CRISIS_ENTRY
+    emergency, *crisis = (render(reply) for reply in services.replies.for_answer(answer, "en"))
+    assert plain(services.content.crisis.texts["en"]).splitlines()[0] not in emergency
+    assert any("findahelpline.com" in text for text in crisis)
 
 
 def test_a_stimulant_emergency_links_overamping(services: Services) -> None:
@@ -135,6 +156,8 @@ LOOK_ALIKES = [
     "ma grand-mère a fait un malaise la semaine dernière, elle va mieux maintenant",
     # the word for overdose with what it is asked about is a question
     "overdose awareness day",
+    "can u overdose on LSD",
+    "I totally overdosed on true crime docs this weekend, any lighter shows to recommend?",
 ]
 
 
@@ -168,6 +191,13 @@ CRISES = [
     ("ru", "хочу умереть"),
     ("uk", "не хочу більше жити"),
     ("fr", "j'ai envie de mourir"),
+    # in the rules' words, not only the learned detector's
+    ("fr", "je veux en finir avec la vie"),
+    ("fr", "jveux plus vivre"),
+    ("ru", "опять режусь, не могу остановиться"),
+    ("uk", "хочу заснути і не прокинутись"),
+    ("pt", "às vezes acho que seria melhor morrer"),
+    ("es", "mi amiga me escribió que ya no quiere vivir, cómo la ayudo"),
 ]
 
 
@@ -216,7 +246,9 @@ def test_the_crisis_answer_follows_safe_messaging(services: Services) -> None:
         assert never not in text
 
 
-@pytest.mark.parametrize("message", ["this exam is killing me", "i could die of embarrassment lol", "suicide squad"])
+@pytest.mark.parametrize(
+    "message", ["this exam is killing me", "i could die of embarrassment lol", "suicide squad", "je veux en finir avec ce semestre"]
+)
 def test_figures_of_speech_are_no_crisis(services: Services, message: str) -> None:
     assert services.decider.crises.detect(message) is None
 
@@ -278,6 +310,14 @@ SMALL_TALK = [
     ("es", "buenas noches bot", "greeting"),
     ("pt", "e ai bot, beleza?", "greeting"),
     ("ru", "спасибо, бот", "thanks"),
+    # Whoever else is greeted in a group, and words stretched however far.
+    ("en", "good morning everyone", "greeting"),
+    ("es", "buenas noches a todos", "greeting"),
+    ("ru", "доброе утро всем", "greeting"),
+    ("fr", "bonjour à tous", "greeting"),
+    ("pt", "bom dia galera", "greeting"),
+    ("es", "holaaa", "greeting"),
+    ("en", "thanksss", "thanks"),
 ]
 
 

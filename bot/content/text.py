@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import groupby
 
 import snowballstemmer
 
@@ -64,6 +65,14 @@ def phrase_words(text: str) -> list[str]:
     """The folded words the content's phrase rules read: "OD'd" made readable, French elisions split."""
     text = _ODD.sub(" overdosed ", text[:MAX_ANALYSED_CHARS])
     return words(_ELISION.sub(r"\1 ", text))
+
+
+def squeezed(word: str, keep: int = 1) -> str:
+    """``word`` with any letter typed three or more times in a row typed ``keep`` times ("holaaa",
+    "thanksss"; "goood" needs two): no word of the six languages holds a letter three times over, and
+    people stretch greetings and thanks as far as they like."""
+    runs = ((letter, "".join(run)) for letter, run in groupby(word))
+    return "".join(letter * keep if len(run) >= 3 else run for letter, run in runs)
 
 
 @lru_cache(maxsize=8)

@@ -115,6 +115,9 @@ class CrisisDetector:
     def detect(self, text: str) -> CrisisMatch | None:
         c = CrisisConcept
         seen = self._reader.read(phrase_words(text))
+        # A figure of speech inside a longer wish to die is that wish's words ("en finir avec" in "en
+        # finir avec la vie"), not a figure.
+        seen = [s for s in seen if s.concept is not c.FIGURATIVE or not any(_within(s, i) for i in seen)]
         found = {s.concept: s for s in reversed(seen)}  # the first of each concept
         languages = Counter(s.lang for s in seen if s.concept in _TELLING)
         lang = languages.most_common(1)[0][0] if languages else "en"
@@ -127,6 +130,13 @@ class CrisisDetector:
             return CrisisMatch(lang, found[c.MENTION].phrase)
         pair = None if story or c.FIGURATIVE in found else _together(seen)
         return CrisisMatch(lang, pair) if pair else None
+
+
+def _within(figure: Seen[CrisisConcept], other: Seen[CrisisConcept]) -> bool:
+    """Whether ``figure`` lies inside ``other``, a longer phrase of a wish to die."""
+    inside = other.found.start <= figure.found.start and figure.found.end <= other.found.end
+    longer = other.found.end - other.found.start > figure.found.end - figure.found.start
+    return other.concept in (CrisisConcept.INTENT, CrisisConcept.OTHER) and inside and longer
 
 
 def _together(seen: Sequence[Seen[CrisisConcept]]) -> str | None:

@@ -257,8 +257,14 @@ class Decider:
         reading = reading or self.detector.read(question)
         emergency = self.detector.match(reading)
         crisis = self.crises.detect(question)
-        if emergency is not None or crisis is not None or self.learned is None:
+        if self.learned is None or crisis is not None:
             return emergency, crisis
+        if emergency is not None:
+            # An overdose in the rules' words can be meant ("i think about using everything i have
+            # left and just not waking up"): the learned detector may still hear the crisis in it.
+            if self.learned.alarms(question) is Label.CRISIS:
+                return emergency, CrisisMatch(emergency.lang, LEARNED)
+            return emergency, None
         if self.explains_away(question, reading):
             return None, None
         label = self.learned.alarms(question)
@@ -332,18 +338,19 @@ class Decider:
         return found
 
     def _alarm(self, question: str, lang: str, emergency: EmergencyMatch | None, crisis: CrisisMatch | None) -> Answer:
-        """The emergency answer, the crisis answer or both; a question that also clearly matches an entry
-        ("will I get arrested if I call 911 for someone who ODs?") gets that entry after them."""
-        entry: str | None = None
+        """The emergency answer, the crisis answer or both. A crisis is the answer's entry (an overdose
+        someone means to take is a crisis first); otherwise a question that also clearly matches an
+        entry ("will I get arrested if I call 911 for someone who ODs?") gets that entry after the
+        emergency answer, unless it is the crisis entry: its words for a friend who needs help now
+        ("friend overdosing, what to do now") are no reason to talk about suicide."""
+        entry: str | None = CRISIS_ENTRY
         candidates: tuple[str, ...] = ()
-        if emergency is not None:
+        if emergency is not None and crisis is None:
             ranking = self.rank(question, lang)
-            if self._confident(ranking):
+            if self._confident(ranking) and ranking.hits[0].entry != CRISIS_ENTRY:
                 entry, candidates = ranking.hits[0].entry, tuple(hit.entry for hit in ranking.hits)
             else:
                 entry = emergency.entry
-        else:
-            entry = CRISIS_ENTRY
         found_in = emergency.lang if emergency is not None else crisis.lang if crisis is not None else lang
         served = self._alarm_language(found_in, lang)
         return Answer(question, ReplyKind.EMERGENCY, entry, candidates, served, 1.0, emergency, crisis)

@@ -249,7 +249,9 @@ def decide(r: Reading) -> EmergencyKind | None:
     # Two parts of the body in a bad state, or one with no response: that is a danger sign.
     if r.has(c.BODY) and r.has(c.UNWELL) and (r.counts[c.BODY] >= 2 or r.has(c.UNRESPONSIVE)):
         signals.add(c.SIGN)
-    if r.has(c.OVERDOSE_WORD) and (someone or r.cry):
+    # The word for overdose with someone in it, typed alone, or beside a body in a bad state
+    # ("sobredosis!! no responde"): the state is someone's.
+    if r.has(c.OVERDOSE_WORD) and (someone or r.cry or c.SIGN_WEAK in signals):
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.
     if looks_alike(r):

@@ -1,10 +1,12 @@
 """Greetings, thanks, "ok", "who are you": a friendly line and what the bot can do, never the fallback.
 
 A message is small talk when it is made only of small-talk phrases (``smalltalk.yaml``) and stop
-words: "hi!", "ok thanks", "hey, who are you?". A greeting before a question ("hi, where can i get
-narcan") is not: the question is answered. What people call the bot ("bot", "бот") counts beside a
-greeting, thanks, a goodbye or an "ok" ("buenas noches bot", "e ai bot, beleza?"), not on its own nor
-in a question about the bot ("who is behind this bot", "ти людина чи бот?"), which its entry answers.
+words: "hi!", "ok thanks", "hey, who are you?", however far its words are stretched ("holaaa"). A
+greeting before a question ("hi, where can i get narcan") is not: the question is answered. What
+people call the bot ("bot", "бот"), or whoever else they greet in a group ("everyone", "galera"),
+counts beside a greeting, thanks, a goodbye or an "ok" ("buenas noches bot", "good morning
+everyone"), not on its own nor in a question about the bot ("who is behind this bot", "ти людина
+чи бот?"), which its entry answers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.content.model import SMALLTALK_INTENTS, SMALLTALK_NAME, ConceptTable
-from bot.content.text import phrase_words
+from bot.content.text import phrase_words, squeezed
 from bot.qa.phrases import ConceptReader
 
 # The intents beside which the bot's name is part of the small talk.
@@ -44,7 +46,12 @@ class SmallTalkDetector:
         return found
 
     def _detect(self, text: str) -> SmallTalk | None:
-        tokens = phrase_words(text)
+        typed = phrase_words(text)
+        return self._detect_words([squeezed(word) for word in typed]) or self._detect_words(
+            [squeezed(word, 2) for word in typed]
+        )
+
+    def _detect_words(self, tokens: list[str]) -> SmallTalk | None:
         if not tokens:
             return None
         covered = [False] * len(tokens)
