@@ -87,7 +87,7 @@ def test_any_text_gets_a_verdict(text: str) -> None:
 @pytest.mark.parametrize(
     ("message", "kind"),
     [
-        ("i don't see the point in being here anymore", "crisis"),
+        ("ninguém ia sentir minha falta se eu morresse", "crisis"),
         ("estou há três dias acordado de cristal e acho que estão a vigiar-me, o coração não abranda", "stimulant"),
     ],
 )
