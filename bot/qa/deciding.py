@@ -86,6 +86,11 @@ class Answer:
     about_overdose: bool = False
 
 
+# Letters only Ukrainian writes, and letters only Russian does.
+UKRAINIAN_LETTERS = frozenset("іїєґ")
+RUSSIAN_LETTERS = frozenset("ыэъё")
+
+
 def vocabulary(content: Content, indexes: Iterable[Retriever]) -> frozenset[str]:
     """Every word the content spells (the knowledge base as its indexes read it, the interface, the
     stop words): a message word found here is meant as itself, never as a typo of a trigger word
@@ -155,12 +160,20 @@ class Decider:
             if documents or lang == KB_LANGUAGE:
                 self.indexes[lang] = Retriever(documents, analyzer)
         known = vocabulary(content, self.indexes.values())
-        self.translit = Transliteration(words_by_language(content, self.indexes))
+        spelled = words_by_language(content, self.indexes)
+        self.translit = Transliteration(spelled)
         self.detector = EmergencyDetector(content.emergency, known)
         self.crises = CrisisDetector(content.crisis, known)
         self.learned = AlarmModel(content.alarms) if content.alarms is not None else None
         self.entry_model = EntryModel(content.entry_model) if content.entry_model is not None else None
         self.smalltalk = SmallTalkDetector(content.smalltalk, content.lexicon.stopwords)
+        ru, uk = (content.lexicon.stopwords.get(lang, frozenset()) for lang in ("ru", "uk"))
+        # The little words only one of the two uses ("чи", "як", "що"; "что", "как", "или"): listed
+        # for it alone, and nowhere in the other's content ("все" is Ukrainian too).
+        self._own_words = {
+            "ru": frozenset(ru - uk - spelled.get("uk", set())),
+            "uk": frozenset(uk - ru - spelled.get("ru", set())),
+        }
         self.refusals = RefusalRules(content.refusals, known)
         # The years each entry mentions, worked out when a question naming a year first meets the entry:
         # every text of every entry in every language read at each build was a quarter of a large
@@ -178,6 +191,10 @@ class Decider:
         ``prefer``: the asker's platform language (None when it gives none), which wins whenever the
         question fits it as well as any other ("narcan spray" from a Russian phone).
         """
+        found = self._language_of(question, prefer)
+        return self._russian_or_ukrainian(question, found) if found in ("ru", "uk") else found
+
+    def _language_of(self, question: str, prefer: str | None) -> str | None:
         spelled = self.translit.read(question)
         if spelled is not None:
             return spelled.lang
@@ -198,6 +215,20 @@ class Decider:
         # Nothing in the knowledge base or the rules tells, and neither does the platform: the
         # detector's lean, though short of sure, is a better guess than the default language.
         return self.languages.lean(question) if prefer is None else None
+
+    def _russian_or_ukrainian(self, question: str, found: str) -> str:
+        """Which of the two neighbours ``question`` is in, when its letters or its little words tell
+        (the detector and the variants share most of their words and stems: "Чи можна передознутися
+        солями?" read as Russian); else ``found``."""
+        letters = set(question.casefold())
+        ukrainian, russian = bool(letters & UKRAINIAN_LETTERS), bool(letters & RUSSIAN_LETTERS)
+        if ukrainian != russian:
+            return "uk" if ukrainian else "ru"
+        typed = words(question)
+        own = {lang: sum(word in self._own_words[lang] for word in typed) for lang in ("ru", "uk")}
+        if own["ru"] != own["uk"]:
+            return "ru" if own["ru"] > own["uk"] else "uk"
+        return found
 
     def _variant_language(self, question: str, prefer: str | None) -> str | None:
         """The language whose own index knows the question best, when one clearly does."""
