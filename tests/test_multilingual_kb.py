@@ -199,6 +199,24 @@ def test_a_question_in_another_language_than_the_client_still_finds_its_entry(se
     assert answer.kind is ReplyKind.ANSWER and answer.entry == "naloxone" and answer.lang == "en"
 
 
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        # The little words only one of the neighbours uses.
+        ("Чи можна передознутися солями?", "uk"),
+        ("як зробити мефедрон самому", "uk"),
+        ("что будет если смешать", "ru"),
+        # The letters only one of them writes.
+        ("наркан і фентаніл", "uk"),
+        ("наркан и фентанил, объясни", "ru"),
+    ],
+)
+def test_russian_and_ukrainian_are_told_apart_by_what_only_one_of_them_writes(
+    services: Services, question: str, lang: str
+) -> None:
+    assert services.decider.language_of(question) == lang
+
+
 def test_the_emergency_answer_follows_the_askers_language_when_trigger_lists_overlap(services: Services) -> None:
     # "передоз" is in the Russian and Ukrainian triggers alike.
     decider = services.decider
