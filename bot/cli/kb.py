@@ -123,10 +123,8 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
     """Train the learned models (each unless what it learns from is unchanged): the entry model, then the
     alarm detector; then fit when to answer with both in place (which questions reach the knowledge
     base depends on which raise alarms, and the ranking on the entry model)."""
-    import dataclasses
     from datetime import date
 
-    from bot.core.app import build_services
     from bot.qa import alarm_model, entry_model
     from bot.qa.calibration import fit, render, same
     from bot.qa.evaluation import calibration_samples, load_cases
@@ -142,7 +140,9 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
         entries = entry_model.train(content.kb)
         entry_model.save(entries, entries_file)
         print(f"wrote {entries_file}")
-        built = build_services(config, dataclasses.replace(content, entry_model=entries))
+        # Read back rather than kept: the file holds half-precision weights, and what is fitted next
+        # must see the model the bot will load, or the calibration it writes is stale on the next check.
+        built = services(config)
     else:
         print(f"{entries_file} is up to date")
     tests = config.content_path / "kb-tests.yaml"
@@ -163,7 +163,7 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
         trained = alarm_model.train(examples, checked)
         alarm_model.save(trained, alarms_file)
         print(f"wrote {alarms_file} (alarms at P >= {trained.threshold:.4f})")
-        built = build_services(config, dataclasses.replace(built.content, alarms=trained))
+        built = services(config)
     else:
         print(f"{alarms_file} is up to date")
     calibration, achieved = fit(calibration_samples(built.decider, cases), date.today())
