@@ -13,6 +13,7 @@ from helpers import run_bot
 from bot.content import BUNDLED_CONTENT, check
 from bot.content.model import LANGUAGES, Content, Lexicon, ReviewStatus
 from bot.content.schema import load_lexicon
+from bot.content.text import phrase_words
 from bot.core.app import Services, build_services
 from bot.core.config import Config
 from bot.port.events import ReplyKind
@@ -260,6 +261,13 @@ def test_french_elisions_are_split_off() -> None:
     assert analyzer.tokens("L'OMS et l'héroïne, c'est quoi ?") == ["l", "oms", "et", "l", "heroine", "c", "est", "quoi"]
     # English keeps its contractions whole: "won't" is one word.
     assert Analyzer(Lexicon({}, {}), "en").tokens("won't") == ["wont"]
+
+
+def test_the_safety_rules_read_texted_french_written_out() -> None:
+    assert phrase_words("jveux plus vivre") == ["je", "veux", "plus", "vivre"]
+    assert phrase_words("chui à bout, jsais plus") == ["je", "suis", "a", "bout", "je", "sais", "plus"]
+    # A word that only starts like it is left alone.
+    assert phrase_words("jsuisse jveuxx") == ["jsuisse", "jveuxx"]
 
 
 def test_stop_words_are_folded_like_questions(tmp_path: Path) -> None:

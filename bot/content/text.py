@@ -59,11 +59,18 @@ _ODD = re.compile(r"\b(?:[oO][dD]['’][dD]|OD[dD])\b")
 # French elides articles and pronouns ("l'overdose", "j'ai", "n'arrive"): split them off, or folding
 # glues them onto the next word.
 _ELISION = re.compile(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu|quelqu)['’](?=\w)", re.IGNORECASE)
+# Texting French glues "je" to the verb ("jveux", "jsuis", "chui"): written out, the phrases read it.
+_TEXTED_JE = re.compile(
+    r"\bj(veux|suis|peux|sais|vais|fais|dois|crois|pense|sens|me|te|trouve|prends|comprends|connais)\b", re.IGNORECASE
+)
+_TEXTED_JE_SUIS = re.compile(r"\bchuis?\b", re.IGNORECASE)
 
 
 def phrase_words(text: str) -> list[str]:
-    """The folded words the content's phrase rules read: "OD'd" made readable, French elisions split."""
+    """The folded words the content's phrase rules read: "OD'd" made readable, French elisions split,
+    texted French written out."""
     text = _ODD.sub(" overdosed ", text[:MAX_ANALYSED_CHARS])
+    text = _TEXTED_JE_SUIS.sub("je suis", _TEXTED_JE.sub(r"je \1", text))
     return words(_ELISION.sub(r"\1 ", text))
 
 
