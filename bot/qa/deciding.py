@@ -11,11 +11,13 @@ otherwise in English (the replies add a note in theirs).
 
 Alarms: the concept rules (``emergency.py``, ``crisis.py``) first; when they raise none, the learned
 detector (``alarm_model.py``), unless the message is small talk or the rules' look-alikes (a pet, a
-device, a story, a joke) explain it away.
+device, a story, a joke) explain it away; when they raise an emergency only, the learned detector may
+still hear a crisis in it (an overdose the writer means to take).
 
 Which language is the asker's (:meth:`Decider.language_of`): the language detector's verdict when it
 is sure; otherwise the language whose question variants the message matches best (a short "donde
 consigo naloxona" says too little for the detector, but only the Spanish variants know all of it).
+Between Russian and Ukrainian, the letters or little words only one of them writes have the last word.
 """
 
 from __future__ import annotations
@@ -294,7 +296,7 @@ class Decider:
             # An overdose in the rules' words can be meant ("i think about using everything i have
             # left and just not waking up"): the learned detector may still hear the crisis in it.
             if self.learned.alarms(question) is Label.CRISIS:
-                return emergency, CrisisMatch(emergency.lang, LEARNED)
+                return emergency, CrisisMatch(self.languages.detect(question) or emergency.lang, LEARNED)
             return emergency, None
         if self.explains_away(question, reading):
             return None, None
