@@ -64,6 +64,10 @@ EMERGENCIES = [
     ("uk", "передозування зараз що робити"),
     ("fr", "surdose que faire maintenant"),
     ("es", "sobredosis!! no responde"),
+    # something past, then a danger sign told as now
+    ("en", "flatmate had xanax and vodka last night and i can barely rouse him now, his breathing is super slow"),
+    ("ru", "жена курнула крэк, схватилась за грудь и упала"),
+    ("fr", "surdoz de mon pote en direct aidez moi"),
     ("pt", "o cara apagou depois de usar e tá fazendo um barulho de ronco estranho"),
 ]
 
@@ -157,6 +161,12 @@ LOOK_ALIKES = [
     # the word for overdose with what it is asked about is a question
     "overdose awareness day",
     "can u overdose on LSD",
+    # a cold nose, a plant, earphones; a figure of speech the crisis rules know
+    "my nose is so blocked at night i'm basically not breathing through it, what helps",
+    "ma plante est toute grise, on dirait qu'elle ne respire plus",
+    "навушники не прокидаються після оновлення",
+    "my boss is going to kill me if i'm late again",
+    "je vais crever d'ennui à ce mariage, des idées de jeux ?",
     "I totally overdosed on true crime docs this weekend, any lighter shows to recommend?",
 ]
 
@@ -198,6 +208,9 @@ CRISES = [
     ("uk", "хочу заснути і не прокинутись"),
     ("pt", "às vezes acho que seria melhor morrer"),
     ("es", "mi amiga me escribió que ya no quiere vivir, cómo la ayudo"),
+    ("uk", "віддала кота подрузі і написала листа, більше не побачимось"),
+    ("fr", "je me brûle avec des clopes quand ça va pas"),
+    ("en", "i keep thinking about overdosing on purpose"),
 ]
 
 

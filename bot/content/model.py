@@ -115,6 +115,7 @@ EMERGENCY_CONCEPTS = (
     "pronoun",
     "self",
     "now",
+    "still",
     "about",
     "hypothetical",
     "past",

@@ -112,6 +112,13 @@ class CrisisDetector:
     def __init__(self, content: CrisisContent, known: AbstractSet[str] = frozenset()) -> None:
         self._reader = ConceptReader(content.concepts, CrisisConcept, known)
 
+    def figure_of_speech(self, text: str) -> bool:
+        """Whether ``text`` says "to die" or "to kill" as a figure of speech ("my boss is going to kill
+        me", "crever d'ennui"), with no wish to die in it."""
+        return self.detect(text) is None and any(
+            s.concept is CrisisConcept.FIGURATIVE for s in self._reader.read(phrase_words(text))
+        )
+
     def detect(self, text: str) -> CrisisMatch | None:
         c = CrisisConcept
         seen = self._reader.read(phrase_words(text))

@@ -290,6 +290,10 @@ class Decider:
         reading = reading or self.detector.read(question)
         emergency = self.detector.match(reading)
         crisis = self.crises.detect(question)
+        if emergency is not None and crisis is not None and emergency.phrase and emergency.phrase in crisis.phrase:
+            # The overdose is the wish's own words ("i keep thinking about overdosing on purpose"): a
+            # crisis, not an overdose happening.
+            emergency = None
         if self.learned is None or crisis is not None:
             return emergency, crisis
         if emergency is not None:
@@ -327,11 +331,15 @@ class Decider:
         return decided
 
     def explains_away(self, question: str, reading: Reading | None = None) -> bool:
-        """Whether ``question`` is small talk or the rules read a reason for it to be no emergency (a
+        """Whether ``question`` is small talk or the rules read a reason for it to be no alarm (a
         look-alike, a figure of speech, something over): the learned detector is not asked about it,
         nor its threshold chosen on it."""
         text = self.readable(question)
-        return explained(reading or self.detector.read(text)) or self.smalltalk.detect(text) is not None
+        return (
+            explained(reading or self.detector.read(text))
+            or self.crises.figure_of_speech(text)
+            or self.smalltalk.detect(text) is not None
+        )
 
     def decide(self, question: str, lang: str) -> Answer:
         """The decision for ``question``, worked out afresh (benchmarks time this)."""

@@ -65,6 +65,8 @@ class Concept(StrEnum):
     SELF = "self"
     # Urgency: right now, please help, hurry, what do i do.
     NOW = "now"
+    # The present, after something past ("had xanax last night and now i can barely rouse him").
+    STILL = "still"
     # An informational question: what is, how many, statistics, awareness day, law.
     ABOUT = "about"
     # if, what if, in case.
@@ -268,7 +270,8 @@ def decide(r: Reading) -> EmergencyKind | None:
         return None
     if r.has(c.ABOUT, c.PAST) and not present:
         return None
-    if r.has(c.PAST) and not r.has(c.NOW):
+    # Something past is over, unless it is urgent, or a danger sign in someone is told as now.
+    if r.has(c.PAST) and not (r.has(c.NOW) or (r.has(c.STILL) and human and c.SIGN in signals)):
         return None
     # 3. The signals.
     stimulant = EmergencyKind.STIMULANT if signals & STIMULANT_SIGNALS else EmergencyKind.OPIOID
