@@ -111,20 +111,32 @@ _TELLING = frozenset(CrisisConcept) - {CrisisConcept.ABOUT, CrisisConcept.FICTIO
 class CrisisDetector:
     def __init__(self, content: CrisisContent, known: AbstractSet[str] = frozenset()) -> None:
         self._reader = ConceptReader(content.concepts, CrisisConcept, known)
+        # The last message read and what it holds: deciding asks about a message two or three times
+        # (whether it is a crisis, whether it is a figure of speech).
+        self._last: tuple[str, list[Seen[CrisisConcept]]] | None = None
 
     def figure_of_speech(self, text: str) -> bool:
         """Whether ``text`` says "to die" or "to kill" as a figure of speech ("my boss is going to kill
         me", "crever d'ennui"), with no wish to die in it."""
-        return self.detect(text) is None and any(
-            s.concept is CrisisConcept.FIGURATIVE for s in self._reader.read(phrase_words(text))
-        )
+        seen = self._seen(text)
+        return any(s.concept is CrisisConcept.FIGURATIVE for s in seen) and self._match(seen) is None
 
     def detect(self, text: str) -> CrisisMatch | None:
-        c = CrisisConcept
+        return self._match(self._seen(text))
+
+    def _seen(self, text: str) -> list[Seen[CrisisConcept]]:
+        last = self._last
+        if last is not None and last[0] == text:
+            return last[1]
         seen = self._reader.read(phrase_words(text))
         # A figure of speech inside a longer wish to die is that wish's words ("en finir avec" in "en
         # finir avec la vie"), not a figure.
-        seen = [s for s in seen if s.concept is not c.FIGURATIVE or not any(_within(s, i) for i in seen)]
+        seen = [s for s in seen if s.concept is not CrisisConcept.FIGURATIVE or not any(_within(s, i) for i in seen)]
+        self._last = (text, seen)
+        return seen
+
+    def _match(self, seen: list[Seen[CrisisConcept]]) -> CrisisMatch | None:
+        c = CrisisConcept
         found = {s.concept: s for s in reversed(seen)}  # the first of each concept
         languages = Counter(s.lang for s in seen if s.concept in _TELLING)
         lang = languages.most_common(1)[0][0] if languages else "en"

@@ -47,9 +47,13 @@ class SmallTalkDetector:
 
     def _detect(self, text: str) -> SmallTalk | None:
         typed = phrase_words(text)
-        return self._detect_words([squeezed(word) for word in typed]) or self._detect_words(
-            [squeezed(word, 2) for word in typed]
-        )
+        once = [squeezed(word) for word in typed]
+        found = self._detect_words(once)
+        if found is not None:
+            return found
+        # Read again with stretched letters kept twice ("gooood" is "good"), only if any were stretched.
+        twice = [squeezed(word, 2) for word in typed]
+        return self._detect_words(twice) if twice != once else None
 
     def _detect_words(self, tokens: list[str]) -> SmallTalk | None:
         if not tokens:
