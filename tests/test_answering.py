@@ -108,9 +108,11 @@ def test_ask_json() -> None:
     result = run_bot("ask", "--json", "what", "is", "naloxone")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
-    assert set(record) == {"question", "kind", "entry", "candidates", "lang", "score", "text"}
+    assert set(record) == {"question", "kind", "entry", "candidates", "outside", "lang", "score", "text"}
     assert record["kind"] == "answer" and record["entry"] == "naloxone" and record["lang"] == "en"
-    assert record["candidates"][0] == "naloxone"
+    assert record["candidates"][0] == "naloxone" and record["outside"] is None
+    declined = json.loads(run_bot("ask", "--json", "capital", "of", "portugal").stdout)
+    assert declined["kind"] == "fallback" and declined["outside"] == "places" and declined["entry"] is None
 
 
 def test_ask_stdin_writes_one_json_object_per_line() -> None:

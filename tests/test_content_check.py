@@ -177,6 +177,51 @@ def test_kb_tests_with_an_unknown_id_fail_the_check(tree: Path) -> None:
     assert main(["content", "check", str(tree)]) == 1
 
 
+OUTSIDE = """\
+topics:
+  - id: other-days
+    about: Awareness days the bot does not follow
+    questions:
+      en: [when is world mental health day, world no tobacco day date]
+      es: [cuando es el dia mundial de la salud mental]
+  - id: places
+    about: Places asked about anything but drug policy
+    questions:
+      en: [capital of portugal]
+"""
+
+
+def test_a_valid_outside_file_has_no_problems(tree: Path) -> None:
+    (tree / "outside.yaml").write_text(OUTSIDE)
+    assert _problems(tree) == []
+    from bot.content import load
+
+    topics = load(tree).kb.outside
+    assert [t.id for t in topics] == ["other-days", "places"]
+    assert topics[0].questions["es"] == ("cuando es el dia mundial de la salud mental",)
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "problem"),
+    [
+        (("  - id: places", "  - id: first-entry"), 7, "id is an entry's id too"),
+        (("  - id: places", "  - id: other-days"), 7, "duplicate topic id 'other-days' (first at line 2)"),
+        (("  - id: places", "  - id: Places!"), 7, "lowercase words joined by hyphens"),
+        (("      es: [", "      de: ["), 6, "unsupported language 'de'"),
+        (("    about: Places", "    topic: Places"), 8, "unknown field 'topic'"),
+        (("      en: [capital of portugal]\n", "      en: []\n"), 10, "must list at least 1"),
+        (("    questions:\n      en: [capital of portugal]\n", "    questions: {}\n"), 9, "at least one language"),
+    ],
+)
+def test_outside_problems_have_file_and_line(tree: Path, change: tuple[str, str], line: int, problem: str) -> None:
+    old, new = change
+    assert old in OUTSIDE
+    path = tree / "outside.yaml"
+    path.write_text(OUTSIDE.replace(old, new, 1))
+    problems = _problems(tree)
+    assert any(p.startswith(f"{path}:{line}:") and problem in p for p in problems), problems
+
+
 def _campaign_problems(tree: Path, name: str, text: str) -> list[str]:
     (tree / name).write_text(text)
     return [p for p in _problems(tree) if name in p]

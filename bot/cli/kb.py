@@ -77,6 +77,7 @@ def cmd_ask(config: Config, args: argparse.Namespace) -> int:
                 "kind": answer.kind.value,
                 "entry": answer.entry,
                 "candidates": list(answer.candidates),
+                "outside": answer.outside,
                 "lang": answer.lang,
                 "score": round(answer.score, 4),
                 "text": text,

@@ -83,9 +83,22 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class OutsideTopic:
+    """Questions near the knowledge base's topics that it does not answer (``outside.yaml``): other
+    awareness days, hepatitis B, the weather in Lisbon. They are indexed beside the entries; a question
+    most like one of them gets the fallback, not the entry it shares a word or two with."""
+
+    id: str
+    about: str
+    # language -> example questions
+    questions: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class KnowledgeBase:
     groups: tuple[Group, ...]
     entries: dict[str, Entry]
+    outside: tuple[OutsideTopic, ...] = ()
 
     def group(self, group_id: str) -> Group | None:
         return next((g for g in self.groups if g.id == group_id), None)

@@ -37,6 +37,7 @@ from bot.content.model import (
     Group,
     KnowledgeBase,
     Lexicon,
+    OutsideTopic,
     RefusalRule,
     ReviewStatus,
     Source,
@@ -343,7 +344,53 @@ def load_kb(root: Path, problems: list[Problem]) -> KnowledgeBase:
             check.fail(line, f"entry {entry_id}.related: no entry with id {rel!r}")
         elif rel == entry_id:
             check.fail(line, f"entry {entry_id}.related: an entry cannot be related to itself")
-    return KnowledgeBase(tuple(groups), entries)
+    return KnowledgeBase(tuple(groups), entries, load_outside(root, set(entry_where), problems))
+
+
+def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tuple[OutsideTopic, ...]:
+    """``outside.yaml``, when there is one: the topics near the knowledge base's it does not answer."""
+    path = root / "outside.yaml"
+    if not path.exists():
+        return ()
+    check = Checker(path, problems)
+    data = _load(path, problems)
+    doc = check.mapping(data, 1, "file") if data is not None else None
+    if doc is None:
+        return ()
+    check.fields(doc, "file", {"topics"}, set())
+    raw_topics = doc.get("topics")
+    if "topics" in doc and not isinstance(raw_topics, list):
+        check.fail(doc.line_of("topics"), f"topics: expected a list, got {_kind(raw_topics)}")
+        return ()
+    topics: list[OutsideTopic] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_topics or []):
+        line = line_of(raw_topics, index, doc.line_of("topics"))
+        node = check.mapping(raw, line, f"topics[{index}]")
+        if node is None:
+            continue
+        topic_id = check.string(node, "id", f"topics[{index}]")
+        what = f"topic {topic_id}" if topic_id else f"topics[{index}]"
+        check.fields(node, what, {"id", "about", "questions"}, set())
+        about = check.string(node, "about", what)
+        questions: dict[str, tuple[str, ...]] = {}
+        if "questions" in node:
+            questions = _check_phrase_lists(check, node["questions"], node.line_of("questions"), f"{what}.questions")
+            if not questions:
+                check.fail(node.line_of("questions"), f"{what}.questions: list questions in at least one language")
+        if topic_id is None:
+            continue
+        if not ENTRY_ID.match(topic_id):
+            check.fail(node.line_of("id"), f"{what}: id must be lowercase words joined by hyphens")
+        elif topic_id in entry_ids:
+            # Both are indexed side by side: a shared id would make the entry a topic it does not answer.
+            check.fail(node.line_of("id"), f"{what}: id is an entry's id too")
+        elif topic_id in seen:
+            check.fail(node.line_of("id"), f"duplicate topic id {topic_id!r} (first at line {seen[topic_id]})")
+        elif about and questions:
+            topics.append(OutsideTopic(topic_id, about, questions))
+        seen.setdefault(topic_id, node.line_of("id"))
+    return tuple(topics)
 
 
 # ---------------------------------------------------------------- emergency, safety, lexicon
@@ -615,7 +662,7 @@ def load_entry_model(root: Path, kb: KnowledgeBase, problems: list[Problem]) -> 
     if len(entries) != arrays["weights"].shape[0]:
         problems.append(Problem(path, 0, "written for another version: run advocacy-bot kb calibrate"))
         return None
-    if set(entries) != set(kb.entries):
+    if set(entries) != set(kb.entries) | {topic.id for topic in kb.outside}:
         # Trained on another knowledge base (entries added or removed since): not used, the lexical
         # ranking works alone until `advocacy-bot kb calibrate` trains it again (its --check says so).
         return None

@@ -82,14 +82,19 @@ class Sample:
 
 def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, float]]:
     """The calibration the samples call for, and what it achieves on them."""
-    xs = [features(s.ranking) for s in samples]
-    ys = [1.0 if s.place == 0 else 0.0 for s in samples]
+    # A question most like a topic the knowledge base does not answer (outside.yaml) is declined before
+    # any probability is asked for: it says nothing of when an entry is right, and the bound on
+    # out-of-scope answers holds for the questions those topics miss. Counted as kept out, the many
+    # the topics were written from would let the threshold fall for all the others.
+    ranked = [s for s in samples if s.ranking.outside is None]
+    xs = [features(s.ranking) for s in ranked]
+    ys = [1.0 if s.place == 0 else 0.0 for s in ranked]
     bias, *weights = _logistic([(1.0, *x) for x in xs], ys)
     provisional = Calibration(bias, tuple(weights), 1.0, 1.0, when)
-    scored = sorted(((probability(provisional, s.ranking), s) for s in samples), key=lambda pair: pair[0])
+    scored = sorted(((probability(provisional, s.ranking), s) for s in ranked), key=lambda pair: pair[0])
     in_scope = sum(s.in_scope for s in samples) or 1
     out_of_scope = sum(not s.in_scope for s in samples) or 1
-    outside = Counter(s.group for s in samples if not s.in_scope)
+    outside = Counter(s.group for s in ranked if not s.in_scope)
     # Going down from the top, the answer threshold may drop until one more question to keep out of a
     # language would be answered than that language allows.
     answer, seen = 1.0, Counter[str]()

@@ -6,7 +6,8 @@ which entry, in which language. :class:`bot.qa.replies.ReplyBuilder` turns it in
 Every entry is written in English and translated. A question is looked up in the index of the
 asker's language and in the English index through the language's lexicon bridges, and, when neither
 is sure, in the other languages' indexes (a Russian question from someone whose client says
-English). Whichever index finds the entry, it is served in the asker's language when translated,
+English). A question most like a topic the knowledge base does not answer (``outside.yaml``: other
+awareness days, hepatitis B) gets the fallback, whichever index finds that topic. Whichever index finds the entry, it is served in the asker's language when translated,
 otherwise in English (the replies add a note in theirs).
 
 Alarms: the concept rules (``emergency.py``, ``crisis.py``) first; when they raise none, the learned
@@ -86,6 +87,8 @@ class Answer:
     smalltalk: SmallTalk | None = None
     # A question about overdose (not one happening): its answer closes with the emergency number.
     about_overdose: bool = False
+    # The topic the knowledge base does not answer (outside.yaml) that a fallback's question is most like.
+    outside: str | None = None
 
 
 # Letters only Ukrainian writes, and letters only Russian does.
@@ -159,6 +162,7 @@ class Decider:
         self._recent: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         for lang, analyzer in self.analyzers.items():
             documents = [d for d in (Document.of(e, lang) for e in self.kb.entries.values()) if d is not None]
+            documents += [d for d in (Document.outside_of(t, lang) for t in self.kb.outside) if d is not None]
             if documents or lang == KB_LANGUAGE:
                 self.indexes[lang] = Retriever(documents, analyzer)
         known = vocabulary(content, self.indexes.values())
@@ -265,7 +269,7 @@ class Decider:
 
     @staticmethod
     def _language_strength(ranking: Ranking) -> float:
-        if not ranking.hits or ranking.coverage < MIN_COVERAGE:
+        if not Decider._usable(ranking):
             return 0.0
         return ranking.coverage + ranking.confidence
 
@@ -370,7 +374,7 @@ class Decider:
         # The clarify threshold is never above the answer's: an entry held back for its year is offered.
         if candidates and score >= self.calibration.clarify:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
-        return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score)
+        return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score, outside=ranking.outside)
 
     def _years_of(self, entry: str) -> frozenset[str]:
         found = self._years.get(entry)
@@ -423,7 +427,7 @@ class Decider:
                 own.rank_words(tokens, known_elsewhere=known_in_english, beliefs=beliefs),
             ]
         best = max(primary, key=self._strength)
-        if self._confident(best):
+        if self._confident(best) or best.outside is not None:
             return best
         # Not found in the asker's language: the question may be written in the language the detector
         # leans to (someone who chose English writing in Russian). Only that one: a word or two of an
@@ -438,7 +442,9 @@ class Decider:
 
     @staticmethod
     def _usable(ranking: Ranking) -> bool:
-        return bool(ranking.hits) and ranking.coverage >= MIN_COVERAGE
+        """Whether the question is mostly known to the index that ranked it, and something (an entry,
+        or a topic the knowledge base does not answer) is most like it."""
+        return (bool(ranking.hits) or ranking.outside is not None) and ranking.coverage >= MIN_COVERAGE
 
     @staticmethod
     def _strength(ranking: Ranking) -> tuple[bool, float]:

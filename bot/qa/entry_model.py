@@ -5,7 +5,8 @@ list ("colocon", "naloksonu", "desintox") matches through its letters rather tha
 model reads the same character n-grams as the alarm detector (``ngrams.py``) and weighs them with a
 logistic regression over the entries, trained by ``advocacy-bot kb calibrate`` on every entry's
 title and question variants in every language (never on the tuning set, which stays a measure of
-it); the weights are written to ``entries.npz`` in the content folder. Its probability of an entry
+it), beside one class per topic the knowledge base does not answer (``outside.yaml``), so that a
+question near an entry but about something else believes in none of them; the weights are written to ``entries.npz`` in the content folder. Its probability of an entry
 (its *belief*) is added to that entry's score when the retriever re-ranks its best candidates, and
 the belief in the best one is a feature of the calibrated probability of answering.
 """
@@ -34,20 +35,30 @@ class EntryModel:
         return dict(zip(self.trained.entries, p.tolist(), strict=True))
 
 
+def classes(kb: KnowledgeBase) -> tuple[str, ...]:
+    """What the model tells apart, in a fixed order: the entries, then the topics the knowledge base
+    does not answer (a question like one of those is less likely to be about an entry)."""
+    return (*sorted(kb.entries), *sorted(topic.id for topic in kb.outside))
+
+
 def examples_from(kb: KnowledgeBase) -> tuple[tuple[str, ...], list[str], list[int]]:
-    """The entries, in a fixed order, and every title and question variant with its entry's number."""
-    entries = tuple(sorted(kb.entries))
+    """The classes, and every entry title and question variant and every outside topic's question,
+    each with its class's number."""
+    names = classes(kb)
+    number = {name: at for at, name in enumerate(names)}
     texts: list[str] = []
     labels: list[int] = []
-    for number, entry_id in enumerate(entries):
-        entry = kb.entries[entry_id]
-        written = [(entry.title, entry.questions)]
-        written += [(translation.title, translation.questions) for translation in entry.translations.values()]
-        for title, questions in written:
-            for text in (title, *questions):
-                texts.append(text)
-                labels.append(number)
-    return entries, texts, labels
+    for entry in sorted(kb.entries.values(), key=lambda entry: entry.id):
+        written = [(entry.title, *entry.questions)]
+        written += [(translation.title, *translation.questions) for translation in entry.translations.values()]
+        for phrased in written:
+            texts += phrased
+            labels += [number[entry.id]] * len(phrased)
+    for topic in kb.outside:
+        for questions in topic.questions.values():
+            texts += questions
+            labels += [number[topic.id]] * len(questions)
+    return names, texts, labels
 
 
 def digest(kb: KnowledgeBase) -> str:

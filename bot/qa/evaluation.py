@@ -262,6 +262,8 @@ def summarise(outcomes: list[Outcome], title: str = "", *, show_misses: bool = T
             got = o.answer.kind.value + (f" {o.answer.entry}" if o.answer.entry else "")
             if o.case.kind == "answer" and o.answer.entry == o.case.expect:
                 got += f" in {o.answer.lang}, not {o.expected_lang}"
+            if o.answer.outside:
+                got += f" as outside topic {o.answer.outside}"
             candidates = ", ".join(o.answer.candidates[:3])
             lines.append(
                 f"    line {o.case.line} [{o.case.written_in}]: {o.case.question!r}: expected {o.case.expect}, "

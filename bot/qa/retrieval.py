@@ -8,6 +8,9 @@ of the best few by how closely the question resembles one of the entry's questio
 stop-word removal, typo correction against the index's own vocabulary, and Snowball stemming, so
 "narcan wher to get", "where can I get naloxone" and "naloxone where" meet on the same terms.
 
+Topics near the entries that the knowledge base does not answer (``outside.yaml``) are indexed as
+documents too: when one ranks first, the ranking holds no entry and names the topic instead.
+
 Another language's lexicon names the English word as the canonical term of a concept ("metadona" ->
 methadone): :meth:`Analyzer.bridge` uses it to put a question written in that language to the English
 index, for the entries not translated into it.
@@ -33,7 +36,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.content.model import Entry, Lexicon
+from bot.content.model import Entry, Lexicon, OutsideTopic
 from bot.content.text import MAX_ANALYSED_CHARS, stem, words
 from bot.port.markup import RichText, plain
 
@@ -77,6 +80,8 @@ class Document:
     # Rich text, made plain only while it is indexed: a plain copy of every answer, held at once,
     # would be a large share of a big knowledge base's memory.
     answer: RichText
+    # A topic the knowledge base does not answer (outside.yaml): a question it ranks first is declined.
+    outside: bool = False
 
     @classmethod
     def of(cls, entry: Entry, lang: str) -> Document | None:
@@ -88,6 +93,14 @@ class Document:
             return None
         # The tags are English, and so are the canonical terms of a lexicon's bridges: they meet there.
         return cls(entry.id, translation.title, translation.questions, entry.tags, translation.answer)
+
+    @classmethod
+    def outside_of(cls, topic: OutsideTopic, lang: str) -> Document | None:
+        """The topic's questions in ``lang``; None when it lists none there."""
+        questions = topic.questions.get(lang)
+        if not questions:
+            return None
+        return cls(topic.id, questions[0], questions[1:], (), (), outside=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,9 @@ class Ranking:
     # smaller part of itself with any entry than a short one on the same topic, so the same coverage
     # and confidence say more of it.
     words: int = 0
+    # The topic the knowledge base does not answer that the question is most like, ranked above every
+    # entry (no hits then; the confidence and focus are the topic's).
+    outside: str | None = None
 
 
 NOTHING = Ranking((), 0.0, 0.0)
@@ -248,6 +264,7 @@ class Retriever:
     def _build(self, documents: list[Document], analyzer: Analyzer) -> None:
         self.analyzer = analyzer
         self.ids = [document.entry for document in documents]
+        self._outside = frozenset(at for at, document in enumerate(documents) if document.outside)
         # A knowledge base in six languages at a hundred times today's size must stay small, so the
         # index is arrays of numbers. Terms are numbered from 1 (0 ends a question variant below).
         self._term_ids: dict[str, int] = {}
@@ -608,13 +625,15 @@ class Retriever:
             confidence = c_share * share + c_resemblance * resemblance
             reranked.append((rank_score, confidence, doc))
         reranked.sort(reverse=True)
-        hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, _, doc in reranked[:limit])
-        held = {*self._variants[reranked[0][2]], *self._tags[reranked[0][2]]}
-        focus = share_of(lambda t: t in known_set and self._term_ids[t] in held)
-        belief = beliefs.get(self.ids[reranked[0][2]], 0.0)
-        return Ranking(
-            hits, round(reranked[0][1], 4), round(coverage, 4), round(focus, 4), round(belief, 4), len(tokens)
-        )
+        _, confidence, first = reranked[0]
+        held = {*self._variants[first], *self._tags[first]}
+        focus = round(share_of(lambda t: t in known_set and self._term_ids[t] in held), 4)
+        belief = round(beliefs.get(self.ids[first], 0.0), 4)
+        if first in self._outside:
+            return Ranking((), round(confidence, 4), round(coverage, 4), focus, belief, len(tokens), self.ids[first])
+        entries = [(score, doc) for score, _, doc in reranked if doc not in self._outside]
+        hits = tuple(Hit(self.ids[doc], round(score, 4)) for score, doc in entries[:limit])
+        return Ranking(hits, round(confidence, 4), round(coverage, 4), focus, belief, len(tokens))
 
 
 def _frequency(times: Sequence[int]) -> float:
