@@ -74,3 +74,8 @@ def test_a_damaged_model_file_is_a_problem_of_that_file_and_a_foreign_one_is_set
     assert check(tree) == [] and load(tree).entry_model is None
     (tree / "entries.npz").unlink()
     assert check(tree) == [] and load(tree).entry_model is None
+
+
+def test_every_class_weighs_the_same_however_many_questions_it_lists() -> None:
+    weights = entry_model.balanced([0, 0, 0, 1])
+    assert sum(weights[:3]) == weights[3] == 2.0

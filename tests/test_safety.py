@@ -14,8 +14,10 @@ from helpers import run_bot
 from testbot import TestBot
 
 from bot.content import BUNDLED_CONTENT, check
-from bot.content.model import SMALLTALK_INTENTS, Calibration
+from bot.content.model import SMALLTALK_INTENTS, Calibration, Content
 from bot.core.app import Services
+from bot.core.capabilities import build_services
+from bot.core.config import AnsweringConfig, Config
 from bot.port.events import ReplyKind
 from bot.port.markup import plain
 from bot.port.plaintext import render
@@ -511,6 +513,53 @@ def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:
     strong = Ranking((Hit("x", 1.0),), 0.9, 1.0, 1.0)
     weak = Ranking((Hit("x", 1.0),), 0.55, 0.6, 0.6)
     assert probability(calibration, strong) >= calibration.answer > probability(calibration, weak)
+
+
+def test_each_language_gets_the_thresholds_its_own_questions_allow() -> None:
+    def sample(confidence: float, in_scope: bool, lang: str, place: int | None = 0) -> Sample:
+        ranking = Ranking((Hit("x", 1.0),), confidence, 0.9, 0.9)
+        return Sample(ranking, in_scope, place if in_scope else None, lang)
+
+    def p(confidence: float) -> float:
+        return probability(calibration, Ranking((Hit("x", 1.0),), confidence, 0.9, 0.9))
+
+    # English has out-of-scope questions that look in scope (0.8); Russian's all look out of it (0.3).
+    samples = [sample(0.9, True, "en")] * 40 + [sample(0.6, True, "en", 1)] * 20
+    samples += [sample(0.8, False, "en")] * 5 + [sample(0.2 - i / 1000, False, "en") for i in range(100)]
+    samples += [sample(0.9, True, "ru")] * 40 + [sample(0.5, True, "ru")] * 40 + [sample(0.4, True, "ru", 1)] * 10
+    samples += [sample(0.3 - i / 1000, False, "ru") for i in range(100)]
+    calibration, achieved = fit(samples, date(2026, 12, 7))
+    english, russian = calibration.thresholds("en"), calibration.thresholds("ru")
+    # The Russian questions in the middle are served; English holds its near misses out.
+    assert p(0.25) < russian[0] <= p(0.5) < p(0.8) < english[0] <= p(0.9)
+    assert 0 < achieved["out_of_scope_answered"] <= MAX_OUT_OF_SCOPE
+    # A language the tuning set has no questions in gets the strictest.
+    assert calibration.thresholds("fr") == (calibration.answer, calibration.clarify)
+    assert calibration.answer >= max(answer for answer, _ in calibration.languages.values())
+
+
+def test_a_deployments_own_thresholds_hold_in_every_language(content: Content) -> None:
+    assert content.calibration.languages, "the bundled calibration has thresholds per language"
+    config = Config(answering=AnsweringConfig(answer_threshold=0.9, clarify_threshold=0.5))
+    calibration = build_services(config, content).decider.calibration
+    assert calibration.thresholds("uk") == calibration.thresholds("en") == (0.9, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("  xx: {answer: 0.5, clarify: 0.4}\n", "languages.xx: unsupported language"),
+        ("  en: {answer: 0.3, clarify: 0.4}\n", "languages.en: need 0 <= clarify <= answer <= 1"),
+        ("  en: {answer: high, clarify: 0.4}\n", "languages.en: answer and clarify must be numbers"),
+    ],
+)
+def test_a_calibrations_language_thresholds_are_checked(tree: Path, line: str, problem: str) -> None:
+    path = tree / "calibration.yaml"
+    text = path.read_text()
+    start = text.index("languages:\n") + len("languages:\n")
+    path.write_text(text[:start] + line + text[start:].split("\n", 1)[1])
+    number = text[:start].count("\n") + 1
+    assert any(p.startswith(f"{path}:{number}:") and problem in p for p in map(str, check(tree))), check(tree)
 
 
 def test_kb_calibrate_check_says_when_the_file_is_stale(tree: Path) -> None:

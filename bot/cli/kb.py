@@ -170,7 +170,8 @@ def cmd_kb_calibrate(config: Config, args: argparse.Namespace) -> int:
     calibration, achieved = fit(calibration_samples(built.decider, cases), date.today())
     target = config.content_path / "calibration.yaml"
     print(
-        f"answer at P >= {calibration.answer}, did-you-mean at P >= {calibration.clarify}: "
+        f"answer at P >= {calibration.answer}, did-you-mean at P >= {calibration.clarify} "
+        f"({', '.join(f'{lang} {answer}/{clarify}' for lang, (answer, clarify) in calibration.languages.items())}): "
         f"{achieved['served']:.1%} of the questions expecting an entry get it, "
         f"{achieved['out_of_scope_answered']:.1%} of the out-of-scope ones get an entry anyway"
     )

@@ -219,10 +219,17 @@ class Calibration:
 
     bias: float
     weights: tuple[float, ...]
-    # Answer outright at or above this probability; offer "did you mean" at or above ``clarify``.
+    # Answer outright at or above this probability; offer "did you mean" at or above ``clarify``: in a
+    # language without thresholds of its own in ``languages``.
     answer: float
     clarify: float
     fitted: date
+    # language -> (answer, clarify): each fitted on that language's tuning questions.
+    languages: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def thresholds(self, lang: str) -> tuple[float, float]:
+        """The probabilities at which to answer and to offer "did you mean" a question in ``lang``."""
+        return self.languages.get(lang, (self.answer, self.clarify))
 
 
 # A calibration for content that has none yet (a deployment's own folder without tuning cases): the

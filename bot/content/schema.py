@@ -572,7 +572,7 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
     doc = check.mapping(data, 1, "file") if data is not None else None
     if doc is None:
         return UNCALIBRATED
-    check.fields(doc, "file", {"model", "answer", "clarify", "fitted"}, {"achieved"})
+    check.fields(doc, "file", {"model", "answer", "clarify", "fitted"}, {"achieved", "languages"})
     numbers: dict[str, float] = {}
     model = check.mapping(doc.get("model"), doc.line_of("model"), "model") if "model" in doc else None
     if model is not None:
@@ -592,11 +592,41 @@ def load_calibration(root: Path, problems: list[Problem]) -> Calibration:
     answer, clarify = numbers.get("answer"), numbers.get("clarify")
     if answer is not None and clarify is not None and not 0 <= clarify <= answer <= 1:
         check.fail(doc.line_of("clarify"), "need 0 <= clarify <= answer <= 1")
+    languages = _check_thresholds(check, doc.get("languages"), doc.line_of("languages")) if "languages" in doc else {}
     fitted = _check_date(check, doc, "fitted", "file")
     if len(problems) > before or fitted is None:
         return UNCALIBRATED
     weights = tuple(numbers.get(f, 0.0) for f in CALIBRATED_FEATURES)
-    return Calibration(numbers["bias"], weights, numbers["answer"], numbers["clarify"], fitted)
+    return Calibration(numbers["bias"], weights, numbers["answer"], numbers["clarify"], fitted, languages)
+
+
+def _check_thresholds(check: Checker, value: Any, line: int) -> dict[str, tuple[float, float]]:
+    """``languages:`` of calibration.yaml: each language's answer and clarify thresholds."""
+    node = check.mapping(value, line, "languages")
+    if node is None:
+        return {}
+    found: dict[str, tuple[float, float]] = {}
+    for lang in node:
+        what = f"languages.{lang}"
+        if lang not in LANGUAGES:
+            check.fail(node.line_of(lang), f"{what}: unsupported language (use {', '.join(LANGUAGES)})")
+            continue
+        pair = check.mapping(node[lang], node.line_of(lang), what)
+        if pair is None:
+            continue
+        check.fields(pair, what, {"answer", "clarify"}, set())
+        answer, clarify = pair.get("answer"), pair.get("clarify")
+        if (
+            not isinstance(answer, int | float)
+            or not isinstance(clarify, int | float)
+            or bool in (type(answer), type(clarify))
+        ):
+            check.fail(node.line_of(lang), f"{what}: answer and clarify must be numbers")
+        elif not 0 <= clarify <= answer <= 1:
+            check.fail(node.line_of(lang), f"{what}: need 0 <= clarify <= answer <= 1")
+        else:
+            found[lang] = (float(answer), float(clarify))
+    return found
 
 
 # The shape of the learned models' arrays (bot/qa/ngrams.py): classes (three for the alarm detector,

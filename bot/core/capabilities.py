@@ -46,11 +46,15 @@ def build_services(config: Config, content: Content | None = None) -> Services:
     # The platforms' own strings stand behind the content's (which may reword them).
     locales = Locales(registry.strings(loaded.locales), config.default_language)
     answering = config.answering
-    calibration = dataclasses.replace(
-        loaded.calibration,
-        answer=loaded.calibration.answer if answering.answer_threshold is None else answering.answer_threshold,
-        clarify=loaded.calibration.clarify if answering.clarify_threshold is None else answering.clarify_threshold,
-    )
+    calibration = loaded.calibration
+    if answering.answer_threshold is not None or answering.clarify_threshold is not None:
+        # A deployment's own thresholds hold in every language.
+        calibration = dataclasses.replace(
+            calibration,
+            answer=calibration.answer if answering.answer_threshold is None else answering.answer_threshold,
+            clarify=calibration.clarify if answering.clarify_threshold is None else answering.clarify_threshold,
+            languages={},
+        )
     decider = Decider(loaded, calibration, config.default_language)
     return Services(config, loaded, locales, decider, ReplyBuilder(loaded, locales, config.emergency_country))
 

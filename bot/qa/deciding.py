@@ -6,9 +6,10 @@ which entry, in which language. :class:`bot.qa.replies.ReplyBuilder` turns it in
 Every entry is written in English and translated. A question is looked up in the index of the
 asker's language and in the English index through the language's lexicon bridges, and, when neither
 is sure, in the other languages' indexes (a Russian question from someone whose client says
-English). A question most like a topic the knowledge base does not answer (``outside.yaml``: other
-awareness days, hepatitis B) gets the fallback, whichever index finds that topic. Whichever index finds the entry, it is served in the asker's language when translated,
-otherwise in English (the replies add a note in theirs).
+English). Whichever index finds the entry, it is served in the asker's language when translated,
+otherwise in English (the replies add a note in theirs). A question most like a topic the knowledge
+base does not answer (``outside.yaml``: other awareness days, hepatitis B) gets the fallback,
+whichever index finds that topic. Whether to answer is judged by the asker's language's thresholds.
 
 Alarms: the concept rules (``emergency.py``, ``crisis.py``) first; when they raise none, the learned
 detector (``alarm_model.py``), unless the message is small talk or the rules' look-alikes (a pet, a
@@ -47,7 +48,7 @@ from bot.qa.emergency import (
 )
 from bot.qa.entry_model import EntryModel
 from bot.qa.language import LanguageDetector
-from bot.qa.retrieval import NOTHING, Analyzer, Document, Ranking, Retriever
+from bot.qa.retrieval import Analyzer, Document, Ranking, Retriever
 from bot.qa.safety import RefusalRules
 from bot.qa.smalltalk import SmallTalk, SmallTalkDetector
 from bot.qa.translit import Transliteration
@@ -363,16 +364,17 @@ class Decider:
         ranking = self.rank(text, lang)
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
+        answer_at, clarify_at = self.calibration.thresholds(lang)
         # A year the best entry never speaks of: it is on the topic asked about, not the answer to it.
         asked = years_in(text)
         elsewhen = bool(candidates and asked) and not asked <= self._years_of(candidates[0])
-        if candidates and score >= self.calibration.answer and not elsewhen:
+        if candidates and score >= answer_at and not elsewhen:
             served = self._served(candidates[0], lang)
             return Answer(
                 question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
             )
         # The clarify threshold is never above the answer's: an entry held back for its year is offered.
-        if candidates and score >= self.calibration.clarify:
+        if candidates and score >= clarify_at:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score, outside=ranking.outside)
 
@@ -392,7 +394,7 @@ class Decider:
         candidates: tuple[str, ...] = ()
         if emergency is not None and crisis is None:
             ranking = self.rank(question, lang)
-            if self._confident(ranking) and ranking.hits[0].entry != CRISIS_ENTRY:
+            if self._confident(ranking, lang) and ranking.hits[0].entry != CRISIS_ENTRY:
                 entry, candidates = ranking.hits[0].entry, tuple(hit.entry for hit in ranking.hits)
             else:
                 entry = emergency.entry
@@ -427,18 +429,21 @@ class Decider:
                 own.rank_words(tokens, known_elsewhere=known_in_english, beliefs=beliefs),
             ]
         best = max(primary, key=self._strength)
-        if self._confident(best) or best.outside is not None:
+        if self._confident(best, lang) or best.outside is not None:
             return best
         # Not found in the asker's language: the question may be written in the language the detector
         # leans to (someone who chose English writing in Russian). Only that one: a word or two of an
         # English question is a word of some other language too ("capital").
         guess = self.languages.guess(question)
-        other = self.indexes.get(guess.lang) if guess is not None and guess.lang not in (lang, KB_LANGUAGE) else None
-        found = other.rank(question, beliefs=beliefs) if other is not None else NOTHING
-        return found if self._confident(found) and found.coverage >= CROSS_LANGUAGE_COVERAGE else best
+        if guess is None or guess.lang in (lang, KB_LANGUAGE) or guess.lang not in self.indexes:
+            return best
+        found = self.indexes[guess.lang].rank(question, beliefs=beliefs)
+        return found if self._confident(found, guess.lang) and found.coverage >= CROSS_LANGUAGE_COVERAGE else best
 
-    def _confident(self, ranking: Ranking) -> bool:
-        return self._usable(ranking) and probability(self.calibration, ranking) >= self.calibration.answer
+    def _confident(self, ranking: Ranking, lang: str) -> bool:
+        """Whether ``ranking``'s best entry would be served to a question in ``lang``."""
+        answer_at, _ = self.calibration.thresholds(lang)
+        return self._usable(ranking) and probability(self.calibration, ranking) >= answer_at
 
     @staticmethod
     def _usable(ranking: Ranking) -> bool:

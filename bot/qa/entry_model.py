@@ -6,14 +6,16 @@ model reads the same character n-grams as the alarm detector (``ngrams.py``) and
 logistic regression over the entries, trained by ``advocacy-bot kb calibrate`` on every entry's
 title and question variants in every language (never on the tuning set, which stays a measure of
 it), beside one class per topic the knowledge base does not answer (``outside.yaml``), so that a
-question near an entry but about something else believes in none of them; the weights are written to ``entries.npz`` in the content folder. Its probability of an entry
-(its *belief*) is added to that entry's score when the retriever re-ranks its best candidates, and
-the belief in the best one is a feature of the calibrated probability of answering.
+question near an entry but about something else believes in none of them; the weights are written
+to ``entries.npz`` in the content folder. Its probability of an entry (its *belief*) is added to
+that entry's score when the retriever re-ranks its best candidates, and the belief in the best one is
+a feature of the calibrated probability of answering.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +67,25 @@ def digest(kb: KnowledgeBase) -> str:
     """What a model trained on ``kb`` learns from, in a few characters: a model whose entries, titles or
     variants changed since is stale."""
     entries, texts, labels = examples_from(kb)
-    hashed = hashlib.sha256(f"{BUCKETS}|{L2}|{STEPS}|{LEARNING_RATE}|{'|'.join(entries)}".encode())
+    hashed = hashlib.sha256(f"{BUCKETS}|{L2}|{STEPS}|{LEARNING_RATE}|balanced|{'|'.join(entries)}".encode())
     for text, label in zip(texts, labels, strict=True):
         hashed.update(f"{label}|{text}\n".encode())
     return hashed.hexdigest()[:16]
 
 
+def balanced(labels: list[int]) -> list[float]:
+    """A weight per example such that each class weighs as much as any other, however many questions
+    it lists: a topic of outside.yaml with a dozen questions is as sure a class as an entry translated
+    six times (unweighted, "capital of oregon", one of the Oregon topic's own questions, was believed
+    to be about Measure 110)."""
+    counts = Counter(labels)
+    per_class = len(labels) / len(counts)
+    return [per_class / counts[label] for label in labels]
+
+
 def train(kb: KnowledgeBase) -> EntryWeights:
     entries, texts, labels = examples_from(kb)
-    fitted = fit(texts, labels, [1.0] * len(texts), len(entries), STEPS)
+    fitted = fit(texts, labels, balanced(labels), len(entries), STEPS)
     return EntryWeights(entries, fitted.weights, fitted.bias, fitted.idf, digest(kb))
 
 

@@ -615,12 +615,11 @@ class Retriever:
             # The share of the question's information this entry holds.
             share = sum(w for w, postings in held_by if any(_holds(docs, doc) for docs in postings)) / total
             w_bm25, w_resemblance, w_share = RANK_WEIGHTS
-            rank_score = (
-                w_bm25 * scores[doc] / top
-                + w_resemblance * resemblance
-                + w_share * share
-                + BELIEF_WEIGHT * beliefs.get(self.ids[doc], 0.0)
-            )
+            # A topic the knowledge base does not answer must be found in the question's words to decline
+            # it: its belief lowers the entries' (the model shares its probability out among all) but
+            # adds nothing to itself, or "when is world hepatitis day" went to the other days' topic.
+            bonus = 0.0 if doc in self._outside else BELIEF_WEIGHT * beliefs.get(self.ids[doc], 0.0)
+            rank_score = w_bm25 * scores[doc] / top + w_resemblance * resemblance + w_share * share + bonus
             c_share, c_resemblance = CONFIDENCE_WEIGHTS
             confidence = c_share * share + c_resemblance * resemblance
             reranked.append((rank_score, confidence, doc))
