@@ -71,6 +71,10 @@ EMERGENCIES = [
     ("ru", "жена курнула крэк, схватилась за грудь и упала"),
     ("fr", "surdoz de mon pote en direct aidez moi"),
     ("pt", "o cara apagou depois de usar e tá fazendo um barulho de ronco estranho"),
+    # naloxone given, and no response
+    ("uk", "дала налоксон 3 хв тому, ніякої реакції"),
+    ("ru", "пшикнул налоксон в нос три минуты назад, а она так и не очнулась"),
+    ("en", "gave naloxone 2 min ago still not breathing"),
 ]
 
 
@@ -170,6 +174,10 @@ LOOK_ALIKES = [
     "my boss is going to kill me if i'm late again",
     "je vais crever d'ennui à ce mariage, des idées de jeux ?",
     "I totally overdosed on true crime docs this weekend, any lighter shows to recommend?",
+    # naloxone handed out, not given to someone in trouble
+    "we gave naloxone kits out at the event today",
+    "в аптеке дали налоксон бесплатно, как им пользоваться?",
+    "on a mis de la naloxone dans la trousse du local",
 ]
 
 

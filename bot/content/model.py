@@ -120,6 +120,7 @@ EMERGENCY_CONCEPTS = (
     "unresponsive",
     "overdose",
     "overdose_word",
+    "naloxone_given",
     "stimulant",
     "stimulant_severe",
     "stimulant_use",

@@ -15,8 +15,9 @@ rules below reason over which concepts a message holds:
    concrete person with a danger sign or an overdose ("what do i do if my friend ODs").
 3. Then: a danger sign (not breathing, blue lips); a weaker sign (passed out, collapsed) with a
    person, a drug or urgency; an overdose, or the word for it with a person or urgency or typed
-   alone ("OD", "sobredosis!!"); a severe stimulant state (seizure, overheating) with a person, a
-   drug or urgency; a milder one (racing heart, shaking) with a drug.
+   alone ("OD", "sobredosis!!"), or naloxone given to someone still not responding; a severe stimulant
+   state (seizure, overheating) with a person, a drug or urgency; a milder one (racing heart,
+   shaking) with a drug.
 
 Tuned for recall (a false alarm costs a few lines; a missed one can cost a life), but never on a
 device, a pet or a film.
@@ -49,6 +50,9 @@ class Concept(StrEnum):
     OVERDOSE = "overdose"
     # The word for overdose, the topic: an emergency only with a person or urgency, or typed alone.
     OVERDOSE_WORD = "overdose_word"
+    # Naloxone given with nobody named (gave naloxone, дали налоксон): an overdose only beside a sign,
+    # no response or urgency. Handing naloxone out is what the groups running this bot do all day.
+    NALOXONE_GIVEN = "naloxone_given"
     # Distress on stimulants that needs a drug to mean an emergency: racing heart, shaking, paranoia.
     STIMULANT = "stimulant"
     # A severe state (seizure, overheating, hallucinating): an emergency with a person, a drug or urgency.
@@ -200,7 +204,14 @@ class EmergencyDetector:
         deciding = next(
             (
                 reading.phrases[c]
-                for c in (Concept.SIGN, Concept.OVERDOSE, Concept.OVERDOSE_WORD, *STIMULANT_SIGNALS, Concept.SIGN_WEAK)
+                for c in (
+                    Concept.SIGN,
+                    Concept.OVERDOSE,
+                    Concept.OVERDOSE_WORD,
+                    Concept.NALOXONE_GIVEN,
+                    *STIMULANT_SIGNALS,
+                    Concept.SIGN_WEAK,
+                )
                 if c in reading.phrases
             ),
             "",
@@ -254,6 +265,10 @@ def decide(r: Reading) -> EmergencyKind | None:
     # The word for overdose with someone in it, typed alone, or beside a body in a bad state
     # ("sobredosis!! no responde"): the state is someone's.
     if r.has(c.OVERDOSE_WORD) and (someone or r.cry or c.SIGN_WEAK in signals):
+        signals.add(c.OVERDOSE)
+    # Naloxone given, and no response or something urgent ("дала налоксон 3 хв тому, ніякої реакції"),
+    # not naloxone handed out ("в аптеке дали налоксон бесплатно").
+    if r.has(c.NALOXONE_GIVEN) and (r.has(c.NOW) or signals & {c.SIGN, c.SIGN_WEAK}):
         signals.add(c.OVERDOSE)
     # 1. Look-alikes.
     if looks_alike(r):
