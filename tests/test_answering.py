@@ -75,7 +75,8 @@ def test_refusals_carry_no_amount(services: Services) -> None:
 # 21st block's out-of-scope questions written to look in scope raised the English threshold (English
 # entries 96.6 % -> 96.0 %); the entry model's balanced classes and each language's own thresholds
 # serve more questions and answer more near misses (40.6 % -> 35.6 % kept out); Portuguese's own
-# threshold is stricter than the shared one was (entries 95.8 % -> 94.8 %).
+# threshold is stricter than the shared one was, the more so after the 24th block's out-of-scope
+# questions (entries 95.8 % -> 94.5 %).
 FLOORS = {
     "emergencies": 1.0,
     "crisis": 1.0,
@@ -87,7 +88,7 @@ FLOORS = {
     "overdose-questions": 0.95,
     "entries en": 0.955,
     "entries es": 0.94,
-    "entries pt": 0.945,
+    "entries pt": 0.94,
     "entries ru": 0.95,
     "entries uk": 0.92,
     "entries fr": 0.94,
