@@ -205,7 +205,7 @@ def test_a_valid_outside_file_has_no_problems(tree: Path) -> None:
     ("change", "line", "problem"),
     [
         (("  - id: places", "  - id: first-entry"), 7, "id is an entry's id too"),
-        (("  - id: places", "  - id: other-days"), 7, "duplicate topic id 'other-days' (first at line 2)"),
+        (("  - id: places", "  - id: other-days"), 7, "id 'other-days' is already used on line 2"),
         (("  - id: places", "  - id: Places!"), 7, "lowercase words joined by hyphens"),
         (("      es: [", "      de: ["), 6, "unsupported language 'de'"),
         (("    about: Places", "    topic: Places"), 8, "unknown field 'topic'"),

@@ -17,8 +17,8 @@ from bot.content.model import (
     Pledge,
     Translations,
 )
-from bot.content.schema import ENTRY_ID, Checker, _check_date, _kind, _load
-from bot.content.yamlio import Node, Problem, line_of
+from bot.content.schema import Checker, _check_date, _kind, _load, listed_items
+from bot.content.yamlio import Node, Problem
 
 PETITION_FIELDS = ("name", "email", "country")
 # A CRM destination's name, as config.yaml's sync.destinations names it.
@@ -74,35 +74,6 @@ def _count(check: Checker, node: Node, key: str, what: str) -> int | None:
     return value
 
 
-def _items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:
-    """The mappings listed under ``key``, each with its id checked (format and uniqueness)."""
-    node = check.mapping(doc, 1, "file")
-    if node is None:
-        return []
-    check.fields(node, "file", {key}, set())
-    items = node.get(key)
-    if not isinstance(items, list) or not items:
-        check.fail(node.line_of(key) if key in node else node.line, f"{key}: expected a list of at least one")
-        return []
-    found: list[tuple[Node, str]] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(items):
-        item = check.mapping(raw, line_of(items, index, node.line_of(key)), f"{key}[{index}]")
-        if item is None:
-            continue
-        item_id = check.string(item, "id", f"{key}[{index}]")
-        if item_id is None:
-            continue
-        if not ENTRY_ID.match(item_id):
-            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} must be lowercase words joined by hyphens")
-        elif item_id in seen:
-            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} is already used on line {seen[item_id]}")
-        else:
-            seen[item_id] = item.line_of("id")
-            found.append((item, item_id))
-    return found
-
-
 def _crm_sync(check: Checker, node: Node, what: str) -> CrmSync | None:
     """``sync:``: a destination's name, or ``{destination: <name>, petition: <its id in that CRM>}``."""
     if "sync" not in node:
@@ -138,7 +109,7 @@ def load_pledges(root: Path, problems: list[Problem]) -> dict[str, Pledge]:
         return {}
     check = Checker(path, problems)
     pledges: dict[str, Pledge] = {}
-    for node, pledge_id in _items(check, _load(path, problems), "pledges"):
+    for node, pledge_id in listed_items(check, _load(path, problems), "pledges"):
         what = f"pledge {pledge_id}"
         check.fields(node, what, {"id", "title", "text"}, {"goal", "open", "sync"})
         title = _translations(check, node, "title", what, MAX_TITLE_CHARS)
@@ -176,7 +147,7 @@ def load_petitions(root: Path, problems: list[Problem]) -> dict[str, Petition]:
         return {}
     check = Checker(path, problems)
     petitions: dict[str, Petition] = {}
-    for node, petition_id in _items(check, _load(path, problems), "petitions"):
+    for node, petition_id in listed_items(check, _load(path, problems), "petitions"):
         what = f"petition {petition_id}"
         check.fields(
             node,
@@ -255,7 +226,7 @@ def load_calendar(root: Path, problems: list[Problem]) -> dict[str, ActionDay]:
         return {}
     check = Checker(path, problems)
     days: dict[str, ActionDay] = {}
-    for node, day_id in _items(check, _load(path, problems), "days"):
+    for node, day_id in listed_items(check, _load(path, problems), "days"):
         what = f"day {day_id}"
         check.fields(node, what, {"id", "month", "day", "name", "message", "remind"}, {"link"})
         when = _yearly_date(node.get("month"), node.get("day"))

@@ -353,24 +353,9 @@ def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tu
     if not path.exists():
         return ()
     check = Checker(path, problems)
-    data = _load(path, problems)
-    doc = check.mapping(data, 1, "file") if data is not None else None
-    if doc is None:
-        return ()
-    check.fields(doc, "file", {"topics"}, set())
-    raw_topics = doc.get("topics")
-    if "topics" in doc and not isinstance(raw_topics, list):
-        check.fail(doc.line_of("topics"), f"topics: expected a list, got {_kind(raw_topics)}")
-        return ()
     topics: list[OutsideTopic] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(raw_topics or []):
-        line = line_of(raw_topics, index, doc.line_of("topics"))
-        node = check.mapping(raw, line, f"topics[{index}]")
-        if node is None:
-            continue
-        topic_id = check.string(node, "id", f"topics[{index}]")
-        what = f"topic {topic_id}" if topic_id else f"topics[{index}]"
+    for node, topic_id in listed_items(check, _load(path, problems), "topics"):
+        what = f"topic {topic_id}"
         check.fields(node, what, {"id", "about", "questions"}, set())
         about = check.string(node, "about", what)
         questions: dict[str, tuple[str, ...]] = {}
@@ -378,19 +363,41 @@ def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tu
             questions = _check_phrase_lists(check, node["questions"], node.line_of("questions"), f"{what}.questions")
             if not questions:
                 check.fail(node.line_of("questions"), f"{what}.questions: list questions in at least one language")
-        if topic_id is None:
-            continue
-        if not ENTRY_ID.match(topic_id):
-            check.fail(node.line_of("id"), f"{what}: id must be lowercase words joined by hyphens")
-        elif topic_id in entry_ids:
+        if topic_id in entry_ids:
             # Both are indexed side by side: a shared id would make the entry a topic it does not answer.
             check.fail(node.line_of("id"), f"{what}: id is an entry's id too")
-        elif topic_id in seen:
-            check.fail(node.line_of("id"), f"duplicate topic id {topic_id!r} (first at line {seen[topic_id]})")
         elif about and questions:
             topics.append(OutsideTopic(topic_id, about, questions))
-        seen.setdefault(topic_id, node.line_of("id"))
     return tuple(topics)
+
+
+def listed_items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:
+    """The mappings listed under ``key``, each with its id checked (format and uniqueness)."""
+    node = check.mapping(doc, 1, "file")
+    if node is None:
+        return []
+    check.fields(node, "file", {key}, set())
+    items = node.get(key)
+    if not isinstance(items, list) or not items:
+        check.fail(node.line_of(key) if key in node else node.line, f"{key}: expected a list of at least one")
+        return []
+    found: list[tuple[Node, str]] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        item = check.mapping(raw, line_of(items, index, node.line_of(key)), f"{key}[{index}]")
+        if item is None:
+            continue
+        item_id = check.string(item, "id", f"{key}[{index}]")
+        if item_id is None:
+            continue
+        if not ENTRY_ID.match(item_id):
+            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} must be lowercase words joined by hyphens")
+        elif item_id in seen:
+            check.fail(item.line_of("id"), f"{key}[{index}]: id {item_id!r} is already used on line {seen[item_id]}")
+        else:
+            seen[item_id] = item.line_of("id")
+            found.append((item, item_id))
+    return found
 
 
 # ---------------------------------------------------------------- emergency, safety, lexicon

@@ -103,7 +103,7 @@ def fit(samples: Sequence[Sample], when: date) -> tuple[Calibration, dict[str, f
         own_answer = _answer_threshold(own)
         languages[lang] = (round(own_answer, 4), round(_clarify_threshold(own, own_answer), 4))
     # Any other language: the strictest.
-    answer = max((own_answer for own_answer, _ in languages.values()), default=_answer_threshold(scored))
+    answer = max(own for own, _ in languages.values()) if languages else _answer_threshold(scored)
     clarify = _clarify_threshold(scored, answer)
     calibration = Calibration(
         round(bias, 4), tuple(round(w, 4) for w in weights), round(answer, 4), round(clarify, 4), when, languages
