@@ -75,7 +75,8 @@ class CrisisMatch:
 
 # Pairs of signs that together are a wish to die: "no point in anything", "they'd be better off
 # without me", "tired of living", "wrote letters to my family, this is the end", "take all my pills so
-# i don't wake up". Two decisions ("i've decided, this is my last week") count as a pair too.
+# i don't wake up". Two decisions ("i've decided, this is my last week") count as a pair too, and so do
+# two farewells ("wrote my will and gave my dog to my sister").
 _PAIRS = tuple(
     (a, b)
     for a, others in (
@@ -100,7 +101,7 @@ _PAIRS = tuple(
                 CrisisConcept.WISH,
             ),
         ),
-        (CrisisConcept.FAREWELL, (CrisisConcept.HOPELESS, CrisisConcept.TIRED)),
+        (CrisisConcept.FAREWELL, (CrisisConcept.HOPELESS, CrisisConcept.TIRED, CrisisConcept.FAREWELL)),
     )
     for b in others
 )
