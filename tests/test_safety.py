@@ -499,14 +499,32 @@ def test_the_calibration_is_what_the_tuning_set_gives(services: Services) -> Non
     cases = load_cases(BUNDLED_CONTENT / "kb-tests.yaml", set(services.content.kb.entries))
     fitted, achieved = fit(calibration_samples(services.decider, cases), date.today())
     assert same(fitted, services.content.calibration), "run: advocacy-bot kb calibrate"
-    assert achieved["out_of_scope_answered"] <= 0.04
+    assert achieved["out_of_scope_answered"] <= MAX_OUT_OF_SCOPE
 
 
 def test_the_bound_on_out_of_scope_answers_holds_with_confidence() -> None:
-    # 4 of 150 is 2.7 %, under the 4 % bound, but too few questions to be sure of it; 3 of 150 is not.
-    assert wilson_upper(4, 150) > MAX_OUT_OF_SCOPE >= wilson_upper(3, 150) > 3 / 150
+    # 6 of 300 is 2 %, under the 2.5 % bound, but too few questions to be sure of it; 5 of 300 is not.
+    assert wilson_upper(6, 300) > MAX_OUT_OF_SCOPE >= wilson_upper(5, 300) > 5 / 300
     # The more questions, the closer the bound comes to the share itself.
-    assert wilson_upper(30, 1000) < MAX_OUT_OF_SCOPE
+    assert wilson_upper(15, 1000) < MAX_OUT_OF_SCOPE
+
+
+def test_questions_an_outside_topic_declines_count_as_kept_out() -> None:
+    def sample(confidence: float, in_scope: bool, outside: str | None = None) -> Sample:
+        hits = () if outside else (Hit("x", 1.0),)
+        ranking = Ranking(hits, confidence, 0.9, 0.9, outside=outside)
+        return Sample(ranking, in_scope, 0 if in_scope else None)
+
+    # Out-of-scope questions that look in scope (0.7) among in-scope ones that look alike (0.65-0.9).
+    samples = [sample(0.9, True)] * 60 + [sample(0.65, True)] * 60 + [sample(0.7, False)] * 3
+    samples += [sample(0.2 - i / 1000, False) for i in range(100)]
+    alone, _ = fit(samples, date(2026, 12, 7))
+    # The same, with many more out-of-scope questions that a topic of outside.yaml declines: the three
+    # that look in scope are a smaller share of all there are to keep out, and the middle is served.
+    with_topics, achieved = fit([*samples, *[sample(0.8, False, "animals")] * 300], date(2026, 12, 7))
+    middle = probability(alone, Ranking((Hit("x", 1.0),), 0.65, 0.9, 0.9))
+    assert alone.answer > middle >= with_topics.answer
+    assert 0 < achieved["out_of_scope_answered"] <= MAX_OUT_OF_SCOPE
 
 
 def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:
