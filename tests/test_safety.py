@@ -509,24 +509,6 @@ def test_the_bound_on_out_of_scope_answers_holds_with_confidence() -> None:
     assert wilson_upper(15, 1000) < MAX_OUT_OF_SCOPE
 
 
-def test_questions_an_outside_topic_declines_count_as_kept_out() -> None:
-    def sample(confidence: float, in_scope: bool, outside: str | None = None) -> Sample:
-        hits = () if outside else (Hit("x", 1.0),)
-        ranking = Ranking(hits, confidence, 0.9, 0.9, outside=outside)
-        return Sample(ranking, in_scope, 0 if in_scope else None)
-
-    # Out-of-scope questions that look in scope (0.7) among in-scope ones that look alike (0.65-0.9).
-    samples = [sample(0.9, True)] * 60 + [sample(0.65, True)] * 60 + [sample(0.7, False)] * 3
-    samples += [sample(0.2 - i / 1000, False) for i in range(100)]
-    alone, _ = fit(samples, date(2026, 12, 7))
-    # The same, with many more out-of-scope questions that a topic of outside.yaml declines: the three
-    # that look in scope are a smaller share of all there are to keep out, and the middle is served.
-    with_topics, achieved = fit([*samples, *[sample(0.8, False, "animals")] * 300], date(2026, 12, 7))
-    middle = probability(alone, Ranking((Hit("x", 1.0),), 0.65, 0.9, 0.9))
-    assert alone.answer > middle >= with_topics.answer
-    assert 0 < achieved["out_of_scope_answered"] <= MAX_OUT_OF_SCOPE
-
-
 def test_the_fit_answers_what_is_right_and_keeps_out_what_is_not() -> None:
     def sample(confidence: float, coverage: float, in_scope: bool, right: bool) -> Sample:
         ranking = Ranking((Hit("x", 1.0),), confidence, coverage, coverage)
