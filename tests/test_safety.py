@@ -178,6 +178,8 @@ LOOK_ALIKES = [
     "we gave naloxone kits out at the event today",
     "в аптеке дали налоксон бесплатно, как им пользоваться?",
     "on a mis de la naloxone dans la trousse du local",
+    "me voy a tirar a la piscina",
+    "si je disparaissais de facebook ça changerait quoi",
 ]
 
 
@@ -221,6 +223,37 @@ CRISES = [
     ("uk", "віддала кота подрузі і написала листа, більше не побачимось"),
     ("fr", "je me brûle avec des clopes quand ça va pas"),
     ("en", "i keep thinking about overdosing on purpose"),
+    # The same warning signs in the other languages (no one would notice, cutting again, jumping).
+    ("es", "ya no aguanto más, quiero dormir y no despertar"),
+    ("es", "nadie me va a extrañar cuando me vaya"),
+    ("es", "me corté otra vez anoche"),
+    ("es", "estoy juntando pastillas desde hace semanas"),
+    ("es", "siento que soy una carga para todos"),
+    ("es", "a veces pienso en tirarme del puente"),
+    ("pt", "ninguém ia sentir minha falta"),
+    ("pt", "tô pensando em acabar com tudo"),
+    ("pt", "me cortei de novo ontem"),
+    ("pt", "não vejo mais futuro pra mim"),
+    ("pt", "queria sumir e não voltar mais"),
+    ("ru", "никто не заметит, если меня не станет"),
+    ("ru", "я снова режу руки"),
+    ("ru", "думаю прыгнуть с крыши"),
+    ("ru", "не вижу смысла жить дальше"),
+    ("ru", "коплю таблетки уже месяц"),
+    ("uk", "ніхто не помітить, якщо мене не стане"),
+    ("uk", "я знову ріжу руки"),
+    ("uk", "думаю стрибнути з даху"),
+    ("uk", "не бачу сенсу жити далі"),
+    ("fr", "personne ne remarquerait si je disparaissais"),
+    ("fr", "je me suis encore scarifiée hier"),
+    ("fr", "je pense à sauter du pont"),
+    ("fr", "je ne vois plus d'avenir pour moi"),
+    ("fr", "je suis un fardeau pour tout le monde"),
+    ("en", "everyone would be better off if i was gone"),
+    ("en", "i just want the pain to end permanently"),
+    ("en", "thinking about jumping in front of a train"),
+    ("en", "i've been giving away my stuff"),
+    ("en", "i can't do this anymore, goodbye everyone"),
 ]
 
 
