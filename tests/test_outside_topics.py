@@ -98,7 +98,8 @@ def test_questions_an_outside_topic_declines_count_as_kept_out() -> None:
     samples += [sample(0.2 - i / 1000, False) for i in range(100)]
     alone, _ = fit(samples, date(2026, 12, 7))
     # The same, with many more out-of-scope questions that a topic of outside.yaml declines: the three
-    # that look in scope are a smaller share of all there are to keep out, and the middle is served.
+    # that look in scope are a smaller share of all there are to keep out, and the middle is served
+    # (the model is the same: declined questions are not fitted on).
     with_topics, achieved = fit([*samples, *[sample(0.8, False, "animals")] * 300], date(2026, 12, 7))
     middle = probability(alone, Ranking((Hit("x", 1.0),), 0.65, 0.9, 0.9))
     assert alone.answer > middle >= with_topics.answer
