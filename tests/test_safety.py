@@ -538,6 +538,15 @@ def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Service
     assert actions == ["kb:drug-checking", "kb:dosing-advice", "kb:never-use-alone"]
 
 
+@pytest.mark.parametrize("lang", ["en", "es", "pt", "ru", "uk", "fr"])
+def test_the_crisis_directory_is_named_apart_from_its_lead_in(services: Services, lang: str) -> None:
+    text = render(services.replies.crisis_reply(lang))
+    directory = services.content.crisis.directory
+    assert directory is not None
+    lead_in = services.locales.text(lang, "crisis.directory")
+    assert f"{lead_in} {directory.name}" in text
+
+
 def test_emergency_numbers_have_no_nested_parentheses(services: Services) -> None:
     match = services.decider.detector.detect("he is not breathing")
     assert match is not None

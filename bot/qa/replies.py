@@ -203,7 +203,7 @@ class ReplyBuilder:
             # Where no line is listed for the country, its page in the directory is the next best thing.
             known = line is not None and line.name is not None
             url = f"{directory.country_url}{country}" if country and not known else directory.url
-            parts.append((*t.rich(lang, "crisis.directory"), Link(directory.name, url)))
+            parts.append((*t.rich(lang, "crisis.directory"), Plain(" "), Link(directory.name, url)))
         parts.append(t.rich(lang, "crisis.door"))
         entry = self.kb.entries.get(CRISIS_ENTRY)
         buttons = ((Button(entry.text_in(lang).title, KB.build(entry.id)),),) if entry else ()
