@@ -111,7 +111,7 @@ class EmergencyNumber:
     countries: tuple[str, ...] = ()
 
 
-# The concepts emergency detection reasons over (bot/emergency.py has the rules, emergency.yaml the words).
+# The concepts emergency detection reasons over (bot/qa/emergency.py has the rules, emergency.yaml the words).
 EMERGENCY_CONCEPTS = (
     "sign",
     "sign_weak",
@@ -151,7 +151,7 @@ class EmergencyContent:
     concepts: ConceptTable
 
 
-# The concepts crisis detection reasons over (bot/crisis.py has the rules, crisis.yaml the words).
+# The concepts crisis detection reasons over (bot/qa/crisis.py has the rules, crisis.yaml the words).
 CRISIS_CONCEPTS = (
     "intent",
     "other",
@@ -214,7 +214,7 @@ class CrisisContent:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """When to answer (bot/calibration.py): P(best entry right) = logistic(bias + weights . features),
+    """When to answer (bot/qa/calibration.py): P(best entry right) = logistic(bias + weights . features),
     the features being the ranking's confidence, coverage, focus and the entry model's belief in its
     best entry; fitted on the tuning set."""
 
@@ -238,7 +238,7 @@ class Calibration:
 UNCALIBRATED = Calibration(-5.5, (10.0, 0.0, 0.0, 0.0, 0.0), 0.5, 0.2689, date(2026, 11, 21))
 
 
-# The kinds of small talk (bot/smalltalk.py), each with its reply in the interface strings; in order
+# The kinds of small talk (bot/qa/smalltalk.py), each with its reply in the interface strings; in order
 # of precedence: "hi, who are you?" is answered as a question about the bot.
 SMALLTALK_INTENTS = ("identity", "abilities", "thanks", "bye", "greeting", "ok")
 # The words people call the bot by ("bot", "бот"), read with the intents' phrases (``smalltalk.yaml``'s

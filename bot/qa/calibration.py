@@ -169,7 +169,7 @@ def render(calibration: Calibration, achieved: dict[str, float], source: str) ->
         for lang, (answer, clarify) in calibration.languages.items()
     )
     return (
-        f"# When to answer, fitted on {source} by `advocacy-bot kb calibrate` (bot/calibration.py).\n"
+        f"# When to answer, fitted on {source} by `advocacy-bot kb calibrate` (bot/qa/calibration.py).\n"
         "# Generated: do not edit by hand. Run the command again after changing the knowledge base,\n"
         "# the lexicon or the tuning set (a test fails until it is up to date).\n"
         f"fitted: {calibration.fitted.isoformat()}\n"

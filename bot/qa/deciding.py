@@ -153,7 +153,7 @@ class Decider:
     ) -> None:
         self.content = content
         self.kb = content.kb
-        # When to answer: fitted on the tuning set (bot/calibration.py); a deployment may override it.
+        # When to answer: fitted on the tuning set (bot/qa/calibration.py); a deployment may override it.
         self.calibration = calibration or content.calibration
         self.default_language = default_language
         self.languages = languages or LanguageDetector()

@@ -172,7 +172,7 @@ def evaluate(decider: Decider, cases: Iterable[Case], chosen: str | None = None)
 
 def calibration_samples(decider: Decider, cases: Iterable[Case]) -> list[Sample]:
     """The rankings of the questions that reach the knowledge base (not alarms, small talk or refusals),
-    for fitting when to answer (bot/calibration.py)."""
+    for fitting when to answer (bot/qa/calibration.py)."""
     samples = []
     for case in cases:
         if case.group not in ("entries", "overdose-questions", "out-of-scope", "look-alikes"):

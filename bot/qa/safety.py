@@ -1,5 +1,5 @@
 """Refusal rules: requests for doses or for a source of supply, checked before any knowledge-base
-answer (after emergencies, ``bot/emergency.py``, and crises, ``bot/crisis.py``).
+answer (after emergencies, ``bot/qa/emergency.py``, and crises, ``bot/qa/crisis.py``).
 
 The rules live in content (``safety.yaml``) so that they are reviewed like the answers; this module
 only applies them.
