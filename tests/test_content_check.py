@@ -214,12 +214,61 @@ def test_a_valid_outside_file_has_no_problems(tree: Path) -> None:
     ],
 )
 def test_outside_problems_have_file_and_line(tree: Path, change: tuple[str, str], line: int, problem: str) -> None:
+    _assert_problem_at(tree / "outside.yaml", OUTSIDE, change, line, problem)
+
+
+def _assert_problem_at(path: Path, valid: str, change: tuple[str, str], line: int, problem: str) -> None:
+    """``valid`` with ``change`` made, written to ``path``: the check reports ``problem`` at ``line``."""
     old, new = change
-    assert old in OUTSIDE
-    path = tree / "outside.yaml"
-    path.write_text(OUTSIDE.replace(old, new, 1))
-    problems = _problems(tree)
+    assert old in valid
+    path.write_text(valid.replace(old, new, 1))
+    problems = _problems(path.parent)
     assert any(p.startswith(f"{path}:{line}:") and problem in p for p in problems), problems
+
+
+ASPECTS = """\
+aspects:
+  - id: cost
+    about: What something costs
+    asks:
+      en: [cost, price]
+      es: [cuesta]
+    spoken_of:
+      en: [free]
+  - id: driving
+    about: Driving on a medicine
+    asks:
+      en: [drive, driving]
+"""
+
+
+def test_a_valid_aspects_file_has_no_problems(tree: Path) -> None:
+    (tree / "aspects.yaml").write_text(ASPECTS)
+    assert _problems(tree) == []
+    from bot.content import load
+
+    aspects = load(tree).kb.aspects
+    assert [a.id for a in aspects] == ["cost", "driving"]
+    assert aspects[0].asks["es"] == ("cuesta",) and aspects[0].spoken_of == {"en": ("free",)}
+    assert aspects[1].spoken_of == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "problem"),
+    [
+        (("  - id: driving", "  - id: first-entry"), 9, "id is an entry's or an outside topic's id too"),
+        (("  - id: driving", "  - id: other-days"), 9, "id is an entry's or an outside topic's id too"),
+        (("  - id: driving", "  - id: cost"), 9, "id 'cost' is already used on line 2"),
+        (("      es: [cuesta]", "      de: [kostet]"), 6, "unsupported language 'de'"),
+        (("    about: Driving", "    topic: Driving"), 10, "unknown field 'topic'"),
+        (("    asks:\n      en: [drive, driving]\n", ""), 9, "missing field 'asks'"),
+        (("      en: [drive, driving]\n", "      en: []\n"), 12, "must list at least 1"),
+        (("    asks:\n      en: [drive, driving]\n", "    asks: {}\n"), 11, "at least one language"),
+        (("      en: [free]", "      en: free"), 8, "expected a list"),
+    ],
+)
+def test_aspect_problems_have_file_and_line(tree: Path, change: tuple[str, str], line: int, problem: str) -> None:
+    _assert_problem_at(tree / "aspects.yaml", ASPECTS, change, line, problem)
 
 
 def _campaign_problems(tree: Path, name: str, text: str) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.port.languages import LANGUAGES
-from bot.port.markup import RichText
+from bot.port.markup import RichText, plain
 
 __all__ = ["LANGUAGES"]
 
@@ -74,6 +74,13 @@ class Entry:
             return EntryText("en", self.title, self.answer, ReviewStatus.REVIEWED)
         return EntryText(lang, translation.title, translation.answer, translation.status)
 
+    def texts(self) -> list[str]:
+        """Every text of the entry in all its languages: titles, question variants, answers made plain."""
+        texts = [self.title, *self.questions, plain(self.answer)]
+        for translation in self.translations.values():
+            texts += [translation.title, *translation.questions, plain(translation.answer)]
+        return texts
+
 
 @dataclass(frozen=True, slots=True)
 class Group:
@@ -95,10 +102,24 @@ class OutsideTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class Aspect:
+    """A side of a subject the knowledge base answers only where an entry speaks of it
+    (``aspects.yaml``): what something costs, driving on it, taking it while pregnant."""
+
+    id: str
+    about: str
+    # language -> phrases that ask about it in a question
+    asks: dict[str, tuple[str, ...]]
+    # language -> phrases that also speak of it in an entry ("free", for what something costs)
+    spoken_of: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class KnowledgeBase:
     groups: tuple[Group, ...]
     entries: dict[str, Entry]
     outside: tuple[OutsideTopic, ...] = ()
+    aspects: tuple[Aspect, ...] = ()
 
     def group(self, group_id: str) -> Group | None:
         return next((g for g in self.groups if g.id == group_id), None)

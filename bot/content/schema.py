@@ -25,6 +25,7 @@ from bot.content.model import (
     SMALLTALK_NAME,
     UNCALIBRATED,
     AlarmWeights,
+    Aspect,
     Calibration,
     ConceptTable,
     CrisisContent,
@@ -344,7 +345,9 @@ def load_kb(root: Path, problems: list[Problem]) -> KnowledgeBase:
             check.fail(line, f"entry {entry_id}.related: no entry with id {rel!r}")
         elif rel == entry_id:
             check.fail(line, f"entry {entry_id}.related: an entry cannot be related to itself")
-    return KnowledgeBase(tuple(groups), entries, load_outside(root, set(entry_where), problems))
+    outside = load_outside(root, set(entry_where), problems)
+    aspects = load_aspects(root, {*entry_where, *(topic.id for topic in outside)}, problems)
+    return KnowledgeBase(tuple(groups), entries, outside, aspects)
 
 
 def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tuple[OutsideTopic, ...]:
@@ -369,6 +372,34 @@ def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tu
         elif about and questions:
             topics.append(OutsideTopic(topic_id, about, questions))
     return tuple(topics)
+
+
+def load_aspects(root: Path, taken: set[str], problems: list[Problem]) -> tuple[Aspect, ...]:
+    """``aspects.yaml``, when there is one: the sides of a subject answered only where an entry speaks
+    of them. ``taken``: the ids of the entries and outside topics, which an aspect may not share: an id
+    names one thing across the content."""
+    path = root / "aspects.yaml"
+    if not path.exists():
+        return ()
+    check = Checker(path, problems)
+    aspects: list[Aspect] = []
+    for node, aspect_id in listed_items(check, _load(path, problems), "aspects"):
+        what = f"aspect {aspect_id}"
+        check.fields(node, what, {"id", "about", "asks"}, {"spoken_of"})
+        about = check.string(node, "about", what)
+        lists = {
+            key: _check_phrase_lists(check, node[key], node.line_of(key), f"{what}.{key}")
+            for key in ("asks", "spoken_of")
+            if key in node
+        }
+        asks, spoken_of = lists.get("asks", {}), lists.get("spoken_of", {})
+        if "asks" in node and not asks:
+            check.fail(node.line_of("asks"), f"{what}.asks: list phrases in at least one language")
+        if aspect_id in taken:
+            check.fail(node.line_of("id"), f"{what}: id is an entry's or an outside topic's id too")
+        elif about and asks:
+            aspects.append(Aspect(aspect_id, about, asks, spoken_of))
+    return tuple(aspects)
 
 
 def listed_items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:

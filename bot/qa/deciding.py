@@ -35,6 +35,7 @@ from bot.content.model import LANGUAGES, Calibration, Content
 from bot.content.text import words
 from bot.port.events import ReplyKind
 from bot.qa.alarm_model import AlarmModel, Label
+from bot.qa.aspects import Aspects
 from bot.qa.calibration import probability
 from bot.qa.crisis import CRISIS_ENTRY, CrisisDetector, CrisisMatch
 from bot.qa.emergency import (
@@ -182,6 +183,7 @@ class Decider:
             "uk": frozenset(uk - ru - spelled.get("ru", set())),
         }
         self.refusals = RefusalRules(content.refusals, known)
+        self.aspects = Aspects(self.kb, known)
         # The years each entry mentions, worked out when a question naming a year first meets the entry:
         # every text of every entry in every language read at each build was a quarter of a large
         # knowledge base's build, for the few questions that name a year.
@@ -365,18 +367,21 @@ class Decider:
         candidates = tuple(hit.entry for hit in ranking.hits)
         score = probability(self.calibration, ranking)
         answer_at, clarify_at = self.calibration.thresholds(lang)
-        # A year the best entry never speaks of: it is on the topic asked about, not the answer to it.
-        asked = years_in(text)
-        elsewhen = bool(candidates and asked) and not asked <= self._years_of(candidates[0])
-        if candidates and score >= answer_at and not elsewhen:
+        if candidates and score >= answer_at and not self._beside(text, candidates[0]):
             served = self._served(candidates[0], lang)
             return Answer(
                 question, ReplyKind.ANSWER, candidates[0], candidates, served, score, about_overdose=about_overdose
             )
-        # The clarify threshold is never above the answer's: an entry held back for its year is offered.
+        # The clarify threshold is never above the answer's: an entry held back by ``_beside`` is offered.
         if candidates and score >= clarify_at:
             return Answer(question, ReplyKind.CLARIFY, None, candidates, lang, score)
         return Answer(question, ReplyKind.FALLBACK, None, candidates, lang, score, outside=ranking.outside)
+
+    def _beside(self, text: str, entry: str) -> bool:
+        """Whether ``text`` asks about a year or an aspect ``entry`` never speaks of: the entry is on
+        the topic asked about, not the answer to it (``years.py``, ``aspects.py``)."""
+        asked = years_in(text)
+        return (bool(asked) and not asked <= self._years_of(entry)) or bool(self.aspects.unspoken(text, entry))
 
     def _years_of(self, entry: str) -> frozenset[str]:
         found = self._years.get(entry)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 
 from bot.content.model import Entry
-from bot.port.markup import plain
 
 # Four digits alone, 1900 to 2099: "30/2000" names 2000, "2010s" names 2010, "120000" names none.
 # The digit before is looked for behind the four (no fifth digit ending there), not ahead of them: a
@@ -29,9 +28,6 @@ def years_in(text: str) -> frozenset[str]:
 
 def entry_years(entry: Entry) -> frozenset[str]:
     """Every year ``entry`` mentions, in any of its languages or sources."""
-    texts = [entry.title, *entry.questions, plain(entry.answer)]
-    for translation in entry.translations.values():
-        texts += [translation.title, *translation.questions, plain(translation.answer)]
-    texts += [f"{source.title} {source.year or ''}" for source in entry.sources]
+    texts = [*entry.texts(), *(f"{source.title} {source.year or ''}" for source in entry.sources)]
     # Read in one go: a year is never made of digits on either side of a line's end.
     return years_in("\n".join(texts))
