@@ -21,6 +21,9 @@ from bot.port.events import ReplyKind
         ("est-ce que la naloxone marche sur un chat", "fr", "naloxone", "pets"),
         ("do fentanyl test strips expire", "en", "fentanyl-test-strips", "expiry"),
         ("who founded insite", "en", "supervised-consumption", "founding"),
+        # Where naloxone is free is no answer to what it costs at a chemist's.
+        ("how much does naloxone cost at the pharmacy", "en", "naloxone", "cost"),
+        ("how much does methadone treatment cost", "en", "opioid-agonist-treatment", "cost"),
     ],
 )
 def test_an_aspect_the_entry_never_speaks_of_gets_it_offered_not_served(
@@ -41,8 +44,6 @@ def test_an_aspect_the_entry_never_speaks_of_gets_it_offered_not_served(
         ("la PrEP c'est quoi", "fr", "prep"),
         ("where can i get narcan", "en", "naloxone"),
         ("how do fentanyl test strips work", "en", "fentanyl-test-strips"),
-        # An aspect the entry speaks of is answered there: naloxone's entry says where it is free.
-        ("how much does naloxone cost", "en", "naloxone"),
     ],
 )
 def test_an_entry_answers_its_subject_and_the_aspects_it_speaks_of(

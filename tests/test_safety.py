@@ -509,23 +509,25 @@ def test_making_and_dosing_are_refused_in_the_words_people_use(services: Service
 
 
 @pytest.mark.parametrize(
-    ("question", "refused"),
+    ("question", "kind"),
     [
-        ("what dose of methadone should i take to stop withdrawal", True),
-        ("какую дозу метадона взять, чтобы не ломало?", True),
+        ("what dose of methadone should i take to stop withdrawal", ReplyKind.REFUSAL),
+        ("какую дозу метадона взять, чтобы не ломало?", ReplyKind.REFUSAL),
         # Treatment with it is a question the knowledge base answers.
-        ("how long does methadone treatment last", False),
-        ("how much does methadone treatment cost", False),
+        ("how long does methadone treatment last", ReplyKind.ANSWER),
+        # "How much" asks no dose here: its entry is offered, as it never says what treatment costs.
+        ("how much does methadone treatment cost", ReplyKind.CLARIFY),
     ],
 )
 def test_a_methadone_dose_is_refused_treatment_with_it_is_answered(
-    services: Services, question: str, refused: bool
+    services: Services, question: str, kind: ReplyKind
 ) -> None:
     answer = services.decider.answer(question, services.decider.language_of(question) or "en")
-    if refused:
-        assert answer.kind is ReplyKind.REFUSAL and answer.entry == "dosing-advice"
+    assert answer.kind is kind
+    if kind is ReplyKind.REFUSAL:
+        assert answer.entry == "dosing-advice"
     else:
-        assert answer.kind is ReplyKind.ANSWER and answer.entry == "opioid-agonist-treatment"
+        assert (answer.entry or answer.candidates[0]) == "opioid-agonist-treatment"
 
 
 def test_a_dose_refusal_says_it_once_and_offers_what_does_help(services: Services) -> None:

@@ -108,10 +108,8 @@ class Aspect:
 
     id: str
     about: str
-    # language -> phrases that ask about it in a question
+    # language -> phrases that ask about it in a question, and that speak of it in an entry
     asks: dict[str, tuple[str, ...]]
-    # language -> phrases that also speak of it in an entry ("free", for what something costs)
-    spoken_of: dict[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -385,20 +385,17 @@ def load_aspects(root: Path, taken: set[str], problems: list[Problem]) -> tuple[
     aspects: list[Aspect] = []
     for node, aspect_id in listed_items(check, _load(path, problems), "aspects"):
         what = f"aspect {aspect_id}"
-        check.fields(node, what, {"id", "about", "asks"}, {"spoken_of"})
+        check.fields(node, what, {"id", "about", "asks"}, set())
         about = check.string(node, "about", what)
-        lists = {
-            key: _check_phrase_lists(check, node[key], node.line_of(key), f"{what}.{key}")
-            for key in ("asks", "spoken_of")
-            if key in node
-        }
-        asks, spoken_of = lists.get("asks", {}), lists.get("spoken_of", {})
-        if "asks" in node and not asks:
-            check.fail(node.line_of("asks"), f"{what}.asks: list phrases in at least one language")
+        asks: dict[str, tuple[str, ...]] = {}
+        if "asks" in node:
+            asks = _check_phrase_lists(check, node["asks"], node.line_of("asks"), f"{what}.asks")
+            if not asks:
+                check.fail(node.line_of("asks"), f"{what}.asks: list phrases in at least one language")
         if aspect_id in taken:
             check.fail(node.line_of("id"), f"{what}: id is an entry's or an outside topic's id too")
         elif about and asks:
-            aspects.append(Aspect(aspect_id, about, asks, spoken_of))
+            aspects.append(Aspect(aspect_id, about, asks))
     return tuple(aspects)
 
 
