@@ -12,7 +12,8 @@ Written from the near misses of the tuning set and of its 27th block (questions 
 entry, of which 60 % were kept out when the block was scored before any tuning on it; 75 % with the
 aspects). The 28th block, written afterwards to the same brief and scored before anything was changed
 for it, kept 57.1 % of its out-of-scope questions out without the aspects and 69.3 % with them, its
-entries served alike. On the tuning set no question that expects an entry is held back.
+entries served alike. On the whole tuning set (30 blocks) they keep 16 more out-of-scope questions and
+65 more near misses out (of 3,260 and 460), and hold back no question that expects an entry.
 """
 
 from __future__ import annotations
