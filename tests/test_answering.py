@@ -11,6 +11,7 @@ import pytest
 from helpers import run_bot
 
 from bot.content import BUNDLED_CONTENT
+from bot.content.model import LANGUAGES
 from bot.core.app import Services
 from bot.port.events import ReplyKind
 from bot.qa.evaluation import evaluate, load_cases, summarise
@@ -135,10 +136,17 @@ def test_ask_plain_prints_the_reply() -> None:
     assert result.returncode == 0 and "112" in result.stdout
 
 
-def test_kb_eval_cli_prints_each_set() -> None:
+def test_kb_eval_cli_prints_each_set_and_language_of_both_sets() -> None:
+    # One run of the whole tuning and blind sets: each takes a good share of the suite's time.
     result = run_bot("kb", "eval")
-    for name in ("entries en", "emergencies", "crisis", "overdose-questions", "look-alikes", "smalltalk", "refusals"):
+    assert "tuning set" in result.stdout and "blind set" in result.stdout, result.stdout
+    for name in ("emergencies", "crisis", "overdose-questions", "look-alikes", "smalltalk", "refusals", "false alarms"):
         assert name in result.stdout, result.stdout
+    for lang in LANGUAGES:
+        assert f"entries {lang} " in result.stdout, result.stdout
+    # The blind set's misses are counted, never listed unless asked for.
+    blind = result.stdout.split("blind set")[1]
+    assert "not listed" in blind and "line " not in blind
 
 
 def test_kb_eval_cli_fails_below_target(tmp_path: Path) -> None:
