@@ -352,20 +352,13 @@ def load_kb(root: Path, problems: list[Problem]) -> KnowledgeBase:
 
 def load_outside(root: Path, entry_ids: set[str], problems: list[Problem]) -> tuple[OutsideTopic, ...]:
     """``outside.yaml``, when there is one: the topics near the knowledge base's it does not answer."""
-    path = root / "outside.yaml"
-    if not path.exists():
-        return ()
-    check = Checker(path, problems)
+    check, items = _optional_list(root / "outside.yaml", "topics", problems)
     topics: list[OutsideTopic] = []
-    for node, topic_id in listed_items(check, _load(path, problems), "topics"):
+    for node, topic_id in items:
         what = f"topic {topic_id}"
         check.fields(node, what, {"id", "about", "questions"}, set())
         about = check.string(node, "about", what)
-        questions: dict[str, tuple[str, ...]] = {}
-        if "questions" in node:
-            questions = _check_phrase_lists(check, node["questions"], node.line_of("questions"), f"{what}.questions")
-            if not questions:
-                check.fail(node.line_of("questions"), f"{what}.questions: list questions in at least one language")
+        questions = _per_language(check, node, "questions", what, "questions")
         if topic_id in entry_ids:
             # Both are indexed side by side: a shared id would make the entry a topic it does not answer.
             check.fail(node.line_of("id"), f"{what}: id is an entry's id too")
@@ -378,25 +371,35 @@ def load_aspects(root: Path, taken: set[str], problems: list[Problem]) -> tuple[
     """``aspects.yaml``, when there is one: the sides of a subject answered only where an entry speaks
     of them. ``taken``: the ids of the entries and outside topics, which an aspect may not share: an id
     names one thing across the content."""
-    path = root / "aspects.yaml"
-    if not path.exists():
-        return ()
-    check = Checker(path, problems)
+    check, items = _optional_list(root / "aspects.yaml", "aspects", problems)
     aspects: list[Aspect] = []
-    for node, aspect_id in listed_items(check, _load(path, problems), "aspects"):
+    for node, aspect_id in items:
         what = f"aspect {aspect_id}"
         check.fields(node, what, {"id", "about", "asks"}, set())
         about = check.string(node, "about", what)
-        asks: dict[str, tuple[str, ...]] = {}
-        if "asks" in node:
-            asks = _check_phrase_lists(check, node["asks"], node.line_of("asks"), f"{what}.asks")
-            if not asks:
-                check.fail(node.line_of("asks"), f"{what}.asks: list phrases in at least one language")
+        asks = _per_language(check, node, "asks", what, "phrases")
         if aspect_id in taken:
             check.fail(node.line_of("id"), f"{what}: id is an entry's or an outside topic's id too")
         elif about and asks:
             aspects.append(Aspect(aspect_id, about, asks))
     return tuple(aspects)
+
+
+def _optional_list(path: Path, key: str, problems: list[Problem]) -> tuple[Checker, list[tuple[Node, str]]]:
+    """The items listed under ``key`` in ``path``, none when there is no such file."""
+    check = Checker(path, problems)
+    return check, listed_items(check, _load(path, problems), key) if path.exists() else []
+
+
+def _per_language(check: Checker, node: Node, key: str, what: str, listed: str) -> dict[str, tuple[str, ...]]:
+    """The phrase lists under ``key`` per language, at least one language's when the field is there
+    (its absence is the caller's to report, with the other required fields)."""
+    if key not in node:
+        return {}
+    found = _check_phrase_lists(check, node[key], node.line_of(key), f"{what}.{key}")
+    if not found:
+        check.fail(node.line_of(key), f"{what}.{key}: list {listed} in at least one language")
+    return found
 
 
 def listed_items(check: Checker, doc: Any, key: str) -> list[tuple[Node, str]]:
